@@ -1,0 +1,34 @@
+"""alignment_mlflow: a churn project's business alignment as tracked, queryable facts.
+
+Importing the package is cheap and has no side effects: the heavy parts (mlflow, deltalake,
+pandas) load only when :func:`align` runs, so ``alignment-mlflow --help`` and ``validate`` stay fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = ["AlignmentResult", "AlignmentSpec", "__version__", "align", "load_spec"]
+
+if TYPE_CHECKING:
+    from alignment_mlflow.model import AlignmentSpec
+    from alignment_mlflow.pipeline import AlignmentResult, align
+    from alignment_mlflow.spec import load_spec
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("align", "AlignmentResult"):
+        from alignment_mlflow import pipeline
+
+        return getattr(pipeline, name)
+    if name == "load_spec":
+        from alignment_mlflow.spec import load_spec
+
+        return load_spec
+    if name == "AlignmentSpec":
+        from alignment_mlflow.model import AlignmentSpec
+
+        return AlignmentSpec
+    raise AttributeError(f"module 'alignment_mlflow' has no attribute {name!r}")

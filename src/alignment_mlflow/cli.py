@@ -1,0 +1,46 @@
+"""The ``alignment-mlflow`` command.
+
+Only click is imported here; each command imports what it needs when it runs, so ``--help`` and
+``validate`` never pay for mlflow, pandas or deltalake. Errors derived from ``AlignmentError`` become
+one clear message on stderr and the error's exit code (2 input, 1 system, 3 strict constraints),
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from alignment_mlflow import __version__
+from alignment_mlflow.commands import COMMANDS
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="alignment-mlflow")
+def cli() -> None:
+    """Business alignment of a churn project as MLflow runs, a Delta table and findings metadata."""
+
+
+for _command in COMMANDS:
+    cli.add_command(_command)
+
+_GROUP_OPTIONS = {"-h", "--help", "--version"}
+
+
+def _wheel_task_args(args: list[str]) -> list[str]:
+    """A Databricks ``python_wheel_task`` with ``named_parameters`` calls the entry point with only
+    ``--key=value`` arguments and no sub-command; those mean ``run``."""
+    if args and args[0].startswith("--") and args[0].split("=", 1)[0] not in _GROUP_OPTIONS:
+        return ["run", *args]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    cli.main(args=_wheel_task_args(args), prog_name="alignment-mlflow")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

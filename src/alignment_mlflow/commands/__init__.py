@@ -1,0 +1,15 @@
+"""One module per command group; each imports only click at module level."""
+
+from __future__ import annotations
+
+import click
+
+from alignment_mlflow.commands import check_cmd, findings_cmds, run_cmd, spec_cmds
+
+COMMANDS: list[click.Command] = [
+    spec_cmds.init,
+    spec_cmds.validate,
+    findings_cmds.show,
+    check_cmd.check,
+    run_cmd.run,
+]

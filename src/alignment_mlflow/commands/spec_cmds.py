@@ -1,0 +1,17 @@
+"""Placeholder; replaced by the issue that owns it."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+def init() -> None:
+    """Not implemented yet."""
+    raise click.ClickException("not implemented yet")
+
+
+@click.command()
+def validate() -> None:
+    """Not implemented yet."""
+    raise click.ClickException("not implemented yet")

@@ -1,0 +1,1 @@
+"""Fake Databricks REST server for DBFS and Files API (owned by the findings issue)."""

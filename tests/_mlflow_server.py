@@ -1,0 +1,1 @@
+"""Session-wide mlflow server fixture (owned by the MLflow issue)."""

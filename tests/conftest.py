@@ -1,0 +1,49 @@
+"""Shared fixtures. Area-specific fixtures live in the ``_*.py`` plugins listed below."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["_mlflow_server", "_databricks_fake"]
+
+TESTS = Path(__file__).parent
+FINDINGS_FIXTURES = TESTS / "fixtures" / "findings"
+REPO = TESTS.parent
+TEMPLATE_SPEC = REPO / "examples" / "churn_alignment.yaml"
+
+ALL_FINDINGS = sorted(FINDINGS_FIXTURES.glob("*_findings.yaml"))
+SINGLE_DATASET_FINDINGS = [p for p in ALL_FINDINGS if "multi_dataset" not in p.name]
+
+
+@pytest.fixture
+def findings_copy(tmp_path: Path) -> Path:
+    """A private copy of every fixture findings file, so tests may write to them."""
+    dest = tmp_path / "findings"
+    dest.mkdir()
+    for p in ALL_FINDINGS:
+        shutil.copy2(p, dest / p.name)
+    return dest
+
+
+@pytest.fixture
+def template_spec() -> Path:
+    return TEMPLATE_SPEC
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test may reach a real workspace or write outside its tmp dir through defaults."""
+    for var in (
+        "MLFLOW_TRACKING_URI",
+        "DATABRICKS_HOST",
+        "DATABRICKS_TOKEN",
+        "DATABRICKS_CONFIG_PROFILE",
+        "DATABRICKS_RUNTIME_VERSION",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no-databrickscfg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
