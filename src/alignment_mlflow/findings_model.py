@@ -7,9 +7,56 @@ summary that deliberately leaves out raw column values (``most_common_value``, `
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+import hashlib
+import json
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from alignment_mlflow.errors import FindingsError
+from alignment_mlflow.yamlio import YamlLoadError, load_yaml
+
+if TYPE_CHECKING:
+    from alignment_mlflow.model import AlignmentSpec
+    from alignment_mlflow.storage.base import Entry
+
+MAX_FINDINGS_BYTES = 32 * 1024 * 1024
+FINDINGS_SUFFIX = "_findings.yaml"
+#: The framework's ExplorationFindings fields: its loader rejects any other top-level key.
+FRAMEWORK_KEYS = (
+    "source_path",
+    "source_format",
+    "exploration_timestamp",
+    "row_count",
+    "column_count",
+    "memory_usage_mb",
+    "columns",
+    "target_column",
+    "target_type",
+    "identifier_columns",
+    "datetime_columns",
+    "overall_quality_score",
+    "critical_issues",
+    "warnings",
+    "modeling_ready",
+    "blocking_issues",
+    "metadata",
+    "time_series_metadata",
+    "text_processing",
+    "feature_availability",
+    "iteration_id",
+    "parent_iteration_id",
+    "snapshot_id",
+    "snapshot_path",
+    "timestamp_scenario",
+    "timestamp_strategy",
+)
+#: The metadata keys this package owns; everything else under metadata belongs to others.
+OUR_METADATA_KEYS = ("business_context", "success_metrics", "deployment_requirements", "alignment")
 
 
 @dataclass(frozen=True)
@@ -69,3 +116,289 @@ class FindingsView:
             "quality_score": self.overall_quality_score,
             "aggregated": self.is_aggregated,
         }
+
+
+# --------------------------------------------------------------------------- documents
+
+
+@dataclass(frozen=True)
+class FindingsDocument:
+    """One findings file as read: its exact text (for byte-preserving writes) and its view."""
+
+    location: str
+    text: str
+    sha256: str
+    view: FindingsView
+    data: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def base_sha256(doc: FindingsDocument) -> str:
+    """Hash of the findings content without our metadata keys.
+
+    Writing the alignment changes the file's bytes; this hash does not change, so a rerun still
+    recognises the same findings (and reuses the same MLflow run).
+    """
+    data = dict(doc.data)
+    meta = data.get("metadata")
+    if isinstance(meta, Mapping):
+        data["metadata"] = {k: v for k, v in meta.items() if k not in OUR_METADATA_KEYS}
+    blob = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def dataset_name(file_name: str) -> str:
+    return file_name[: -len(FINDINGS_SUFFIX)] if file_name.endswith(FINDINGS_SUFFIX) else file_name
+
+
+def _float(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _int(v: Any) -> int | None:
+    return int(v) if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _str(v: Any) -> str | None:
+    return str(v) if v is not None and not isinstance(v, Mapping | list) else None
+
+
+def _strs(v: Any) -> tuple[str, ...]:
+    return tuple(str(x) for x in v) if isinstance(v, list) else ()
+
+
+def _column(name: str, raw: Any) -> ColumnInfo:
+    c = raw if isinstance(raw, Mapping) else {}
+    um = c.get("universal_metrics") if isinstance(c.get("universal_metrics"), Mapping) else {}
+    tm = c.get("type_metrics") if isinstance(c.get("type_metrics"), Mapping) else {}
+    issues = c.get("quality_issues") if isinstance(c.get("quality_issues"), list) else []
+    kinds = tuple(sorted({"pii" for i in issues if "pii" in str(i).lower()}))
+    return ColumnInfo(
+        name=str(c.get("name") or name),
+        inferred_type=str(c.get("inferred_type") or "unknown"),
+        null_percentage=_float(um.get("null_percentage")),
+        distinct_count=_int(um.get("distinct_count")),
+        quality_score=_float(c.get("quality_score")),
+        pii_detected=bool(tm.get("pii_detected")),
+        pii_types=_strs(tm.get("pii_types")),
+        quality_issue_kinds=kinds,
+        min_date=_str(tm.get("min_date")),
+        max_date=_str(tm.get("max_date")),
+        date_range_days=_float(tm.get("date_range_days")),
+    )
+
+
+def _fail(location: str, what: str, fix: str) -> FindingsError:
+    return FindingsError(f"{location}: {what}; {fix}")
+
+
+def parse_findings(data: bytes, location: str) -> FindingsDocument:
+    """Check that ``data`` is a single-dataset findings file and build its view."""
+    file_name = posixpath.basename(location.rstrip("/"))
+    if not data.strip():
+        raise _fail(location, "the file is empty", "pass a findings file written by the framework")
+    try:
+        loaded = load_yaml(data, source=location, max_bytes=MAX_FINDINGS_BYTES, with_lines=False)
+    except YamlLoadError as exc:
+        where = f" (line {exc.line})" if exc.line else ""
+        raise _fail(location, f"{exc.message}{where}", "pass a findings YAML file") from exc
+    d = loaded.data
+    if not isinstance(d, Mapping):
+        raise _fail(
+            location,
+            f"expected a YAML mapping, got {type(d).__name__}",
+            "pass a *_findings.yaml file written by the framework",
+        )
+    if "datasets" in d and "source_path" not in d:
+        raise _fail(
+            location,
+            "this is the framework's multi-dataset summary, not a dataset's findings",
+            "pass one dataset's *_findings.yaml (or its folder: discovery skips multi_dataset)",
+        )
+    missing = [k for k in ("source_path", "source_format") if k not in d]
+    if missing:
+        raise _fail(
+            location,
+            f"missing {', '.join(missing)}: not a findings file",
+            "pass a *_findings.yaml file written by the framework",
+        )
+    unknown = [str(k) for k in d if k not in FRAMEWORK_KEYS]
+    if unknown:
+        raise _fail(
+            location,
+            f"unknown top-level key(s) {', '.join(unknown)}: the framework's loader would reject "
+            "this file",
+            f"remove them; valid keys are {', '.join(FRAMEWORK_KEYS)}",
+        )
+    if not isinstance(d.get("columns"), Mapping):
+        raise _fail(location, "`columns` is not a mapping", "pass an unmodified findings file")
+    meta = d.get("metadata")
+    if meta is not None and not isinstance(meta, Mapping):
+        raise _fail(
+            location,
+            f"`metadata` is a {type(meta).__name__}, expected a mapping or null",
+            "fix or remove the metadata value",
+        )
+    ts = d.get("time_series_metadata") if isinstance(d.get("time_series_metadata"), Mapping) else {}
+    fa = d.get("feature_availability") if isinstance(d.get("feature_availability"), Mapping) else {}
+    columns = {str(k): _column(str(k), v) for k, v in d["columns"].items()}
+    view = FindingsView(
+        location=location,
+        file_name=file_name,
+        dataset_name=dataset_name(file_name),
+        sha256=_sha(data),
+        source_path=str(d.get("source_path")),
+        source_format=str(d.get("source_format")),
+        row_count=_int(d.get("row_count")),
+        column_count=_int(d.get("column_count")),
+        columns=MappingProxyType(columns),
+        target_column=_str(d.get("target_column")),
+        identifier_columns=_strs(d.get("identifier_columns")),
+        datetime_columns=_strs(d.get("datetime_columns")),
+        overall_quality_score=_float(d.get("overall_quality_score")),
+        is_aggregated="_aggregated" in file_name,
+        granularity=_str(ts.get("granularity")),
+        ts_time_span_days=_float(ts.get("time_span_days")),
+        ts_time_column=_str(ts.get("time_column")),
+        aggregated_findings_path=_str(ts.get("aggregated_findings_path")),
+        fa_data_start=_str(fa.get("data_start")),
+        fa_data_end=_str(fa.get("data_end")),
+        fa_time_span_days=_float(fa.get("time_span_days")),
+        existing_metadata_keys=tuple(str(k) for k in (meta or {})),
+    )
+    return FindingsDocument(location, data.decode("utf-8"), view.sha256, view, d)
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+@dataclass(frozen=True)
+class DiscoveryChoice:
+    chosen: Entry
+    reason: str
+    skipped: tuple[tuple[str, str], ...]
+
+
+def choose_findings(entries: Sequence[Entry], folder: str) -> DiscoveryChoice:
+    """The notebook's rule: ``*_findings.yaml`` minus ``multi_dataset``, ``_aggregated`` first,
+    newest first (ties by name, so the choice is deterministic)."""
+    files = [e for e in entries if not e.is_dir and e.name.endswith(FINDINGS_SUFFIX)]
+    skipped = [(e.name, "multi-dataset summary") for e in files if "multi_dataset" in e.name]
+    candidates = [e for e in files if "multi_dataset" not in e.name]
+    if not candidates:
+        raise FindingsError(
+            f"no findings file in {folder}: expected a file named *{FINDINGS_SUFFIX} "
+            "(multi_dataset files are skipped); run the framework's exploration first or pass a file"
+        )
+    aggregated = [e for e in candidates if "_aggregated" in e.name]
+    pool = aggregated or candidates
+
+    def newest(e: Entry) -> tuple[float, str]:
+        return (-(e.mtime or 0.0), e.name)
+
+    pool = sorted(pool, key=newest)
+    chosen = pool[0]
+    for e in candidates:
+        if e is chosen:
+            continue
+        if aggregated and "_aggregated" not in e.name:
+            skipped.append((e.name, "event-level; an aggregated file is preferred"))
+        else:
+            skipped.append((e.name, "older"))
+    kind = "aggregated " if aggregated else ""
+    reason = f"newest {kind}findings file of {len(candidates)} candidate(s)"
+    return DiscoveryChoice(chosen, reason, tuple(sorted(skipped)))
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _dump(data: Any) -> str:
+    return yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def apply_metadata(text: str, updates: Mapping[str, Any]) -> str:
+    """Set ``updates`` under the top-level ``metadata`` mapping, changing no other byte.
+
+    Only the ``metadata`` block is re-dumped (with the framework's own dump options) and spliced
+    into the original text; the result is checked by parsing it back. If the splice cannot be
+    verified (an unusual layout), the whole document is dumped as the framework would.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
+        raise ValueError("findings text is not a mapping")
+    old = data.get("metadata")
+    meta = dict(old) if isinstance(old, Mapping) else {}
+    for key, value in updates.items():
+        meta[key] = _plain(value)
+    expected = dict(data)
+    expected["metadata"] = meta
+    block = _dump({"metadata": meta})
+
+    keys = [k for k, _ in root.value]
+    new_text = None
+    for i, key in enumerate(keys):
+        if isinstance(key, yaml.ScalarNode) and key.value == "metadata":
+            start = key.start_mark.index
+            end = keys[i + 1].start_mark.index if i + 1 < len(keys) else len(text)
+            new_text = text[:start] + block + text[end:]
+            break
+    else:
+        if text.endswith("\n"):
+            new_text = text + block
+    if new_text is not None:
+        try:
+            if yaml.safe_load(new_text) == expected:
+                return new_text
+        except yaml.YAMLError:
+            pass
+    return _dump(expected)
+
+
+def alignment_metadata(
+    spec: AlignmentSpec,
+    *,
+    spec_dict: Mapping[str, Any],
+    constraints: Sequence[Mapping[str, Any]],
+    interventions: Sequence[Mapping[str, Any]],
+    aligned_at: str,
+    package_version: str,
+    mlflow_refs: Mapping[str, Any] | None,
+    delta_refs: Mapping[str, Any] | None,
+    notebook: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The four keys written under findings ``metadata``: the notebook's three, in its shapes,
+    and our ``alignment`` block."""
+    return _plain(
+        {
+            "business_context": notebook["business_context"],
+            "success_metrics": notebook["success_metrics"],
+            "deployment_requirements": notebook["deployment_requirements"],
+            "alignment": {
+                "spec": spec_dict,
+                "spec_sha256": spec.sha256,
+                "data_constraints": list(constraints),
+                "interventions": list(interventions),
+                "aligned_at": aligned_at,
+                "package_version": package_version,
+                "mlflow": dict(mlflow_refs or {}),
+                "delta": dict(delta_refs or {}),
+            },
+        }
+    )

@@ -1,0 +1,141 @@
+"""Findings I/O: find a findings file anywhere, read it, write the alignment back into it.
+
+Backend errors are wrapped here, at the boundary, into the package's errors (naming what failed
+and where), so callers see ``FindingsError`` for unusable input and ``StorageError`` for a storage
+system that failed, never a raw SDK or OS error.
+"""
+
+from __future__ import annotations
+
+import errno
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from alignment_mlflow.errors import ConcurrentUpdateError, FindingsError, StorageError
+from alignment_mlflow.findings_model import (
+    FINDINGS_SUFFIX,
+    DiscoveryChoice,
+    FindingsDocument,
+    apply_metadata,
+    choose_findings,
+    parse_findings,
+)
+from alignment_mlflow.storage import ConflictError, Store, sha256, store_for
+
+
+@dataclass(frozen=True)
+class FindingsLocation:
+    store: Store
+    path: str
+    display: str
+    discovery: DiscoveryChoice | None = None
+
+
+@dataclass(frozen=True)
+class FindingsWriteResult:
+    path: str
+    changed: bool
+    sha256_before: str
+    sha256_after: str
+    attempts: int
+
+
+def _display(store: Store, path: str, given: str) -> str:
+    return path if given.startswith(("dbfs:", "/dbfs", "/Volumes/")) else path
+
+
+def _wrap(exc: OSError, what: str, where: str) -> Exception:
+    if isinstance(exc, FileNotFoundError):
+        return FindingsError(f"{what}: {where} does not exist; check the path")
+    if isinstance(exc, PermissionError):
+        return FindingsError(f"{what}: permission denied for {where} ({exc.strerror or exc})")
+    if isinstance(exc, IsADirectoryError):
+        return FindingsError(f"{what}: {where} is a folder where a file was expected")
+    if exc.errno == errno.ENOSPC:
+        return StorageError(f"{what}: disk full at {where}; the original file is intact")
+    return StorageError(f"{what}: {where}: {exc}")
+
+
+def locate_findings(
+    location: str, *, profile: str | None = None, client: Any = None
+) -> FindingsLocation:
+    """A findings file, or the file discovery chooses in a folder."""
+    store, path = store_for(location, profile=profile, client=client)
+    try:
+        entry = store.stat(path)
+    except OSError as exc:
+        raise _wrap(exc, "findings not found", location) from exc
+    if not entry.is_dir:
+        return FindingsLocation(store, path, _display(store, path, location))
+    try:
+        entries = store.list(path)
+    except OSError as exc:
+        raise _wrap(exc, "cannot list findings folder", location) from exc
+    choice = choose_findings(entries, location)
+    return FindingsLocation(
+        store, choice.chosen.path, _display(store, choice.chosen.path, location), choice
+    )
+
+
+def read_findings(loc: FindingsLocation) -> FindingsDocument:
+    try:
+        data = loc.store.read_bytes(loc.path)
+    except OSError as exc:
+        raise _wrap(exc, "cannot read findings", loc.display) from exc
+    return parse_findings(data, loc.display)
+
+
+def read_related_findings(loc: FindingsLocation, doc: FindingsDocument) -> list[FindingsDocument]:
+    """The other single-dataset findings files beside ``doc`` (unreadable ones are skipped)."""
+    folder = loc.store.parent(loc.path)
+    try:
+        entries = loc.store.list(folder)
+    except OSError:
+        return []
+    out = []
+    for e in entries:
+        if e.is_dir or not e.name.endswith(FINDINGS_SUFFIX) or "multi_dataset" in e.name:
+            continue
+        if e.path == loc.path:
+            continue
+        try:
+            out.append(parse_findings(loc.store.read_bytes(e.path), e.path))
+        except (OSError, FindingsError):
+            continue
+    return out
+
+
+def update_findings_metadata(
+    loc: FindingsLocation,
+    doc: FindingsDocument,
+    updates: Mapping[str, Any],
+    *,
+    max_attempts: int = 5,
+) -> FindingsWriteResult:
+    """Write ``updates`` under ``metadata`` without losing anybody else's change.
+
+    The write is compare-and-swap on the content we read: if someone changed the file since, we
+    re-read it, re-apply our keys to their version and try again (bounded).
+    """
+    text, expected = doc.text, doc.sha256
+    for attempt in range(1, max_attempts + 1):
+        new_text = apply_metadata(text, updates)
+        if new_text == text:
+            return FindingsWriteResult(loc.display, False, expected, expected, attempt)
+        data = new_text.encode("utf-8")
+        try:
+            loc.store.write_bytes(loc.path, data, expected_sha256=expected)
+            return FindingsWriteResult(loc.display, True, expected, sha256(data), attempt)
+        except ConflictError:
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
+            fresh = read_findings(loc)
+            text, expected = fresh.text, fresh.sha256
+        except OSError as exc:
+            raise _wrap(exc, "cannot write findings", loc.display) from exc
+    raise ConcurrentUpdateError(
+        f"{loc.display} kept changing while we wrote the alignment ({max_attempts} attempts); "
+        "rerun when the other writer is done"
+    )

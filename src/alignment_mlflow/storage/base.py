@@ -1,0 +1,58 @@
+"""The one small interface every kind of findings location implements.
+
+Callers never branch on the scheme: :func:`alignment_mlflow.storage.store_for` picks the store.
+Failures use built-in exceptions (``FileNotFoundError``, ``PermissionError``,
+``IsADirectoryError``, ``NotADirectoryError``, ``OSError``) so every backend speaks the same
+contract; :class:`ConflictError` is the one extra, for compare-and-swap writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+
+class ConflictError(Exception):
+    """Raised by :meth:`Store.write_bytes` when the file changed since it was read."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str
+    name: str
+    is_dir: bool
+    size: int | None = None
+    mtime: float | None = None  # seconds since the epoch
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Store(ABC):
+    """Read, list, stat, and write-if-unchanged; nothing else is needed for findings."""
+
+    @abstractmethod
+    def read_bytes(self, path: str) -> bytes: ...
+
+    @abstractmethod
+    def write_bytes(self, path: str, data: bytes, *, expected_sha256: str | None) -> None:
+        """Replace ``path`` with ``data`` if its current content hashes to ``expected_sha256``.
+
+        ``expected_sha256=None`` writes unconditionally. Raises :class:`ConflictError` when the
+        content changed (or the file vanished) since it was read.
+        """
+
+    @abstractmethod
+    def list(self, folder: str) -> list[Entry]: ...
+
+    @abstractmethod
+    def stat(self, path: str) -> Entry: ...
+
+    def join(self, folder: str, name: str) -> str:
+        return posixpath.join(folder, name)
+
+    def parent(self, path: str) -> str:
+        return posixpath.dirname(path.rstrip("/")) or "/"

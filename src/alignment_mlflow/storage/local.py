@@ -1,0 +1,111 @@
+"""Local files, and the DBFS/Volumes FUSE mounts on a Databricks cluster."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from alignment_mlflow.storage.base import ConflictError, Entry, Store, sha256
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Serialise check-and-rename across processes with a sidecar lock file.
+
+    The lock file's name does not match the framework's ``*_findings.yaml`` glob. On a mount that
+    does not support ``flock`` (some FUSE mounts), the write proceeds without it.
+    """
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+class LocalStore(Store):
+    def read_bytes(self, path: str) -> bytes:
+        return Path(path).read_bytes()
+
+    def stat(self, path: str) -> Entry:
+        p = Path(path)
+        st = p.stat()
+        return Entry(str(p), p.name, p.is_dir(), st.st_size, st.st_mtime)
+
+    def list(self, folder: str) -> list[Entry]:
+        p = Path(folder)
+        if not p.exists():
+            raise FileNotFoundError(errno.ENOENT, "no such folder", folder)
+        if not p.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "not a folder", folder)
+        out = []
+        for child in sorted(p.iterdir()):
+            with contextlib.suppress(OSError):
+                st = child.stat()
+                out.append(Entry(str(child), child.name, child.is_dir(), st.st_size, st.st_mtime))
+        return out
+
+    def write_bytes(self, path: str, data: bytes, *, expected_sha256: str | None) -> None:
+        """Atomic replace: temp file in the same folder, fsync, rename; old content to ``.bak``.
+
+        A crash at any point leaves the old or the new file, never a torn one.
+        """
+        target = Path(path)
+        folder = target.parent
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            with _locked(target):
+                current = target.read_bytes() if target.exists() else None
+                if expected_sha256 is not None and (
+                    current is None or sha256(current) != expected_sha256
+                ):
+                    raise ConflictError(f"{path} changed since it was read")
+                if current is not None:
+                    self._write_backup(target, current)
+                with contextlib.suppress(OSError):
+                    os.chmod(tmp, target.stat().st_mode & 0o7777 if target.exists() else 0o644)
+                os.replace(tmp, target)
+            self._fsync_dir(folder)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    @staticmethod
+    def _write_backup(target: Path, content: bytes) -> None:
+        bak = target.with_name(target.name + ".bak")
+        fd, tmp = tempfile.mkstemp(prefix=f".{bak.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(content)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, bak)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    @staticmethod
+    def _fsync_dir(folder: Path) -> None:
+        with contextlib.suppress(OSError):
+            dfd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
