@@ -1,0 +1,128 @@
+"""The tiers table on paths and URIs, written with deltalake (delta-rs): no Spark, no JVM."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from typing import Any
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+
+from alignment_mlflow.tiers_schema import (
+    COLUMNS,
+    TABLE_COMMENT,
+    TABLE_PROPERTIES,
+    change_predicate,
+    merge_condition,
+    same_content,
+    sql_string,
+)
+
+_ARROW = {
+    "string": pa.string(),
+    "int": pa.int32(),
+    "double": pa.float64(),
+    "boolean": pa.bool_(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+
+
+def arrow_schema() -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field(c.name, _ARROW[c.type], nullable=c.nullable, metadata={"comment": c.comment})
+            for c in COLUMNS
+        ]
+    )
+
+
+def _open(uri: str) -> DeltaTable | None:
+    try:
+        return DeltaTable(uri)
+    except TableNotFoundError:
+        return None
+
+
+def current_version(uri: str) -> int | None:
+    table = _open(uri)
+    return None if table is None else int(table.version())
+
+
+def _ensure_table(uri: str) -> DeltaTable:
+    """Create the table once; a concurrent creator winning the race is fine."""
+    table = _open(uri)
+    if table is not None:
+        return table
+    try:
+        return DeltaTable.create(
+            uri,
+            arrow_schema(),
+            mode="ignore",
+            name="intervention_tiers",
+            description=TABLE_COMMENT,
+            configuration=TABLE_PROPERTIES,
+        )
+    except (CommitFailedError, DeltaError):
+        table = _open(uri)
+        if table is None:
+            raise
+        return table
+
+
+def merge_tiers(
+    uri: str,
+    rows: list[dict[str, Any]],
+    *,
+    project: str,
+    commit_metadata: dict[str, str],
+    max_attempts: int,
+) -> tuple[int, bool, dict[str, int]]:
+    """MERGE the project's tiers; returns (version, changed, counts). Retries commit conflicts."""
+    source = pa.Table.from_pylist(rows, schema=arrow_schema())
+    for attempt in range(1, max_attempts + 1):
+        table = _ensure_table(uri)
+        current = table.to_pyarrow_table(filters=[("project", "=", project)]).to_pylist()
+        if same_content(current, rows):
+            return int(table.version()), False, {"inserted": 0, "updated": 0, "deleted": 0}
+        try:
+            metrics = (
+                table.merge(
+                    source,
+                    predicate=merge_condition("target", "source"),
+                    source_alias="source",
+                    target_alias="target",
+                    commit_properties=CommitProperties(custom_metadata=commit_metadata),
+                )
+                .when_matched_update_all(predicate=change_predicate("target", "source"))
+                .when_not_matched_insert_all()
+                .when_not_matched_by_source_delete(predicate=f"target.project = {sql_string(project)}")
+                .execute()
+            )
+        except CommitFailedError:
+            if attempt == max_attempts:
+                raise
+            time.sleep(random.uniform(0.05, 0.2) * attempt)
+            continue
+        table.update_incremental()
+        counts = {
+            "inserted": int(metrics.get("num_target_rows_inserted", 0)),
+            "updated": int(metrics.get("num_target_rows_updated", 0)),
+            "deleted": int(metrics.get("num_target_rows_deleted", 0)),
+        }
+        return int(table.version()), True, counts
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def history_metadata(uri: str) -> list[dict[str, Any]]:
+    """Each commit's version and our custom metadata, newest first (for tests and `show`)."""
+    table = DeltaTable(uri)
+    out = []
+    for h in table.history():
+        meta = {k: h[k] for k in ("mlflow_run_id", "spec_sha256", "alignment_project") if k in h}
+        if not meta and isinstance(h.get("userMetadata"), str):
+            meta = json.loads(h["userMetadata"])
+        out.append({"version": h.get("version"), "operation": h.get("operation"), **meta})
+    return out

@@ -1,0 +1,128 @@
+"""The tiers table as a metastore table (Unity Catalog on Databricks), written with Spark SQL.
+
+Every statement goes through ``spark.sql``, so each one can be checked by Spark's own parser in
+tests even where the Delta jars are missing. The MERGE is Delta's SQL MERGE (the same operation
+``DeltaTable.merge`` builds), with the change predicate and a project-scoped delete.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from typing import Any
+
+from alignment_mlflow.tiers_schema import (
+    CHANGE_COLUMNS,
+    COLUMNS,
+    KEY_COLUMNS,
+    TableName,
+    change_predicate,
+    merge_condition,
+    same_content,
+    spark_create_table_sql,
+    sql_string,
+)
+
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+def spark_schema() -> Any:
+    from pyspark.sql import types as T
+
+    kinds = {
+        "string": T.StringType(),
+        "int": T.IntegerType(),
+        "double": T.DoubleType(),
+        "boolean": T.BooleanType(),
+        "timestamp": T.TimestampType(),
+    }
+    return T.StructType(
+        [
+            T.StructField(c.name, kinds[c.type], c.nullable, metadata={"comment": c.comment})
+            for c in COLUMNS
+        ]
+    )
+
+
+def build_source(spark: Any, rows: list[dict[str, Any]]) -> Any:
+    return spark.createDataFrame([tuple(r[c.name] for c in COLUMNS) for r in rows], spark_schema())
+
+
+def merge_sql(table: TableName, source_view: str, project: str) -> str:
+    return (
+        f"MERGE INTO {table.quoted} AS t\nUSING `{source_view}` AS s\n"
+        f"ON {merge_condition('t', 's')}\n"
+        f"WHEN MATCHED AND ({change_predicate('t', 's')}) THEN UPDATE SET *\n"
+        "WHEN NOT MATCHED THEN INSERT *\n"
+        f"WHEN NOT MATCHED BY SOURCE AND t.project = {sql_string(project)} THEN DELETE"
+    )
+
+
+def current_rows_sql(table: TableName, project: str) -> str:
+    cols = ", ".join(f"`{c}`" for c in (*KEY_COLUMNS, *CHANGE_COLUMNS))
+    return f"SELECT {cols} FROM {table.quoted} WHERE project = {sql_string(project)}"
+
+
+def history_sql(table: TableName) -> str:
+    return f"DESCRIBE HISTORY {table.quoted} LIMIT 1"
+
+
+def planned_statements(table: TableName, project: str, source_view: str = "src") -> list[str]:
+    """Every SQL statement :func:`merge_tiers` issues, in order."""
+    return [
+        spark_create_table_sql(table),
+        current_rows_sql(table, project),
+        merge_sql(table, source_view, project),
+        history_sql(table),
+    ]
+
+
+def current_version(spark: Any, table: TableName) -> int | None:
+    if not spark.catalog.tableExists(str(table)):
+        return None
+    return int(spark.sql(history_sql(table)).collect()[0]["version"])
+
+
+def merge_tiers(
+    spark: Any,
+    table: TableName,
+    rows: list[dict[str, Any]],
+    *,
+    project: str,
+    commit_metadata: dict[str, str],
+    max_attempts: int,
+) -> tuple[int, bool, dict[str, int]]:
+    spark.sql(spark_create_table_sql(table))
+    for attempt in range(1, max_attempts + 1):
+        current = [r.asDict() for r in spark.sql(current_rows_sql(table, project)).collect()]
+        if same_content(current, rows):
+            return int(spark.sql(history_sql(table)).collect()[0]["version"]), False, {}
+        view = f"alignment_tiers_src_{uuid.uuid4().hex}"
+        build_source(spark, rows).createOrReplaceTempView(view)
+        previous = spark.conf.get(USER_METADATA, None)
+        spark.conf.set(USER_METADATA, json.dumps(commit_metadata, sort_keys=True))
+        try:
+            metrics = spark.sql(merge_sql(table, view, project)).collect()
+        except Exception as exc:
+            if "Concurrent" not in type(exc).__name__ + str(exc) or attempt == max_attempts:
+                raise
+            time.sleep(random.uniform(0.1, 0.5) * attempt)
+            continue
+        finally:
+            if previous is None:
+                spark.conf.unset(USER_METADATA)
+            else:
+                spark.conf.set(USER_METADATA, previous)
+            spark.catalog.dropTempView(view)
+        counts: dict[str, int] = {}
+        if metrics:
+            m = metrics[0].asDict()
+            counts = {
+                "inserted": int(m.get("num_inserted_rows", 0)),
+                "updated": int(m.get("num_updated_rows", 0)),
+                "deleted": int(m.get("num_deleted_rows", 0)),
+            }
+        return int(spark.sql(history_sql(table)).collect()[0]["version"]), True, counts
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,183 @@
+"""The intervention-tiers table: one schema for both Delta backends, and its rows.
+
+The Arrow schema (delta-rs) and the Spark DDL are both generated from :data:`COLUMNS`, so the two
+backends cannot drift apart.
+
+A merge updates a tier only when one of :data:`CHANGE_COLUMNS` differs. ``mlflow_run_id`` and
+``updated_at`` are deliberately not among them: rewriting the same tiers (even from a new run)
+must not make a new table version, and a table version that changes nothing is noise in
+``DESCRIBE HISTORY``. Pure: no deltalake, pyarrow or pyspark imports.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal
+
+from alignment_mlflow.errors import TargetError
+
+if TYPE_CHECKING:
+    from alignment_mlflow.model import AlignmentSpec
+
+LogicalType = Literal["string", "int", "double", "boolean", "timestamp"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: LogicalType
+    nullable: bool
+    comment: str
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("project", "string", False, "Project slug from business_context.project_name"),
+    Column("tier", "string", False, "Tier name, e.g. High"),
+    Column("tier_rank", "int", False, "1 = highest churn risk"),
+    Column("min_score", "double", False, "Lower end of the churn-score band"),
+    Column("max_score", "double", False, "Upper end of the churn-score band"),
+    Column("min_inclusive", "boolean", False, "Whether min_score itself is in the band"),
+    Column("max_inclusive", "boolean", False, "Whether max_score itself is in the band"),
+    Column("risk_level", "string", False, "Risk level as written in the spec, e.g. High (>0.8)"),
+    Column("intervention", "string", False, "Action taken for customers in this tier"),
+    Column("cost_per_customer", "double", False, "Cost of the intervention per customer"),
+    Column("currency", "string", False, "ISO 4217 currency of cost_per_customer"),
+    Column("expected_retention_rate", "double", False, "Expected retention, a fraction in [0, 1]"),
+    Column("spec_sha256", "string", False, "sha256 of the alignment spec that defined the tier"),
+    Column("mlflow_run_id", "string", True, "MLflow run that logged the alignment"),
+    Column("findings_path", "string", False, "Findings file the alignment was made for"),
+    Column("updated_at", "timestamp", False, "When this row was last written (UTC)"),
+)
+KEY_COLUMNS = ("project", "tier")
+CHANGE_COLUMNS = tuple(
+    c.name for c in COLUMNS if c.name not in (*KEY_COLUMNS, "mlflow_run_id", "updated_at")
+)
+TABLE_COMMENT = (
+    "Intervention tiers of churn projects, one row per (project, tier), written by "
+    "alignment_mlflow from each project's business-alignment spec."
+)
+#: Keep history long enough that deleted tiers and old versions stay inspectable.
+TABLE_PROPERTIES = {"delta.logRetentionDuration": "interval 365 days"}
+
+_SPARK_TYPES = {
+    "string": "STRING",
+    "int": "INT",
+    "double": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "timestamp": "TIMESTAMP",
+}
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SLUG = re.compile(r"[a-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class TableName:
+    parts: tuple[str, ...]
+
+    @property
+    def quoted(self) -> str:
+        return ".".join(f"`{p}`" for p in self.parts)
+
+    def __str__(self) -> str:
+        return ".".join(self.parts)
+
+
+def is_table_name(target: str) -> bool:
+    """A metastore name (Spark) rather than a path or URI (delta-rs)."""
+    t = target.strip()
+    if "://" in t or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", t):
+        return False
+    return not (t.startswith(("/", ".", "~")) or "/" in t or "\\" in t)
+
+
+def parse_table_name(text: str) -> TableName:
+    parts = tuple(text.strip().split("."))
+    if not 2 <= len(parts) <= 3 or not all(_IDENT.fullmatch(p) for p in parts):
+        raise TargetError(
+            f"invalid tiers table name {text!r}: expected catalog.schema.table or schema.table, "
+            "each part letters, digits and underscores, not starting with a digit "
+            "(or a path such as ./alignment_delta/intervention_tiers for a local table)"
+        )
+    return TableName(parts)
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal for a project slug; slugs are ``[a-z0-9_]`` so nothing to escape."""
+    if not _SLUG.fullmatch(value):
+        raise ValueError(f"not a slug: {value!r}")
+    return f"'{value}'"
+
+
+def _comment(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def spark_columns_ddl() -> str:
+    return ",\n  ".join(
+        f"`{c.name}` {_SPARK_TYPES[c.type]}{'' if c.nullable else ' NOT NULL'} "
+        f"COMMENT {_comment(c.comment)}"
+        for c in COLUMNS
+    )
+
+
+def spark_create_table_sql(table: TableName) -> str:
+    props = ", ".join(f"{_comment(k)} = {_comment(v)}" for k, v in TABLE_PROPERTIES.items())
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table.quoted} (\n  {spark_columns_ddl()}\n)\n"
+        f"USING DELTA\nCOMMENT {_comment(TABLE_COMMENT)}\nTBLPROPERTIES ({props})"
+    )
+
+
+def change_predicate(target: str = "t", source: str = "s") -> str:
+    """True when a matched row differs in a column that matters (null-safe)."""
+    return " OR ".join(
+        f"({target}.{c} IS DISTINCT FROM {source}.{c})" for c in CHANGE_COLUMNS
+    )
+
+
+def merge_condition(target: str = "t", source: str = "s") -> str:
+    return " AND ".join(f"{target}.{c} = {source}.{c}" for c in KEY_COLUMNS)
+
+
+def tier_rows(
+    spec: AlignmentSpec,
+    *,
+    project: str,
+    findings_path: str,
+    run_id: str | None,
+    updated_at: datetime | None = None,
+) -> list[dict[str, Any]]:
+    when = updated_at or datetime.now(timezone.utc)
+    rows = []
+    for i in spec.interventions:
+        row = {
+            "project": project,
+            "tier": i.tier,
+            "tier_rank": i.rank,
+            "min_score": float(i.band.min_score),
+            "max_score": float(i.band.max_score),
+            "min_inclusive": i.band.min_inclusive,
+            "max_inclusive": i.band.max_inclusive,
+            "risk_level": i.risk_level,
+            "intervention": i.intervention,
+            "cost_per_customer": float(i.cost.amount),
+            "currency": i.cost.currency,
+            "expected_retention_rate": float(i.expected_effectiveness.value),
+            "spec_sha256": spec.sha256,
+            "mlflow_run_id": run_id,
+            "findings_path": findings_path,
+            "updated_at": when,
+        }
+        rows.append({c.name: row[c.name] for c in COLUMNS})
+    return rows
+
+
+def same_content(current: list[dict[str, Any]], new: list[dict[str, Any]]) -> bool:
+    """Whether the project's rows already hold exactly the new tiers (ignoring run and time)."""
+
+    def key(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return sorted(tuple(r[c] for c in (*KEY_COLUMNS, *CHANGE_COLUMNS)) for r in rows)
+
+    return key(current) == key(new)
