@@ -1,7 +1,8 @@
 """alignment_mlflow: a churn project's business alignment as tracked, queryable facts.
 
 Importing the package is cheap and has no side effects: the heavy parts (mlflow, deltalake,
-pandas) load only when :func:`align` runs, so ``alignment-mlflow --help`` and ``validate`` stay fast.
+pandas) load only when :func:`align` runs, so ``alignment-mlflow --help`` and ``validate``
+stay fast.
 """
 
 from __future__ import annotations

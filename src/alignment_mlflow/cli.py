@@ -1,9 +1,9 @@
 """The ``alignment-mlflow`` command.
 
 Only click is imported here; each command imports what it needs when it runs, so ``--help`` and
-``validate`` never pay for mlflow, pandas or deltalake. Errors derived from ``AlignmentError`` become
-one clear message on stderr and the error's exit code (2 input, 1 system, 3 strict constraints),
-never a traceback.
+``validate`` never pay for mlflow, pandas or deltalake. Errors derived from
+``AlignmentError`` become one clear message on stderr and the error's exit code (2 input,
+1 system, 3 strict constraints), never a traceback.
 """
 
 from __future__ import annotations

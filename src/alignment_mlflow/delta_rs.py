@@ -86,7 +86,8 @@ def merge_tiers(
         table = _ensure_table(uri)
         current = table.to_pyarrow_table(filters=[("project", "=", project)]).to_pylist()
         if same_content(current, rows):
-            return int(table.version()), False, {"inserted": 0, "updated": 0, "deleted": 0}
+            unchanged: dict[str, int] = {"inserted": 0, "updated": 0, "deleted": 0}
+            return int(table.version()), False, unchanged
         try:
             metrics = (
                 table.merge(
@@ -98,7 +99,9 @@ def merge_tiers(
                 )
                 .when_matched_update_all(predicate=change_predicate("target", "source"))
                 .when_not_matched_insert_all()
-                .when_not_matched_by_source_delete(predicate=f"target.project = {sql_string(project)}")
+                .when_not_matched_by_source_delete(
+                    predicate=f"target.project = {sql_string(project)}"
+                )
                 .execute()
             )
         except CommitFailedError:
@@ -119,9 +122,11 @@ def merge_tiers(
 def history_metadata(uri: str) -> list[dict[str, Any]]:
     """Each commit's version and our custom metadata, newest first (for tests and `show`)."""
     table = DeltaTable(uri)
-    out = []
+    out: list[dict[str, Any]] = []
     for h in table.history():
-        meta = {k: h[k] for k in ("mlflow_run_id", "spec_sha256", "alignment_project") if k in h}
+        meta: dict[str, Any] = {
+            k: h[k] for k in ("mlflow_run_id", "spec_sha256", "alignment_project") if k in h
+        }
         if not meta and isinstance(h.get("userMetadata"), str):
             meta = json.loads(h["userMetadata"])
         out.append({"version": h.get("version"), "operation": h.get("operation"), **meta})

@@ -43,10 +43,6 @@ class FindingsWriteResult:
     attempts: int
 
 
-def _display(store: Store, path: str, given: str) -> str:
-    return path if given.startswith(("dbfs:", "/dbfs", "/Volumes/")) else path
-
-
 def _wrap(exc: OSError, what: str, where: str) -> Exception:
     if isinstance(exc, FileNotFoundError):
         return FindingsError(f"{what}: {where} does not exist; check the path")
@@ -69,15 +65,13 @@ def locate_findings(
     except OSError as exc:
         raise _wrap(exc, "findings not found", location) from exc
     if not entry.is_dir:
-        return FindingsLocation(store, path, _display(store, path, location))
+        return FindingsLocation(store, path, path)
     try:
         entries = store.list(path)
     except OSError as exc:
         raise _wrap(exc, "cannot list findings folder", location) from exc
     choice = choose_findings(entries, location)
-    return FindingsLocation(
-        store, choice.chosen.path, _display(store, choice.chosen.path, location), choice
-    )
+    return FindingsLocation(store, choice.chosen.path, choice.chosen.path, choice)
 
 
 def read_findings(loc: FindingsLocation) -> FindingsDocument:

@@ -170,11 +170,16 @@ def _strs(v: Any) -> tuple[str, ...]:
     return tuple(str(x) for x in v) if isinstance(v, list) else ()
 
 
+def _mapping(v: Any) -> Mapping[str, Any]:
+    return v if isinstance(v, Mapping) else {}
+
+
 def _column(name: str, raw: Any) -> ColumnInfo:
-    c = raw if isinstance(raw, Mapping) else {}
-    um = c.get("universal_metrics") if isinstance(c.get("universal_metrics"), Mapping) else {}
-    tm = c.get("type_metrics") if isinstance(c.get("type_metrics"), Mapping) else {}
-    issues = c.get("quality_issues") if isinstance(c.get("quality_issues"), list) else []
+    c: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    um: Mapping[str, Any] = _mapping(c.get("universal_metrics"))
+    tm: Mapping[str, Any] = _mapping(c.get("type_metrics"))
+    raw_issues = c.get("quality_issues")
+    issues: list[Any] = raw_issues if isinstance(raw_issues, list) else []
     kinds = tuple(sorted({"pii" for i in issues if "pii" in str(i).lower()}))
     return ColumnInfo(
         name=str(c.get("name") or name),
@@ -242,8 +247,8 @@ def parse_findings(data: bytes, location: str) -> FindingsDocument:
             f"`metadata` is a {type(meta).__name__}, expected a mapping or null",
             "fix or remove the metadata value",
         )
-    ts = d.get("time_series_metadata") if isinstance(d.get("time_series_metadata"), Mapping) else {}
-    fa = d.get("feature_availability") if isinstance(d.get("feature_availability"), Mapping) else {}
+    ts = _mapping(d.get("time_series_metadata"))
+    fa = _mapping(d.get("feature_availability"))
     columns = {str(k): _column(str(k), v) for k, v in d["columns"].items()}
     view = FindingsView(
         location=location,
@@ -291,7 +296,8 @@ def choose_findings(entries: Sequence[Entry], folder: str) -> DiscoveryChoice:
     if not candidates:
         raise FindingsError(
             f"no findings file in {folder}: expected a file named *{FINDINGS_SUFFIX} "
-            "(multi_dataset files are skipped); run the framework's exploration first or pass a file"
+            "(multi_dataset files are skipped); run the framework's exploration first or "
+            "pass a file"
         )
     aggregated = [e for e in candidates if "_aggregated" in e.name]
     pool = aggregated or candidates
@@ -335,7 +341,7 @@ def apply_metadata(text: str, updates: Mapping[str, Any]) -> str:
     into the original text; the result is checked by parsing it back. If the splice cannot be
     verified (an unusual layout), the whole document is dumped as the framework would.
     """
-    loader = yaml.SafeLoader(text)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
@@ -364,7 +370,8 @@ def apply_metadata(text: str, updates: Mapping[str, Any]) -> str:
             new_text = text + block
     if new_text is not None:
         try:
-            if yaml.safe_load(new_text) == expected:
+            check = yaml.load(new_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            if check == expected:
                 return new_text
         except yaml.YAMLError:
             pass
@@ -385,7 +392,7 @@ def alignment_metadata(
 ) -> dict[str, Any]:
     """The four keys written under findings ``metadata``: the notebook's three, in its shapes,
     and our ``alignment`` block."""
-    return _plain(
+    block: dict[str, Any] = _plain(
         {
             "business_context": notebook["business_context"],
             "success_metrics": notebook["success_metrics"],
@@ -402,3 +409,4 @@ def alignment_metadata(
             },
         }
     )
+    return block

@@ -188,7 +188,10 @@ def partition_bands(levels: list[RiskLevel]) -> tuple[list[RiskLevel], list[str]
         pair = f"tiers {a.tier!r} and {b.tier!r}"
         if a.band.max_score < b.band.min_score:
             gap = _fmt_interval(
-                a.band.max_score, b.band.min_score, not a.band.max_inclusive, not b.band.min_inclusive
+                a.band.max_score,
+                b.band.min_score,
+                not a.band.max_inclusive,
+                not b.band.min_inclusive,
             )
             problems.append(f"gap {gap} between {pair}")
         elif a.band.max_score > b.band.min_score:

@@ -141,7 +141,9 @@ def _business_context(raw: Any, c: _Collector) -> BusinessContext | None:
     if isinstance(stakeholders, str):
         stakeholders = [stakeholders]
     if not isinstance(stakeholders, list) or not all(isinstance(s, str) for s in stakeholders):
-        c.add(f"{p}.stakeholders", "expected a list of names", "e.g. [Marketing Team, Data Science]")
+        c.add(
+            f"{p}.stakeholders", "expected a list of names", "e.g. [Marketing Team, Data Science]"
+        )
         stakeholders = []
     budget_text = _text(c, f"{p}.budget_constraints", d.get("budget_constraints"), required=False)
     budget = parse_budget(budget_text) if budget_text else None
@@ -416,7 +418,11 @@ def load_spec(source: str | os.PathLike[str] | Mapping[str, Any]) -> AlignmentSp
             raise SpecError([Problem("", "is a folder", "a spec file (.yaml)", where)], where)
         if size > MAX_SPEC_BYTES:
             raise SpecError(
-                [Problem("", f"file is {size:,} bytes, over the {MAX_SPEC_BYTES:,} limit", "", where)],
+                [
+                    Problem(
+                        "", f"file is {size:,} bytes, over the {MAX_SPEC_BYTES:,} limit", "", where
+                    )
+                ],
                 where,
             )
         data = path.read_bytes()
@@ -458,6 +464,11 @@ def _money_dict(m: Money | None) -> dict[str, Any] | None:
     }
 
 
+def _plain_dict(value: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = _plain(value)
+    return out
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
@@ -478,7 +489,7 @@ def spec_to_dict(spec: AlignmentSpec) -> dict[str, Any]:
             parsed_dep[key] = {"period": sched.period, "on_drift": sched.on_drift}
     if dep.real_time_latency is not None:
         parsed_dep["real_time_latency"] = _threshold_dict(dep.real_time_latency)
-    return _plain(
+    return _plain_dict(
         {
             "business_context": {
                 **ctx.raw,
@@ -536,7 +547,7 @@ def spec_to_dict(spec: AlignmentSpec) -> dict[str, Any]:
 
 def notebook_metadata(spec: AlignmentSpec) -> dict[str, Any]:
     """The three keys the notebook writes under findings ``metadata``, in its exact shapes."""
-    return _plain(
+    return _plain_dict(
         {
             "business_context": dict(spec.business_context.raw),
             "success_metrics": [
@@ -563,7 +574,9 @@ def render_spec_yaml(spec: AlignmentSpec) -> str:
         "data_constraints": [dict(d.raw) for d in spec.data_constraints],
         "interventions": [dict(i.raw) for i in reversed(ordered)],
     }
-    return yaml.safe_dump(_plain(data), default_flow_style=False, sort_keys=False, allow_unicode=True)
+    return yaml.safe_dump(
+        _plain(data), default_flow_style=False, sort_keys=False, allow_unicode=True
+    )
 
 
 def render_summary(spec: AlignmentSpec) -> str:

@@ -132,9 +132,7 @@ def spark_create_table_sql(table: TableName) -> str:
 
 def change_predicate(target: str = "t", source: str = "s") -> str:
     """True when a matched row differs in a column that matters (null-safe)."""
-    return " OR ".join(
-        f"({target}.{c} IS DISTINCT FROM {source}.{c})" for c in CHANGE_COLUMNS
-    )
+    return " OR ".join(f"({target}.{c} IS DISTINCT FROM {source}.{c})" for c in CHANGE_COLUMNS)
 
 
 def merge_condition(target: str = "t", source: str = "s") -> str:

@@ -1,11 +1,54 @@
-"""Placeholder; replaced by the issue that owns it."""
+"""``show``: the alignment stored in a findings file."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import click
+
+from alignment_mlflow.commands._common import handle_errors
 
 
 @click.command()
-def show() -> None:
-    """Not implemented yet."""
-    raise click.ClickException("not implemented yet")
+@click.argument("findings")
+@click.option(
+    "--profile", metavar="NAME", help="Databricks config profile for dbfs:/ and /Volumes."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the stored metadata as JSON.")
+@handle_errors
+def show(findings: str, profile: str | None, as_json: bool) -> None:
+    """Print the alignment stored in a findings file (or folder), or say there is none."""
+    from alignment_mlflow.findings import locate_findings, read_findings
+    from alignment_mlflow.findings_model import OUR_METADATA_KEYS
+
+    loc = locate_findings(findings, profile=profile)
+    doc = read_findings(loc)
+    meta = doc.data.get("metadata") or {}
+    ours = {k: meta[k] for k in OUR_METADATA_KEYS if k in meta}
+    if as_json:
+        click.echo(json.dumps({"findings_path": loc.display, **ours}, default=str, indent=2))
+        return
+    click.echo(f"findings: {loc.display}" + (f" ({loc.discovery.reason})" if loc.discovery else ""))
+    if not ours:
+        click.echo("no alignment stored (run `alignment-mlflow run` to add one)")
+        return
+    ctx: dict[str, Any] = ours.get("business_context") or {}
+    click.echo(f"project:  {ctx.get('project_name', '-')}: {ctx.get('business_objective', '-')}")
+    for m in ours.get("success_metrics") or []:
+        click.echo(f"  metric  {m.get('Metric')}: {m.get('Target')} [{m.get('Priority')}]")
+    al: dict[str, Any] = ours.get("alignment") or {}
+    if al:
+        ml, delta = al.get("mlflow") or {}, al.get("delta") or {}
+        click.echo(f"aligned:  {al.get('aligned_at')} (package {al.get('package_version')})")
+        click.echo(f"spec:     sha256 {al.get('spec_sha256')}")
+        click.echo(f"run:      {ml.get('run_url') or ml.get('run_id')} ({ml.get('tracking_uri')})")
+        click.echo(f"tiers:    {delta.get('table')} version {delta.get('version')}")
+        for t in al.get("interventions") or []:
+            cost = t.get("cost") or {}
+            click.echo(
+                f"  tier    {t.get('rank')}. {t.get('tier')} {t.get('band')}: "
+                f"{t.get('intervention')} ({cost.get('text')})"
+            )
+        for c in al.get("data_constraints") or []:
+            click.echo(f"  check   {c.get('constraint')}: {c.get('status')} - {c.get('reason')}")

@@ -1,11 +1,89 @@
-"""Placeholder; replaced by the issue that owns it."""
+"""``alignment-mlflow run``: the whole alignment, for terminals and Databricks jobs."""
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
+
 import click
+
+from alignment_mlflow.commands._common import handle_errors
 
 
 @click.command()
-def run() -> None:
-    """Not implemented yet."""
-    raise click.ClickException("not implemented yet")
+@click.option(
+    "--findings",
+    required=True,
+    metavar="PATH",
+    help="Findings file or folder: local, dbfs:/..., /dbfs/... or /Volumes/...",
+)
+@click.option("--spec", required=True, metavar="SPEC", help="Alignment spec (YAML or JSON).")
+@click.option(
+    "--tracking-uri",
+    metavar="URI",
+    help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI, else MLflow's local default; "
+    "'databricks' on a cluster].",
+)
+@click.option(
+    "--experiment",
+    metavar="NAME",
+    help="Experiment path [default: /Shared/alignment/<project slug>].",
+)
+@click.option(
+    "--tiers-table",
+    metavar="PATH_OR_NAME",
+    help="Delta target: a path/URI (delta-rs) or catalog.schema.table (Spark) "
+    "[default: ./alignment_delta/intervention_tiers].",
+)
+@click.option("--new-run", is_flag=True, help="Log a fresh run even if this alignment exists.")
+@click.option("--dry-run", is_flag=True, help="Validate and show what would be written.")
+@click.option("--strict", is_flag=True, help="Exit 3 before any write if a constraint failed.")
+@click.option(
+    "--profile", metavar="NAME", help="Databricks config profile for dbfs:/ and /Volumes."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@handle_errors
+def run(
+    findings: str,
+    spec: str,
+    tracking_uri: str | None,
+    experiment: str | None,
+    tiers_table: str | None,
+    new_run: bool,
+    dry_run: bool,
+    strict: bool,
+    profile: str | None,
+    as_json: bool,
+) -> None:
+    """Log the alignment to MLflow, merge the tiers into Delta, update the findings.
+
+    Exit codes: 0 done, 2 invalid input, 1 a system failed, 3 --strict constraint failure.
+    """
+    from alignment_mlflow.pipeline import align
+
+    # With --json, stdout carries exactly one JSON object: everything else goes to stderr.
+    out_err = as_json
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
+
+    def progress(step: str, seconds: float, detail: str) -> None:
+        click.echo(f"{step:<18} {seconds:7.2f}s  {detail}", err=out_err)
+
+    result = align(
+        findings,
+        spec,
+        tracking_uri=tracking_uri,
+        experiment=experiment,
+        tiers_table=tiers_table,
+        new_run=new_run,
+        dry_run=dry_run,
+        strict=strict,
+        profile=profile,
+        progress=progress,
+    )
+    if as_json:
+        click.echo(json.dumps(result.to_json(), sort_keys=False))
+    else:
+        click.echo("")
+        for line in result.summary_lines():
+            click.echo(line)

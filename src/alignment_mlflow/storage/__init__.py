@@ -21,7 +21,9 @@ def _on_cluster() -> bool:
     return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
 
 
-def store_for(location: str, *, profile: str | None = None, client: Any = None) -> tuple[Store, str]:
+def store_for(
+    location: str, *, profile: str | None = None, client: Any = None
+) -> tuple[Store, str]:
     """The store for ``location`` and the path to use with it."""
     loc = location.strip()
     if loc.startswith("dbfs:"):
@@ -36,7 +38,9 @@ def store_for(location: str, *, profile: str | None = None, client: Any = None) 
             return LocalStore(), loc
         from alignment_mlflow.storage.databricks import DatabricksStore
 
-        return DatabricksStore(profile=profile, client=client), "dbfs:" + (loc[len("/dbfs") :] or "/")
+        return DatabricksStore(profile=profile, client=client), "dbfs:" + (
+            loc[len("/dbfs") :] or "/"
+        )
     if loc.startswith("/Volumes/"):
         if _on_cluster():
             return LocalStore(), loc

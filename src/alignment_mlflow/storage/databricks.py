@@ -21,12 +21,8 @@ from typing import Any, TypeVar
 
 try:
     from databricks.sdk import WorkspaceClient
-    from databricks.sdk.errors import (
-        DatabricksError,
-        NotFound,
-        PermissionDenied,
-        Unauthenticated,
-    )
+    from databricks.sdk.errors import NotFound, PermissionDenied, Unauthenticated
+    from databricks.sdk.errors.base import DatabricksError
     from databricks.sdk.service.files import DbfsAPI, FilesAPI
 except ImportError as exc:  # pragma: no cover - databricks-sdk is a runtime dependency
     raise ImportError(
@@ -102,7 +98,11 @@ class DatabricksStore(Store):
         dbfs, p = self._dbfs(), self._dbfs_path(path)
         out = bytearray()
         while True:
-            chunk = self._call(path, lambda: dbfs.read(p, offset=len(out), length=_DBFS_CHUNK))
+            offset = len(out)
+            chunk = self._call(
+                path,
+                lambda offset=offset: dbfs.read(p, offset=offset, length=_DBFS_CHUNK),  # type: ignore[misc]
+            )
             data = base64.b64decode(chunk.data or "")
             out += data
             if not data or len(data) < _DBFS_CHUNK:
@@ -135,14 +135,18 @@ class DatabricksStore(Store):
             for e in items:
                 mt = e.last_modified / 1000 if e.last_modified else None
                 p = e.path or f"{folder.rstrip('/')}/{e.name}"
-                out.append(Entry(p, e.name or p.rsplit("/", 1)[-1], bool(e.is_directory), e.file_size, mt))
+                out.append(
+                    Entry(p, e.name or p.rsplit("/", 1)[-1], bool(e.is_directory), e.file_size, mt)
+                )
         else:
             prefix = "dbfs:" if folder.startswith("dbfs:") else ""
             items2 = self._call(folder, lambda: list(self._dbfs().list(self._dbfs_path(folder))))
             for f in items2:
                 p = prefix + (f.path or "")
                 mt = f.modification_time / 1000 if f.modification_time else None
-                out.append(Entry(p, p.rstrip("/").rsplit("/", 1)[-1], bool(f.is_dir), f.file_size, mt))
+                out.append(
+                    Entry(p, p.rstrip("/").rsplit("/", 1)[-1], bool(f.is_dir), f.file_size, mt)
+                )
         return sorted(out, key=lambda e: e.name)
 
     def write_bytes(self, path: str, data: bytes, *, expected_sha256: str | None) -> None:
@@ -154,9 +158,7 @@ class DatabricksStore(Store):
             if sha256(current) != expected_sha256:
                 raise ConflictError(f"{path} changed since it was read")
         if self._is_volume(path):
-            self._call(
-                path, lambda: self._files().upload(path, io.BytesIO(data), overwrite=True)
-            )
+            self._call(path, lambda: self._files().upload(path, io.BytesIO(data), overwrite=True))
             return
         dbfs, p = self._dbfs(), self._dbfs_path(path)
         if len(data) <= _DBFS_CHUNK:
@@ -164,9 +166,11 @@ class DatabricksStore(Store):
             self._call(path, lambda: dbfs.put(p, contents=contents, overwrite=True))
             return
         handle = self._call(path, lambda: dbfs.create(p, overwrite=True)).handle
+        if handle is None:
+            raise OSError(errno.EIO, "DBFS create returned no handle", path)
         try:
             for start in range(0, len(data), _DBFS_CHUNK):
                 block = base64.b64encode(data[start : start + _DBFS_CHUNK]).decode("ascii")
-                self._call(path, lambda b=block: dbfs.add_block(handle, b))  # type: ignore[misc]
+                self._call(path, lambda b=block, h=handle: dbfs.add_block(h, b))  # type: ignore[misc]
         finally:
-            self._call(path, lambda: dbfs.close(handle))
+            self._call(path, lambda h=handle: dbfs.close(h))  # type: ignore[misc]

@@ -1,0 +1,3 @@
+from alignment_mlflow.cli import main
+
+main()

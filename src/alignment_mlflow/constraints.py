@@ -1,0 +1,519 @@
+"""Verify the spec's data constraints against the findings, instead of writing "To verify".
+
+The notebook lists four constraints and never checks them, although the findings already hold
+the evidence: column names and types, the framework's PII flags, history spans and data dates.
+Each constraint gets a verdict with its evidence (names, types, counts, spans, dates; never column
+values). Pure: takes a FindingsView and a spec, returns verdicts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from alignment_mlflow.findings_model import ColumnInfo, FindingsView
+    from alignment_mlflow.model import AlignmentSpec, DataConstraint
+
+VerdictKind = Literal["passed", "failed", "unverifiable", "manual"]
+DAYS_PER_MONTH = 30.4375  # 365.25 / 12: "12 months" means one calendar year of history
+
+
+@dataclass(frozen=True)
+class Verdict:
+    constraint: str
+    slug: str
+    requirement: str
+    check: str | None
+    verdict: VerdictKind
+    status: str
+    declared_status: str
+    reason: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "constraint": self.constraint,
+            "slug": self.slug,
+            "requirement": self.requirement,
+            "check": self.check,
+            "verdict": self.verdict,
+            "status": self.status,
+            "declared_status": self.declared_status,
+            "reason": self.reason,
+            "evidence": _plain(self.evidence),
+            "notes": list(self.notes),
+        }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- names
+
+
+def tokenize_name(name: str) -> tuple[str, ...]:
+    """``customerEmailAddress`` / ``customer_email-address`` -> (customer, email, address)."""
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s)
+    s = re.sub(r"([A-Za-z])([0-9])|([0-9])([A-Za-z])", r"\1\3_\2\4", s)
+    return tuple(t for t in re.split(r"[^a-z0-9]+", s.lower()) if t)
+
+
+_PII_TOKENS = {
+    "email": "email",
+    "emailaddress": "email",
+    "fullname": "name",
+    "firstname": "name",
+    "lastname": "name",
+    "surname": "name",
+    "forename": "name",
+    "phone": "phone",
+    "telephone": "phone",
+    "tel": "phone",
+    "phonenumber": "phone",
+    "ssn": "ssn",
+    "address": "address",
+    "street": "address",
+    "zip": "address",
+    "zipcode": "address",
+    "postcode": "address",
+    "postal": "address",
+    "dob": "date_of_birth",
+    "birthdate": "date_of_birth",
+    "birthday": "date_of_birth",
+    "passport": "passport",
+    "iban": "bank_account",
+}
+_PII_PAIRS = {
+    ("e", "mail"): "email",
+    ("social", "security"): "ssn",
+    ("ip", "address"): "ip_address",
+    ("credit", "card"): "credit_card",
+    ("card", "number"): "credit_card",
+    ("date", "birth"): "date_of_birth",
+    ("of", "birth"): "date_of_birth",
+    ("tax", "id"): "tax_id",
+    ("mobile", "number"): "phone",
+    ("mobile", "phone"): "phone",
+    ("mobile", "no"): "phone",
+}
+_NAME_QUALIFIERS = {
+    "full",
+    "first",
+    "last",
+    "middle",
+    "given",
+    "family",
+    "customer",
+    "user",
+    "contact",
+    "client",
+    "person",
+    "member",
+    "holder",
+    "maiden",
+    "nick",
+    "account",
+}
+_PROTECTED_TOKENS = {
+    "age": "age",
+    "gender": "gender",
+    "sex": "gender",
+    "race": "race",
+    "racial": "race",
+    "ethnicity": "ethnicity",
+    "ethnic": "ethnicity",
+    "religion": "religion",
+    "religious": "religion",
+    "nationality": "nationality",
+    "citizenship": "nationality",
+    "marital": "marital_status",
+    "disability": "disability",
+    "disabled": "disability",
+    "pregnancy": "pregnancy",
+    "pregnant": "pregnancy",
+}
+_PROTECTED_PAIRS = {("sexual", "orientation"): "sexual_orientation"}
+
+
+def _pairs(tokens: tuple[str, ...]) -> set[tuple[str, str]]:
+    return set(itertools.pairwise(tokens))
+
+
+def pii_kind_from_name(name: str) -> str | None:
+    tokens = tokenize_name(name)
+    for pair, kind in _PII_PAIRS.items():
+        if pair in _pairs(tokens):
+            return kind
+    for t in tokens:
+        if t in _PII_TOKENS:
+            return _PII_TOKENS[t]
+    if tokens == ("name",) or tokens == ("mobile",):
+        return "name" if tokens == ("name",) else "phone"
+    for a, b in _pairs(tokens):
+        if b == "name" and a in _NAME_QUALIFIERS:
+            return "name"
+    return None
+
+
+def protected_kind_from_name(name: str) -> str | None:
+    tokens = tokenize_name(name)
+    for pair, kind in _PROTECTED_PAIRS.items():
+        if pair in _pairs(tokens):
+            return kind
+    for t in tokens:
+        if t in _PROTECTED_TOKENS:
+            return _PROTECTED_TOKENS[t]
+    return None
+
+
+def _role(view: FindingsView, col: ColumnInfo) -> str | None:
+    """Why a column is not a candidate feature, or None when it is one."""
+    if col.name in view.identifier_columns or col.inferred_type == "identifier":
+        return "identifier"
+    if col.name == view.target_column:
+        return "target"
+    if col.name in view.datetime_columns:
+        return "timestamp"
+    return None
+
+
+def pii_columns(view: FindingsView) -> list[dict[str, Any]]:
+    out = []
+    for col in view.columns.values():
+        reasons = []
+        if col.pii_detected or col.pii_types or "pii" in col.quality_issue_kinds:
+            kinds = ", ".join(col.pii_types) or "pii"
+            reasons.append(f"flagged by the framework ({kinds})")
+        kind = pii_kind_from_name(col.name)
+        if kind:
+            reasons.append(f"name suggests {kind}")
+        if reasons:
+            out.append(
+                {
+                    "column": col.name,
+                    "inferred_type": col.inferred_type,
+                    "role": _role(view, col) or "feature",
+                    "why": reasons,
+                }
+            )
+    return out
+
+
+def protected_columns(view: FindingsView) -> list[dict[str, Any]]:
+    out = []
+    for col in view.columns.values():
+        kind = protected_kind_from_name(col.name)
+        if kind:
+            out.append(
+                {
+                    "column": col.name,
+                    "attribute": kind,
+                    "inferred_type": col.inferred_type,
+                    "role": _role(view, col) or "feature",
+                }
+            )
+    return out
+
+
+# --------------------------------------------------------------------------- requirement text
+
+_UNIT_MONTHS = {"day": 1 / DAYS_PER_MONTH, "week": 7 / DAYS_PER_MONTH, "month": 1.0, "year": 12.0}
+
+
+def parse_history_requirement(text: str) -> float | None:
+    """``Minimum 12 months`` -> 12; ``at least 2 years`` -> 24 (months)."""
+    m = re.search(r"(\d+(?:\.\d+)?)\s*(day|week|month|year)s?\b", text, re.I)
+    if not m:
+        return None
+    return float(m.group(1)) * _UNIT_MONTHS[m.group(2).lower()]
+
+
+def parse_freshness_requirement(text: str) -> timedelta | None:
+    """``within 24 hours`` -> 24 h; ``within 2 days`` -> 48 h."""
+    m = re.search(r"(\d+(?:\.\d+)?)\s*(minute|hour|day|week)s?\b", text, re.I)
+    if not m:
+        m2 = re.search(r"\b(hourly|daily|weekly)\b", text, re.I)
+        if not m2:
+            return None
+        return {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "weekly": timedelta(7)}[
+            m2.group(1).lower()
+        ]
+    n, unit = float(m.group(1)), m.group(2).lower()
+    return {
+        "minute": timedelta(minutes=n),
+        "hour": timedelta(hours=n),
+        "day": timedelta(days=n),
+        "week": timedelta(weeks=n),
+    }[unit]
+
+
+def recognise_check(constraint: DataConstraint) -> str | None:
+    if constraint.check:
+        return constraint.check
+    for text in (constraint.constraint, constraint.requirement):
+        low = text.lower()
+        if re.search(r"\bpii\b|personal(ly)? identif|personal data", low):
+            return "pii"
+        if re.search(r"protected|sensitive attribute|fairness", low):
+            return "protected_attributes"
+        if re.search(r"histor|look-?back|training window", low):
+            return "historical_depth"
+        if re.search(r"fresh|staleness|latency of data|available within", low):
+            return "freshness"
+    return None
+
+
+# --------------------------------------------------------------------------- checks
+
+Outcome = tuple[VerdictKind, str, dict[str, Any], tuple[str, ...]]
+
+
+def _check_pii(view: FindingsView) -> Outcome:
+    cols = pii_columns(view)
+    features = [c for c in cols if c["role"] == "feature"]
+    notes = tuple(
+        f"{c['column']} looks like PII but is the {c['role']} column, not a feature"
+        for c in cols
+        if c["role"] != "feature"
+    )
+    evidence = {"pii_columns": cols, "columns_checked": len(view.columns)}
+    if features:
+        names = ", ".join(c["column"] for c in features)
+        return "failed", f"PII in candidate features: {names}", evidence, notes
+    return "passed", f"no PII among {len(view.columns)} columns' features", evidence, notes
+
+
+def _check_protected(view: FindingsView) -> Outcome:
+    cols = protected_columns(view)
+    features = [c for c in cols if c["role"] == "feature"]
+    evidence = {"protected_columns": cols, "columns_checked": len(view.columns)}
+    if features:
+        names = ", ".join(f"{c['column']} ({c['attribute']})" for c in features)
+        return "failed", f"protected attributes in candidate features: {names}", evidence, ()
+    return "passed", "no protected attribute among the candidate features", evidence, ()
+
+
+def _span(view: FindingsView) -> tuple[float, dict[str, Any]] | None:
+    if view.fa_time_span_days is not None:
+        return view.fa_time_span_days, {
+            "source": "feature_availability.time_span_days",
+            "data_start": view.fa_data_start,
+            "data_end": view.fa_data_end,
+        }
+    if view.ts_time_span_days is not None:
+        return view.ts_time_span_days, {"source": "time_series_metadata.time_span_days"}
+    spans = [
+        (c.date_range_days, c)
+        for c in view.columns.values()
+        if c.name in view.datetime_columns and c.date_range_days is not None
+    ]
+    if spans:
+        days, col = max(spans, key=lambda s: s[0] or 0.0)
+        return float(days or 0.0), {
+            "source": f"columns.{col.name}.type_metrics.date_range_days",
+            "data_start": col.min_date,
+            "data_end": col.max_date,
+        }
+    return None
+
+
+def _basename(path: str) -> str:
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _linked_event_view(view: FindingsView, related: Sequence[FindingsView]) -> FindingsView | None:
+    """The event-level findings whose ``aggregated_findings_path`` names this aggregated file."""
+    if not view.is_aggregated:
+        return None
+    for other in related:
+        path = other.aggregated_findings_path
+        if path and _basename(path) == view.file_name:
+            return other
+    return None
+
+
+def _window(limit: timedelta) -> str:
+    hours = limit.total_seconds() / 3600
+    return f"{hours:g} hours" if hours < 48 else f"{hours / 24:g} days"
+
+
+def _check_history(
+    view: FindingsView, requirement: str, related: Sequence[FindingsView]
+) -> Outcome:
+    months = parse_history_requirement(requirement)
+    if months is None:
+        return (
+            "unverifiable",
+            f"no duration found in the requirement {requirement!r} "
+            "(write e.g. 'Minimum 12 months')",
+            {},
+            (),
+        )
+    found = _span(view)
+    notes: tuple[str, ...] = ()
+    event = _linked_event_view(view, related) if found is None else None
+    if event is not None:
+        found = _span(event)
+        if found is not None:
+            found[1]["source"] = f"{event.file_name}: {found[1]['source']}"
+            notes = (f"history taken from the event-level findings {event.file_name}",)
+    if found is None:
+        why = "the findings have no history span (feature_availability, time_series_metadata or "
+        why += "datetime columns)"
+        if view.is_aggregated:
+            why += "; this is an aggregated file and no event-level findings beside it link to it"
+        return "unverifiable", why, {"required_months": months}, ()
+    days, evidence = found
+    required_days = months * DAYS_PER_MONTH
+    evidence = {**evidence, "span_days": days, "required_days": round(required_days, 2)}
+    have = days / DAYS_PER_MONTH
+    if days >= required_days:
+        return (
+            "passed",
+            f"{days:g} days of history (≈{have:.1f} months) ≥ {months:g} months",
+            evidence,
+            notes,
+        )
+    return (
+        "failed",
+        f"only {days:g} days of history (≈{have:.1f} months) < {months:g} months required",
+        evidence,
+        notes,
+    )
+
+
+def _parse_date(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        d = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+
+
+def _check_freshness(
+    view: FindingsView, requirement: str, now: datetime, related: Sequence[FindingsView]
+) -> Outcome:
+    limit = parse_freshness_requirement(requirement)
+    if limit is None:
+        return (
+            "unverifiable",
+            f"no time window found in the requirement {requirement!r} "
+            "(write e.g. 'within 24 hours')",
+            {},
+            (),
+        )
+    event = _linked_event_view(view, related)
+    if _parse_date(view.fa_data_end) is None and not view.datetime_columns and event is not None:
+        view = event  # an aggregated file's dates live in its event-level findings
+    end, source = _parse_date(view.fa_data_end), "feature_availability.data_end"
+    if event is not None and view is event:
+        source = f"{event.file_name}: {source}"
+    if end is None:
+        dated = [
+            (d, c.name)
+            for c in view.columns.values()
+            if c.name in view.datetime_columns and (d := _parse_date(c.max_date)) is not None
+        ]
+        if dated:
+            end, col = max(dated)
+            source = f"columns.{col}.type_metrics.max_date"
+    if end is None:
+        return (
+            "unverifiable",
+            "the findings have no data end date (feature_availability.data_end or datetime "
+            "columns' max_date), so freshness cannot be measured from them",
+            {"window_hours": limit.total_seconds() / 3600},
+            (),
+        )
+    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    lag = now - end
+    evidence = {
+        "data_end": end.isoformat(),
+        "source": source,
+        "checked_at": now.isoformat(),
+        "lag_hours": round(lag.total_seconds() / 3600, 1),
+        "window_hours": limit.total_seconds() / 3600,
+    }
+    if lag <= limit:
+        return "passed", f"data ends within {_window(limit)} of the check", evidence, ()
+    return (
+        "failed",
+        f"the newest data ({end.date()}) is {lag.days} days old, beyond {_window(limit)}; "
+        "a historical extract cannot show production freshness: verify it on the live pipeline",
+        evidence,
+        (),
+    )
+
+
+def verify_constraints(
+    spec: AlignmentSpec,
+    findings: FindingsView,
+    *,
+    now: datetime,
+    related: Sequence[FindingsView] = (),
+) -> tuple[Verdict, ...]:
+    out = []
+    for c in spec.data_constraints:
+        check = recognise_check(c)
+        outcome: Outcome
+        if check == "pii":
+            outcome = _check_pii(findings)
+        elif check == "protected_attributes":
+            outcome = _check_protected(findings)
+        elif check == "historical_depth":
+            outcome = _check_history(findings, c.requirement, related)
+        elif check == "freshness":
+            outcome = _check_freshness(findings, c.requirement, now, related)
+        else:
+            outcome = (
+                "manual",
+                "no automatic check recognises this constraint; verify by hand",
+                {},
+                (),
+            )
+        verdict, reason, evidence, notes = outcome
+        status: str = verdict
+        if c.status in ("passed", "failed", "manual"):
+            status = c.status
+            if c.status != verdict:
+                notes = (*notes, f"declared {c.status} by hand; the automatic check says {verdict}")
+        out.append(
+            Verdict(
+                c.constraint,
+                c.slug,
+                c.requirement,
+                check,
+                verdict,
+                status,
+                c.status,
+                reason,
+                evidence,
+                notes,
+            )
+        )
+    return tuple(out)
+
+
+def summarise(verdicts: Sequence[Verdict]) -> dict[str, int]:
+    counts = {"passed": 0, "failed": 0, "unverifiable": 0, "manual": 0}
+    for v in verdicts:
+        counts[v.status] = counts.get(v.status, 0) + 1
+    return counts
+
+
+def any_failed(verdicts: Sequence[Verdict]) -> bool:
+    return any(v.status == "failed" for v in verdicts)
