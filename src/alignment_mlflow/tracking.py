@@ -46,7 +46,9 @@ def resolve_tracking_uri(explicit: str | None) -> str:
         return os.environ["MLFLOW_TRACKING_URI"]
     if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         return "databricks"
-XX
+    # MLflow 3's own default, a sqlite store in the working directory, made absolute so the
+    # findings record where the run really is.
+    return f"sqlite:///{os.path.abspath('mlflow.db')}"
 
 
 def _is_databricks(uri: str) -> bool:
