@@ -258,12 +258,11 @@ def align(
             package_version=__version__,
         )
         s.detail = f"run {ref.run_id}" + (" reused" if ref.reused else " created")
+        # Time-dependent evidence (the freshness lag) is stated as of the run's start, so a rerun
+        # of the same alignment writes byte-identical findings.
         aligned_at = datetime.fromtimestamp(ref.start_time_ms / 1000, timezone.utc)
-        if ref.reused:
-            # Time-dependent evidence (freshness lag) is stated as of the run, so a rerun of the
-            # same alignment writes byte-identical findings.
-            verdicts = checks.verify_constraints(aspec, view, now=aligned_at, related=related)
-            verdict_dicts = tuple(v.to_dict() for v in verdicts)
+        verdicts = checks.verify_constraints(aspec, view, now=aligned_at, related=related)
+        verdict_dicts = tuple(v.to_dict() for v in verdicts)
 
     try:
         # 5. The intervention tiers, with the run id in the Delta commit.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -66,21 +67,25 @@ def run(
     out_err = as_json
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
 
-    def progress(step: str, seconds: float, detail: str) -> None:
-        click.echo(f"{step:<18} {seconds:7.2f}s  {detail}", err=out_err)
+    stdout = sys.stdout
 
-    result = align(
-        findings,
-        spec,
-        tracking_uri=tracking_uri,
-        experiment=experiment,
-        tiers_table=tiers_table,
-        new_run=new_run,
-        dry_run=dry_run,
-        strict=strict,
-        profile=profile,
-        progress=progress,
-    )
+    def progress(step: str, seconds: float, detail: str) -> None:
+        click.echo(f"{step:<18} {seconds:7.2f}s  {detail}", file=sys.stderr if out_err else stdout)
+
+    # Libraries print too (MLflow's "View run" line): stdout is ours alone, theirs goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        result = align(
+            findings,
+            spec,
+            tracking_uri=tracking_uri,
+            experiment=experiment,
+            tiers_table=tiers_table,
+            new_run=new_run,
+            dry_run=dry_run,
+            strict=strict,
+            profile=profile,
+            progress=progress,
+        )
     if as_json:
         click.echo(json.dumps(result.to_json(), sort_keys=False))
     else:

@@ -1,0 +1,165 @@
+"""align() in-process on a sqlite MLflow store: results, reuse, and faults at each step boundary."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from alignment_mlflow import align
+from alignment_mlflow.errors import ConstraintViolationError, DeltaWriteError, StorageError
+from alignment_mlflow.pipeline import JSON_KEYS
+from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
+
+CLEAN = "subscription_clean_408768_findings.yaml"
+TELCO = "telco_pii_churn_408768_findings.yaml"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, Any]:
+    folder = tmp_path / "findings"
+    folder.mkdir()
+    shutil.copy2(FINDINGS_FIXTURES / CLEAN, folder / CLEAN)
+    return {
+        "findings": folder / CLEAN,
+        "kwargs": {
+            "tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+            "tiers_table": str(tmp_path / "tiers"),
+            "experiment": "/Shared/alignment/pipeline-test",
+        },
+        "table": tmp_path / "tiers",
+        "uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+    }
+
+
+def runs(uri: str) -> list[Any]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("/Shared/alignment/pipeline-test")
+    if exp is None:
+        return []
+    return list(client.search_runs([exp.experiment_id]))
+
+
+def test_align_writes_everything_and_rerun_reuses(env: dict[str, Any]) -> None:
+    result = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
+    assert result.run_id and not result.reused_run
+    assert result.tiers_version == 1
+    assert result.findings_updated
+    assert tuple(result.to_json()) == JSON_KEYS
+    assert "run:" in str(result) and "tiers:" in str(result)
+    [run] = runs(env["uri"])
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["alignment.delta_version"] == "1"
+
+    before = env["findings"].read_bytes()
+    again = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
+    assert again.reused_run and again.run_id == result.run_id
+    assert again.tiers_version == 1 and not again.tiers_changed
+    assert not again.findings_updated
+    assert env["findings"].read_bytes() == before
+    assert len(runs(env["uri"])) == 1
+
+
+def test_new_run_forces_a_fresh_run_without_a_new_table_version(env: dict[str, Any]) -> None:
+    first = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
+    second = align(env["findings"], TEMPLATE_SPEC, new_run=True, **env["kwargs"])
+    assert second.run_id != first.run_id and not second.reused_run
+    assert second.tiers_version == first.tiers_version
+    meta = yaml.safe_load(env["findings"].read_text())["metadata"]["alignment"]
+    assert meta["mlflow"]["run_id"] == second.run_id
+
+
+def test_dict_spec_from_a_notebook(env: dict[str, Any]) -> None:
+    spec = yaml.safe_load(TEMPLATE_SPEC.read_text())
+    spec["business_context"]["project_name"] = "Notebook Project"
+    result = align(env["findings"], spec, **env["kwargs"])
+    assert result.run_id
+    meta = yaml.safe_load(env["findings"].read_text())["metadata"]
+    assert meta["business_context"]["project_name"] == "Notebook Project"
+
+
+def test_dry_run_writes_nothing(env: dict[str, Any]) -> None:
+    before = env["findings"].read_bytes()
+    result = align(env["findings"], TEMPLATE_SPEC, dry_run=True, **env["kwargs"])
+    assert result.dry_run and result.run_id is None
+    assert env["findings"].read_bytes() == before
+    assert not env["table"].exists()
+    assert runs(env["uri"]) == []
+
+
+def test_strict_stops_before_any_write(tmp_path: Path, env: dict[str, Any]) -> None:
+    folder = tmp_path / "telco"
+    folder.mkdir()
+    shutil.copy2(FINDINGS_FIXTURES / TELCO, folder / TELCO)
+    before = (folder / TELCO).read_bytes()
+    with pytest.raises(ConstraintViolationError, match="PII"):
+        align(folder, TEMPLATE_SPEC, strict=True, **env["kwargs"])
+    assert (folder / TELCO).read_bytes() == before
+    assert not env["table"].exists()
+    assert runs(env["uri"]) == []
+
+
+def _fail(exc: BaseException) -> Any:
+    def raiser(*args: Any, **kwargs: Any) -> Any:
+        raise exc
+
+    return raiser
+
+
+def test_delta_failure_marks_run_failed_and_leaves_findings(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alignment_mlflow import tiers
+
+    before = env["findings"].read_bytes()
+    with monkeypatch.context() as m:
+        m.setattr(tiers, "write_tiers", _fail(DeltaWriteError("injected delta failure")))
+        with pytest.raises(DeltaWriteError):
+            align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
+    [failed] = runs(env["uri"])
+    assert failed.info.status == "FAILED"
+    assert "injected delta failure" in failed.data.tags["alignment.error"]
+    assert env["findings"].read_bytes() == before
+
+    # A rerun completes the job with a fresh run (a FAILED run is never reused).
+    result = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
+    assert result.run_id != failed.info.run_id and not result.reused_run
+    assert {r.info.status for r in runs(env["uri"])} == {"FAILED", "FINISHED"}
+
+
+def test_findings_failure_marks_run_failed_and_rerun_completes(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alignment_mlflow import findings
+
+    before = env["findings"].read_bytes()
+    with monkeypatch.context() as m:
+        m.setattr(findings, "update_findings_metadata", _fail(StorageError("injected disk full")))
+        with pytest.raises(StorageError):
+            align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
+    [failed] = runs(env["uri"])
+    assert failed.info.status == "FAILED"
+    assert env["findings"].read_bytes() == before
+
+    result = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
+    assert result.findings_updated
+    # The tiers were committed by the failed attempt; the rerun finds them unchanged.
+    assert result.tiers_version == 1 and not result.tiers_changed
+    meta = yaml.safe_load(env["findings"].read_text())["metadata"]["alignment"]
+    assert meta["mlflow"]["run_id"] == result.run_id
+
+
+def test_interrupt_during_delta_does_not_leave_a_running_run(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alignment_mlflow import tiers
+
+    monkeypatch.setattr(tiers, "write_tiers", _fail(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
+    assert [r.info.status for r in runs(env["uri"])] != ["RUNNING"]
