@@ -47,19 +47,23 @@ def runs(uri: str) -> list[Any]:
 
 def test_align_writes_everything_and_rerun_reuses(env: dict[str, Any]) -> None:
     result = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
-    assert result.run_id and not result.reused_run
+    assert result.run_id
+    assert not result.reused_run
     assert result.tiers_version == 1
     assert result.findings_updated
     assert tuple(result.to_json()) == JSON_KEYS
-    assert "run:" in str(result) and "tiers:" in str(result)
+    assert "run:" in str(result)
+    assert "tiers:" in str(result)
     [run] = runs(env["uri"])
     assert run.info.status == "FINISHED"
     assert run.data.tags["alignment.delta_version"] == "1"
 
     before = env["findings"].read_bytes()
     again = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
-    assert again.reused_run and again.run_id == result.run_id
-    assert again.tiers_version == 1 and not again.tiers_changed
+    assert again.reused_run
+    assert again.run_id == result.run_id
+    assert again.tiers_version == 1
+    assert not again.tiers_changed
     assert not again.findings_updated
     assert env["findings"].read_bytes() == before
     assert len(runs(env["uri"])) == 1
@@ -68,7 +72,8 @@ def test_align_writes_everything_and_rerun_reuses(env: dict[str, Any]) -> None:
 def test_new_run_forces_a_fresh_run_without_a_new_table_version(env: dict[str, Any]) -> None:
     first = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
     second = align(env["findings"], TEMPLATE_SPEC, new_run=True, **env["kwargs"])
-    assert second.run_id != first.run_id and not second.reused_run
+    assert second.run_id != first.run_id
+    assert not second.reused_run
     assert second.tiers_version == first.tiers_version
     meta = yaml.safe_load(env["findings"].read_text())["metadata"]["alignment"]
     assert meta["mlflow"]["run_id"] == second.run_id
@@ -86,7 +91,8 @@ def test_dict_spec_from_a_notebook(env: dict[str, Any]) -> None:
 def test_dry_run_writes_nothing(env: dict[str, Any]) -> None:
     before = env["findings"].read_bytes()
     result = align(env["findings"], TEMPLATE_SPEC, dry_run=True, **env["kwargs"])
-    assert result.dry_run and result.run_id is None
+    assert result.dry_run
+    assert result.run_id is None
     assert env["findings"].read_bytes() == before
     assert not env["table"].exists()
     assert runs(env["uri"]) == []
@@ -128,7 +134,8 @@ def test_delta_failure_marks_run_failed_and_leaves_findings(
 
     # A rerun completes the job with a fresh run (a FAILED run is never reused).
     result = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
-    assert result.run_id != failed.info.run_id and not result.reused_run
+    assert result.run_id != failed.info.run_id
+    assert not result.reused_run
     assert {r.info.status for r in runs(env["uri"])} == {"FAILED", "FINISHED"}
 
 
@@ -149,7 +156,8 @@ def test_findings_failure_marks_run_failed_and_rerun_completes(
     result = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
     assert result.findings_updated
     # The tiers were committed by the failed attempt; the rerun finds them unchanged.
-    assert result.tiers_version == 1 and not result.tiers_changed
+    assert result.tiers_version == 1
+    assert not result.tiers_changed
     meta = yaml.safe_load(env["findings"].read_text())["metadata"]["alignment"]
     assert meta["mlflow"]["run_id"] == result.run_id
 
