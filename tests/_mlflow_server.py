@@ -57,10 +57,12 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"mlflow server exited: {(root / 'server.log').read_text()[-3000:]}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{uri}/health", timeout=2) as resp,
+            ):
+                if resp.status == 200:
+                    break
             if time.monotonic() > deadline:
                 pytest.fail(
                     f"mlflow server not healthy: {(root / 'server.log').read_text()[-3000:]}"

@@ -25,7 +25,7 @@ from alignment_mlflow.model import (
     Threshold,
 )
 
-_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _OPS: dict[str, Operator] = {
     ">=": ">=",
     "≥": ">=",
@@ -128,9 +128,15 @@ def _band(text: str) -> tuple[ScoreBand, bool]:
 
 def parse_risk_level(text: str) -> RiskLevel:
     t = text.strip()
+    interval = re.fullmatch(
+        rf"(?P<name>[^()\[\]]*?)\s*(?P<band>[\[(]\s*{_NUM}\s*,\s*{_NUM}\s*[\])])", t
+    )
     m = re.fullmatch(r"(?P<name>[^()\[\]]*?)\s*\((?P<band>[^()]*)\)", t)
-    name, band_text = (m.group("name").strip(), m.group("band")) if m else ("", t)
-    if m and not name:  # "(0.5, 0.8]" is a band, not a name
+    if interval:  # "Very High (0.9, 1]" or "[0.5, 0.8)"
+        name, band_text = interval.group("name").strip(), interval.group("band")
+    elif m:  # "High (>0.8)"
+        name, band_text = m.group("name").strip(), m.group("band")
+    else:  # ">= 0.8", "0.5 to 0.8"
         name, band_text = "", t
     try:
         band, is_range = _band(band_text)
