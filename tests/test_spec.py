@@ -248,4 +248,7 @@ def test_random_specs_raise_spec_error_or_load(data: dict[str, Any]) -> None:
     try:
         build_spec(data)
     except SpecError as exc:
-        assert exc.problems
+        problems_found = exc.problems
+    else:
+        problems_found = (None,)
+    assert problems_found
