@@ -319,7 +319,7 @@ def test_discovery_read_and_write_through_the_sdk(
 
 def test_sdk_auth_failure_and_missing_file(databricks_workspace: FakeWorkspace) -> None:
     upload_fixtures(databricks_workspace, "dbfs:/churn")
-    with pytest.raises(FindingsError, match="permission denied.*DATABRICKS_TOKEN"):
+    with pytest.raises(FindingsError, match=r"permission denied.*DATABRICKS_TOKEN"):
         locate_findings("dbfs:/churn", client=databricks_workspace.client(token="wrong"))
     with pytest.raises(FindingsError, match="does not exist"):
         locate_findings(
