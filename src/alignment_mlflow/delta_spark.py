@@ -65,8 +65,12 @@ def current_rows_sql(table: TableName, project: str) -> str:
     return f"SELECT {cols} FROM {table.quoted} WHERE project = {sql_string(project)}"
 
 
-def history_sql(table: TableName) -> str:
-    return f"DESCRIBE HISTORY {table.quoted} LIMIT 1"
+def _version(spark: Any, table: TableName) -> int:
+    """The table's latest version, via delta-spark's API (``DESCRIBE HISTORY`` is Delta's own
+    SQL extension, which Spark's core parser does not know)."""
+    from delta.tables import DeltaTable
+
+    return int(DeltaTable.forName(spark, table.quoted).history(1).collect()[0]["version"])
 
 
 def planned_statements(table: TableName, project: str, source_view: str = "src") -> list[str]:
@@ -75,14 +79,13 @@ def planned_statements(table: TableName, project: str, source_view: str = "src")
         spark_create_table_sql(table),
         current_rows_sql(table, project),
         merge_sql(table, source_view, project),
-        history_sql(table),
     ]
 
 
 def current_version(spark: Any, table: TableName) -> int | None:
     if not spark.catalog.tableExists(str(table)):
         return None
-    return int(spark.sql(history_sql(table)).collect()[0]["version"])
+    return _version(spark, table)
 
 
 def merge_tiers(
@@ -98,7 +101,7 @@ def merge_tiers(
     for attempt in range(1, max_attempts + 1):
         current = [r.asDict() for r in spark.sql(current_rows_sql(table, project)).collect()]
         if same_content(current, rows):
-            return int(spark.sql(history_sql(table)).collect()[0]["version"]), False, {}
+            return _version(spark, table), False, {}
         view = f"alignment_tiers_src_{uuid.uuid4().hex}"
         build_source(spark, rows).createOrReplaceTempView(view)
         previous = spark.conf.get(USER_METADATA, None)
@@ -124,5 +127,5 @@ def merge_tiers(
                 "updated": int(m.get("num_updated_rows", 0)),
                 "deleted": int(m.get("num_deleted_rows", 0)),
             }
-        return int(spark.sql(history_sql(table)).collect()[0]["version"]), True, counts
+        return _version(spark, table), True, counts
     raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,158 @@
+"""The tiers table on real delta-rs tables: merge semantics, idempotence, concurrency, errors."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from deltalake import DeltaTable
+
+from _specs import make_spec, spec_data
+from alignment_mlflow import delta_rs
+from alignment_mlflow.errors import DeltaWriteError, TargetError
+from alignment_mlflow.spec import load_spec
+from alignment_mlflow.tiers import check_tiers_target, tiers_version, write_tiers
+from alignment_mlflow.tiers_schema import COLUMNS
+
+
+def rows(table: Path, project: str | None = None) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = DeltaTable(str(table)).to_pyarrow_table().to_pylist()
+    return [r for r in out if project is None or r["project"] == project]
+
+
+def write(table: Path, spec: Any, run_id: str = "run-1") -> Any:
+    return write_tiers(str(table), spec, findings_path="/f/x_findings.yaml", run_id=run_id)
+
+
+def test_create_writes_one_row_per_tier_with_the_shared_schema(tmp_path: Path) -> None:
+    table = tmp_path / "tiers"
+    result = write(table, make_spec())
+    assert result.changed
+    assert result.backend == "delta-rs"
+    assert result.counts == {"inserted": 3, "updated": 0, "deleted": 0}
+    dt = DeltaTable(str(table))
+    assert [f.name for f in dt.schema().fields] == [c.name for c in COLUMNS]
+    assert dt.metadata().description.startswith("Intervention tiers")
+    got = sorted(rows(table), key=lambda r: r["tier_rank"])
+    assert [(r["tier"], r["tier_rank"], r["cost_per_customer"]) for r in got] == [
+        ("High", 1, 50.0),
+        ("Medium", 2, 10.0),
+        ("Low", 3, 0.5),
+    ]
+    high = got[0]
+    assert (high["min_score"], high["min_inclusive"], high["max_inclusive"]) == (0.8, False, True)
+    assert high["risk_level"] == "High (>0.8)"
+    assert high["mlflow_run_id"] == "run-1"
+    assert high["updated_at"].tzinfo is not None
+
+
+def test_rewriting_the_same_tiers_makes_no_new_version(tmp_path: Path) -> None:
+    table = tmp_path / "tiers"
+    first = write(table, make_spec())
+    second = write(table, make_spec(), run_id="run-2")
+    assert not second.changed
+    assert second.version == first.version
+    assert DeltaTable(str(table)).version() == first.version
+
+
+def test_update_insert_and_delete_stale_leave_other_projects_alone(tmp_path: Path) -> None:
+    table = tmp_path / "tiers"
+    write(table, make_spec())
+    write(table, make_spec("Other Project"), run_id="other")
+    data = spec_data()
+    data["interventions"] = [
+        {**data["interventions"][0], "cost": "$60/customer"},
+        {"risk_level": "Low (<=0.8)", "intervention": "Email", "cost": "$1/customer",
+         "expected_effectiveness": "2%"},
+    ]  # fmt: skip
+    result = write(table, load_spec(data), run_id="run-3")
+    assert result.counts == {"inserted": 0, "updated": 2, "deleted": 1}
+    mine = {r["tier"]: r for r in rows(table, "customer_churn_prediction")}
+    assert set(mine) == {"High", "Low"}
+    assert mine["High"]["cost_per_customer"] == 60.0
+    assert mine["Low"]["max_inclusive"] is True
+    others = rows(table, "other_project")
+    assert len(others) == 3
+    assert {r["mlflow_run_id"] for r in others} == {"other"}
+
+
+def test_each_commit_carries_the_run_id_and_spec_sha(tmp_path: Path) -> None:
+    table = tmp_path / "tiers"
+    spec = make_spec()
+    write(table, spec, run_id="run-xyz")
+    latest = delta_rs.history_metadata(str(table))[0]
+    assert latest["operation"] == "MERGE"
+    assert latest["mlflow_run_id"] == "run-xyz"
+    assert latest["spec_sha256"] == spec.sha256
+    assert tiers_version(str(table)) == latest["version"]
+
+
+def test_concurrent_threads_two_projects_and_same_project(tmp_path: Path) -> None:
+    table = tmp_path / "tiers"
+    specs = [make_spec("Alpha"), make_spec("Beta"), make_spec("Alpha"), make_spec("Beta")]
+    errors: list[BaseException] = []
+
+    def go(spec: Any, i: int) -> None:
+        try:
+            write_tiers(str(table), spec, findings_path="f", run_id=f"r{i}", max_attempts=10)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(s, i)) for i, s in enumerate(specs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    got = rows(table)
+    keys = [(r["project"], r["tier"]) for r in got]
+    assert len(keys) == len(set(keys)) == 6
+
+
+def _process_writer(table: str, project: str, i: int) -> None:
+    write_tiers(table, make_spec(project), findings_path="f", run_id=f"p{i}", max_attempts=10)
+
+
+def test_concurrent_processes(tmp_path: Path) -> None:
+    table = str(tmp_path / "tiers")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=_process_writer, args=(table, p, i))
+        for i, p in enumerate(["Alpha", "Beta", "Alpha"])
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(180)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    keys = [(r["project"], r["tier"]) for r in rows(Path(table))]
+    assert len(keys) == len(set(keys)) == 6
+
+
+def test_a_file_where_a_folder_is_expected_is_rejected_before_writing(tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    with pytest.raises(TargetError, match="is a file"):
+        check_tiers_target(str(blocker / "tiers"))
+    with pytest.raises(TargetError, match="is a file"):
+        write(blocker / "tiers", make_spec())
+    assert blocker.read_text() == "x"
+
+
+def test_a_broken_table_gives_a_clear_error_and_stays_as_it_was(tmp_path: Path) -> None:
+    table = tmp_path / "tiers"
+    write(table, make_spec())
+    log = table / "_delta_log"
+    before = sorted(p.name for p in log.iterdir())
+    (log / f"{len(before):020d}.json").write_text("{not json")
+    with pytest.raises(DeltaWriteError, match=str(table)):
+        write(table, make_spec("Other"))
+    assert sorted(p.name for p in log.iterdir()) == sorted([*before, f"{len(before):020d}.json"])
+
+
+def test_table_names_need_spark(tmp_path: Path) -> None:
+    with pytest.raises(TargetError, match="needs an active Spark session"):
+        write_tiers("main.churn.tiers", make_spec(), findings_path="f", run_id=None)
