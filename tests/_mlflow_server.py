@@ -85,6 +85,7 @@ class CountingProxy:
     """Forwards every request to the server and records (method, path)."""
 
     def __init__(self, upstream: str) -> None:
+        self.upstream_uri = upstream
         self.upstream = upstream.removeprefix("http://")
         self.requests: list[tuple[str, str]] = []
         proxy = self

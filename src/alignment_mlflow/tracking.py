@@ -294,7 +294,26 @@ def finish_run(client: MlflowClient, ref: RunRef, *, tags: Mapping[str, str]) ->
         return
     batch = [RunTag(k, report.truncate(v, report.MAX_TAG_VALUE)) for k, v in tags.items()]
     _call(uri, "tagging the run", lambda: client.log_batch(ref.run_id, tags=batch))
-    _call(uri, "finishing the run", lambda: client.set_terminated(ref.run_id, "FINISHED"))
+    _call(uri, "finishing the run", lambda: _terminate(client, ref.run_id, "FINISHED"))
+
+
+def _terminate(client: MlflowClient, run_id: str, status: str) -> None:
+    """End the run with one request: ``set_terminated`` first fetches the run only to print a
+    "View run" link, which costs a round trip and writes to stdout."""
+    import time
+
+    from mlflow.entities import RunStatus
+
+    store = getattr(getattr(client, "_tracking_client", None), "store", None)
+    if store is None or not hasattr(store, "update_run_info"):  # pragma: no cover
+        client.set_terminated(run_id, status)
+        return
+    store.update_run_info(
+        run_id,
+        run_status=RunStatus.from_string(status),
+        end_time=int(time.time() * 1000),
+        run_name=None,
+    )
 
 
 def fail_run(client: MlflowClient, ref: RunRef, error: BaseException) -> None:
@@ -304,4 +323,4 @@ def fail_run(client: MlflowClient, ref: RunRef, error: BaseException) -> None:
     with contextlib.suppress(Exception):
         client.set_tag(ref.run_id, "alignment.error", report.truncate(message, 5000))
     with contextlib.suppress(Exception):
-        client.set_terminated(ref.run_id, status)
+        _terminate(client, ref.run_id, status)

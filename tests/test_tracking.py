@@ -1,0 +1,187 @@
+"""MLflow logging against real stores: a sqlite store and the session's `mlflow server`."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+
+from _mlflow_server import CountingProxy
+from _specs import make_spec
+from alignment_mlflow import tracking
+from alignment_mlflow.errors import TargetError, TrackingError
+from alignment_mlflow.findings_model import base_sha256, parse_findings
+from alignment_mlflow.model import AlignmentSpec
+from alignment_mlflow.spec import spec_to_dict
+from conftest import FINDINGS_FIXTURES
+
+CLEAN = FINDINGS_FIXTURES / "subscription_clean_408768_findings.yaml"
+DOC = parse_findings(CLEAN.read_bytes(), str(CLEAN))
+EXPERIMENT = "/Shared/alignment/tracking-test"
+
+
+def start(uri: str, spec: AlignmentSpec | None = None, **kw: Any) -> tracking.RunRef:
+    spec = spec or make_spec()
+    client = tracking.make_client(uri)
+    return tracking.start_alignment_run(
+        client,
+        tracking_uri=uri,
+        experiment=kw.pop("experiment", EXPERIMENT),
+        spec=spec,
+        spec_dict=spec_to_dict(spec),
+        findings=DOC.view,
+        findings_location=str(CLEAN),
+        findings_sha256=base_sha256(DOC),
+        package_version="0.1.0",
+        **kw,
+    )
+
+
+@pytest.fixture
+def sqlite_uri(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def test_resolution_and_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert tracking.resolve_tracking_uri("http://x:5000") == "http://x:5000"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///a.db")
+    assert tracking.resolve_tracking_uri(None) == "sqlite:///a.db"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert tracking.resolve_tracking_uri(None).endswith("/mlflow.db")
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "15.4")
+    assert tracking.resolve_tracking_uri(None) == "databricks"
+    assert tracking.default_experiment(make_spec()) == "/Shared/alignment/customer_churn_prediction"
+    with pytest.raises(TargetError, match="/Users/<you@company.com>"):
+        tracking.check_experiment_name("churn", "databricks")
+    tracking.check_experiment_name("/Shared/alignment/x", "databricks://prod")
+    tracking.check_experiment_name("churn", "sqlite:///x.db")
+    for bad in ("ftp://host", "not a uri", ""):
+        with pytest.raises(TargetError, match="invalid tracking URI"):
+            tracking.check_experiment_name("/Shared/x", bad)
+
+
+def test_run_url_forms() -> None:
+    assert tracking.run_url("http://h:5000/", "1", "r") == "http://h:5000/#/experiments/1/runs/r"
+    assert tracking.run_url("sqlite:///x.db", "1", "r") is None
+
+
+def test_run_holds_params_tags_description_and_artifacts(sqlite_uri: str, tmp_path: Path) -> None:
+    ref = start(sqlite_uri)
+    client = MlflowClient(sqlite_uri)
+    run = client.get_run(ref.run_id)
+    assert run.info.status == "RUNNING"  # the pipeline finishes it after Delta and findings
+    assert run.info.run_name == "business-alignment-subscription_clean_408768"
+    assert run.data.params["success_metrics.precision_at_20pct.threshold"] == "0.6"
+    assert run.data.tags["alignment.spec_sha256"] == make_spec().sha256
+    assert "Reduce customer churn" in run.data.tags["mlflow.note.content"]
+    logged = json.loads(run.data.tags["mlflow.loggedArtifacts"])
+    assert {"path": "alignment/interventions.json", "type": "table"} in logged
+    names = sorted(a.path for a in client.list_artifacts(ref.run_id, "alignment"))
+    assert names == [
+        "alignment/data_constraints.json",
+        "alignment/interventions.json",
+        "alignment/report.html",
+        "alignment/spec.yaml",
+        "alignment/success_metrics.json",
+    ]
+    table = json.loads(
+        Path(
+            client.download_artifacts(ref.run_id, "alignment/interventions.json", str(tmp_path))
+        ).read_text()
+    )
+    assert table["columns"][:2] == ["rank", "tier"]
+    # MLflow's own reader understands our table artifact.
+    df = client.load_table(
+        client.get_experiment_by_name(EXPERIMENT).experiment_id, "alignment/interventions.json"
+    )
+    assert list(df["tier"]) == ["High", "Medium", "Low"]
+    tracking.finish_run(client, ref, tags={"alignment.delta_version": "3"})
+    done = client.get_run(ref.run_id)
+    assert done.info.status == "FINISHED"
+    assert done.data.tags["alignment.delta_version"] == "3"
+
+
+def test_finished_run_is_reused_unless_new_run_or_changed(sqlite_uri: str) -> None:
+    client = MlflowClient(sqlite_uri)
+    first = start(sqlite_uri)
+    assert not start(sqlite_uri).reused  # RUNNING runs are never reused
+    client.set_terminated(first.run_id, "FINISHED")
+    again = start(sqlite_uri)
+    assert again.reused
+    assert again.run_id == first.run_id
+    assert not start(sqlite_uri, new_run=True).reused
+    changed = make_spec("Another Project")
+    assert not start(sqlite_uri, spec=changed).reused
+
+
+def test_artifact_upload_failure_leaves_a_failed_run(sqlite_uri: str, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    client = MlflowClient(sqlite_uri)
+    client.create_experiment("/Shared/broken", artifact_location=str(blocker / "artifacts"))
+    with pytest.raises(TrackingError, match="uploading artifacts"):
+        start(sqlite_uri, experiment="/Shared/broken")
+    [run] = client.search_runs([client.get_experiment_by_name("/Shared/broken").experiment_id])
+    assert run.info.status == "FAILED"
+    assert "uploading artifacts" in run.data.tags["alignment.error"]
+
+
+def test_a_server_that_is_down_is_named_quickly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    with pytest.raises(TrackingError, match=f"MLflow tracking at {uri}"):
+        start(uri)
+
+
+# --------------------------------------------------------------------------- real server
+
+
+def rest(server: str, endpoint: str, **params: str) -> dict[str, Any]:
+    url = f"{server}/api/2.0/mlflow/{endpoint}?{urllib.parse.urlencode(params)}"
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        out: dict[str, Any] = json.loads(resp.read())
+        return out
+
+
+@pytest.mark.mlflow_server
+def test_server_run_is_complete_over_rest_within_the_request_budget(
+    counting_proxy: CountingProxy,
+) -> None:
+    uri = counting_proxy.uri
+    client = tracking.make_client(uri)
+    ref = start(uri, experiment="/Shared/alignment/request-count")
+    tracking.finish_run(
+        client, ref, tags={"alignment.delta_version": "1", "alignment.delta_table": "t"}
+    )
+    requests = list(counting_proxy.requests)
+    print(f"\nrequests for one alignment run: {len(requests)}")
+    for r in requests:
+        print("  ", *r)
+    assert len(requests) <= 12
+
+    run = rest(counting_proxy.upstream_uri, "runs/get", run_id=ref.run_id)["run"]
+    assert run["info"]["status"] == "FINISHED"
+    params = {p["key"]: p["value"] for p in run["data"]["params"]}
+    tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
+    assert params["interventions.high.band"] == "(0.8, 1]"
+    assert tags["alignment.delta_version"] == "1"
+    assert tags["mlflow.note.content"].startswith("## Customer Churn Prediction")
+    listed = rest(
+        counting_proxy.upstream_uri, "artifacts/list", run_id=ref.run_id, path="alignment"
+    )
+    assert {f["path"] for f in listed["files"]} >= {"alignment/report.html", "alignment/spec.yaml"}
+    url = f"{counting_proxy.upstream_uri}/get-artifact?" + urllib.parse.urlencode(
+        {"path": "alignment/report.html", "run_uuid": ref.run_id}
+    )
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        assert b'<table id="tiers">' in resp.read()
