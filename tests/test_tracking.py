@@ -57,7 +57,7 @@ def test_resolution_and_validation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "15.4")
     assert tracking.resolve_tracking_uri(None) == "databricks"
     assert tracking.default_experiment(make_spec()) == "/Shared/alignment/customer_churn_prediction"
-    with pytest.raises(TargetError, match="/Users/<you@company.com>"):
+    with pytest.raises(TargetError, match=r"/Users/<you@company\.com>"):
         tracking.check_experiment_name("churn", "databricks")
     tracking.check_experiment_name("/Shared/alignment/x", "databricks://prod")
     tracking.check_experiment_name("churn", "sqlite:///x.db")
