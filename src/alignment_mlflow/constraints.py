@@ -66,7 +66,8 @@ def tokenize_name(name: str) -> tuple[str, ...]:
     """``customerEmailAddress`` / ``customer_email-address`` -> (customer, email, address)."""
     s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
     s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s)
-    s = re.sub(r"([A-Za-z])([0-9])|([0-9])([A-Za-z])", r"\1\3_\2\4", s)
+    s = re.sub(r"([A-Za-z])([0-9])", r"\1_\2", s)
+    s = re.sub(r"([0-9])([A-Za-z])", r"\1_\2", s)
     return tuple(t for t in re.split(r"[^a-z0-9]+", s.lower()) if t)
 
 
