@@ -74,6 +74,9 @@ def _spark(spark: Any, target: str) -> Any:
         active = None
     else:
         active = SparkSession.getActiveSession()
+        if active is None and os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+            # A wheel task on Databricks has a session to attach to, not yet an active one.
+            active = SparkSession.builder.getOrCreate()
     if active is None:
         raise TargetError(
             f"tiers table {target!r} is a table name, which needs an active Spark session "

@@ -1,0 +1,162 @@
+"""The Databricks Asset Bundle, checked with the `databricks-bundles` job model per target."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomllib
+import yaml
+from databricks.bundles.jobs import Job
+
+from alignment_mlflow.commands.run_cmd import run
+from conftest import REPO
+
+VAR = re.compile(r"\$\{var\.([A-Za-z0-9_]+)\}")
+
+
+def load_bundle() -> dict[str, Any]:
+    root: dict[str, Any] = yaml.safe_load((REPO / "databricks.yml").read_text())
+    for pattern in root.get("include", []):
+        for path in sorted(REPO.glob(pattern)):
+            part = yaml.safe_load(path.read_text())
+            for kind, items in part.get("resources", {}).items():
+                root.setdefault("resources", {}).setdefault(kind, {}).update(items)
+    return root
+
+
+def resolve(value: Any, variables: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: resolve(v, variables) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, variables) for v in value]
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            if m.group(1) not in variables:
+                raise KeyError(f"unknown variable ${{var.{m.group(1)}}}")
+            return variables[m.group(1)]
+
+        for _ in range(5):  # variables may refer to variables
+            value = VAR.sub(sub, value)
+    return value
+
+
+def target_variables(bundle: dict[str, Any], target: str) -> dict[str, str]:
+    values = {k: str(v.get("default", "")) for k, v in bundle["variables"].items()}
+    values.update(bundle["targets"][target].get("variables") or {})
+    return {k: resolve(v, values) for k, v in values.items()}
+
+
+def jobs_for(target: str) -> dict[str, dict[str, Any]]:
+    bundle = load_bundle()
+    resources = copy.deepcopy(bundle["resources"])
+    for kind, items in (bundle["targets"][target].get("resources") or {}).items():
+        for key, override in items.items():
+            resources[kind][key].update(override)
+    jobs: dict[str, dict[str, Any]] = resolve(resources["jobs"], target_variables(bundle, target))
+    return jobs
+
+
+@pytest.mark.parametrize("target", ["dev", "prod"])
+def test_every_job_is_valid_for_the_job_model(target: str) -> None:
+    jobs = jobs_for(target)
+    assert set(jobs) == {"business_alignment"}
+    for definition in jobs.values():
+        job = Job.from_dict(definition)
+        assert job.tasks
+    assert "${var." not in str(jobs)
+
+
+def test_prod_resolves_its_own_catalog() -> None:
+    task = jobs_for("prod")["business_alignment"]["tasks"][0]
+    params = task["python_wheel_task"]["named_parameters"]
+    assert params["tiers-table"] == "prod.churn.intervention_tiers"
+    assert params["findings"] == "/Volumes/prod/churn/findings"
+    dev = jobs_for("dev")["business_alignment"]["tasks"][0]["python_wheel_task"]["named_parameters"]
+    assert dev["tiers-table"] == "main.churn.intervention_tiers"
+
+
+@pytest.mark.parametrize(
+    ("path", "typo"),
+    [(("tasks", 0), "pythn_wheel_task"), (("tasks", 0, "python_wheel_task"), "named_parameter")],
+)
+def test_a_typo_in_a_key_fails(path: tuple[Any, ...], typo: str) -> None:
+    job = jobs_for("dev")["business_alignment"]
+    node: Any = job
+    for step in path:
+        node = node[step]
+    real = next(k for k in node if k.startswith(typo[:4]))
+    node[typo] = node.pop(real)
+    with pytest.raises(ValueError, match=typo):
+        Job.from_dict(job)
+
+
+def test_task_calls_our_entry_point_with_options_run_accepts() -> None:
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    task = jobs_for("dev")["business_alignment"]["tasks"][0]
+    wheel = task["python_wheel_task"]
+    assert wheel["package_name"] == "alignment_mlflow"
+    assert wheel["entry_point"] in scripts
+    assert scripts[wheel["entry_point"]] == "alignment_mlflow.cli:main"
+    options = {opt.lstrip("-") for p in run.params for opt in p.opts}
+    assert set(wheel["named_parameters"]) <= options
+    assert {"findings", "spec"} <= set(wheel["named_parameters"])
+
+
+def test_bundle_layout() -> None:
+    bundle = load_bundle()
+    assert bundle["bundle"]["name"] == "alignment_mlflow"
+    assert bundle["artifacts"]["default"]["type"] == "whl"
+    assert "wheel" in bundle["artifacts"]["default"]["build"]
+    assert (
+        bundle["targets"]["dev"]
+        == {"mode": "development", "default": True} | bundle["targets"]["dev"]
+    )
+    assert bundle["targets"]["dev"]["default"] is True
+    assert bundle["targets"]["dev"]["mode"] == "development"
+    assert bundle["targets"]["prod"]["mode"] == "production"
+    assert set(bundle["variables"]) == {
+        "catalog",
+        "schema",
+        "findings_path",
+        "spec_path",
+        "experiment",
+    }
+    assert any(
+        Path(p).name == "alignment.job.yml" for pat in bundle["include"] for p in REPO.glob(pat)
+    )
+    env = jobs_for("dev")["business_alignment"]["environments"][0]
+    assert env["spec"]["dependencies"] == ["../dist/*.whl"]
+
+
+@pytest.mark.slow
+def test_the_artifact_command_builds_a_wheel_with_the_template(tmp_path: Path) -> None:
+    import shlex
+    import subprocess
+    import sys
+    import zipfile
+
+    import shutil
+
+    # The same command the bundle runs, on a copy of the sources (setuptools writes build/ in-tree).
+    src = tmp_path / "src-copy"
+    shutil.copytree(
+        REPO / "src", src / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, src / name)
+    build = load_bundle()["artifacts"]["default"]["build"].replace("python3", sys.executable)
+    subprocess.run(shlex.split(build), cwd=src, check=True, capture_output=True, timeout=300)
+    [wheel] = (src / "dist").glob("alignment_mlflow-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "alignment_mlflow/templates/churn_alignment.yaml" in names
+    assert "alignment_mlflow/cli.py" in names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert (
+        "alignment-mlflow = alignment_mlflow.cli:main"
+        in zipfile.ZipFile(wheel).read(entry_points).decode()
+    )
