@@ -136,11 +136,10 @@ def test_bundle_layout() -> None:
 @pytest.mark.slow
 def test_the_artifact_command_builds_a_wheel_with_the_template(tmp_path: Path) -> None:
     import shlex
+    import shutil
     import subprocess
     import sys
     import zipfile
-
-    import shutil
 
     # The same command the bundle runs, on a copy of the sources (setuptools writes build/ in-tree).
     src = tmp_path / "src-copy"
