@@ -37,9 +37,8 @@ def main() -> int:
 
     print()
     print("Where to look:")
-    print(
-        f"  MLflow UI:      {Path(sys.executable).parent / 'mlflow'} ui --backend-store-uri sqlite:///{out / 'mlflow.db'}"
-    )
+    mlflow_cli = Path(sys.executable).parent / "mlflow"
+    print(f"  MLflow UI:      {mlflow_cli} ui --backend-store-uri sqlite:///{out / 'mlflow.db'}")
     print("                  then open http://127.0.0.1:5000 (experiment /Shared/alignment/...)")
     print(f"  Delta table:    {out / 'alignment_delta' / 'intervention_tiers'}")
     print(f"  Findings:       {findings} (metadata.alignment; also `alignment-mlflow show`)")
