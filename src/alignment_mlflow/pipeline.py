@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from alignment_mlflow import __version__
@@ -327,12 +326,3 @@ def align(
         timings=steps.timings,
     )
 
-
-def default_demo_paths(out: Path) -> dict[str, str]:
-    """Where ``make demo`` puts things, so README, demo and bench agree."""
-    out = out.resolve()
-    return {
-        "tracking_uri": f"sqlite:///{out / 'mlflow.db'}",
-        "tiers_table": str(out / "alignment_delta" / "intervention_tiers"),
-        "findings": str(out / "findings"),
-    }
