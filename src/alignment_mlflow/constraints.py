@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
+from alignment_mlflow.model import plain
+
 if TYPE_CHECKING:
     from alignment_mlflow.findings_model import ColumnInfo, FindingsView
     from alignment_mlflow.model import AlignmentSpec, DataConstraint
@@ -46,17 +48,9 @@ class Verdict:
             "status": self.status,
             "declared_status": self.declared_status,
             "reason": self.reason,
-            "evidence": _plain(self.evidence),
+            "evidence": plain(self.evidence),
             "notes": list(self.notes),
         }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 # --------------------------------------------------------------------------- names

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from alignment_mlflow.errors import FindingsError
+from alignment_mlflow.model import plain, plain_dict
 from alignment_mlflow.yamlio import YamlLoadError, load_yaml
 
 if TYPE_CHECKING:
@@ -326,14 +327,6 @@ def _dump(data: Any) -> str:
     return yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 def apply_metadata(text: str, updates: Mapping[str, Any]) -> str:
     """Set ``updates`` under the top-level ``metadata`` mapping, changing no other byte.
 
@@ -352,7 +345,7 @@ def apply_metadata(text: str, updates: Mapping[str, Any]) -> str:
     old = data.get("metadata")
     meta = dict(old) if isinstance(old, Mapping) else {}
     for key, value in updates.items():
-        meta[key] = _plain(value)
+        meta[key] = plain(value)
     expected = dict(data)
     expected["metadata"] = meta
     block = _dump({"metadata": meta})
@@ -392,7 +385,7 @@ def alignment_metadata(
 ) -> dict[str, Any]:
     """The four keys written under findings ``metadata``: the notebook's three, in its shapes,
     and our ``alignment`` block."""
-    block: dict[str, Any] = _plain(
+    block = plain_dict(
         {
             "business_context": notebook["business_context"],
             "success_metrics": notebook["success_metrics"],

@@ -8,8 +8,26 @@ Pure: no I/O, no third-party imports.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+
+def plain(value: Any) -> Any:
+    """Mappings, sequences and sets as plain dicts and lists, so YAML and JSON dumps of
+    specs, verdicts and findings metadata never meet a tuple, a frozenset or a mapping proxy."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | frozenset | set):
+        items = sorted(value) if isinstance(value, frozenset | set) else value
+        return [plain(v) for v in items]
+    return value
+
+
+def plain_dict(value: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = plain(value)
+    return out
+
 
 Operator = Literal[">=", ">", "<=", "<", "=="]
 Priority = Literal["High", "Medium", "Low"]

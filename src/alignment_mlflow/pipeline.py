@@ -325,4 +325,3 @@ def align(
         constraints=verdict_dicts,
         timings=steps.timings,
     )
-

@@ -29,6 +29,8 @@ from alignment_mlflow.model import (
     Rate,
     SuccessMetric,
     Threshold,
+    plain,
+    plain_dict,
 )
 from alignment_mlflow.parsing import (
     RiskLevel,
@@ -464,20 +466,6 @@ def _money_dict(m: Money | None) -> dict[str, Any] | None:
     }
 
 
-def _plain_dict(value: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = _plain(value)
-    return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | frozenset | set):
-        items = sorted(value) if isinstance(value, frozenset | set) else value
-        return [_plain(v) for v in items]
-    return value
-
-
 def spec_to_dict(spec: AlignmentSpec) -> dict[str, Any]:
     """The normalised spec: every section, parsed values beside the original strings."""
     ctx, dep = spec.business_context, spec.deployment_requirements
@@ -489,7 +477,7 @@ def spec_to_dict(spec: AlignmentSpec) -> dict[str, Any]:
             parsed_dep[key] = {"period": sched.period, "on_drift": sched.on_drift}
     if dep.real_time_latency is not None:
         parsed_dep["real_time_latency"] = _threshold_dict(dep.real_time_latency)
-    return _plain_dict(
+    return plain_dict(
         {
             "business_context": {
                 **ctx.raw,
@@ -547,7 +535,7 @@ def spec_to_dict(spec: AlignmentSpec) -> dict[str, Any]:
 
 def notebook_metadata(spec: AlignmentSpec) -> dict[str, Any]:
     """The three keys the notebook writes under findings ``metadata``, in its exact shapes."""
-    return _plain_dict(
+    return plain_dict(
         {
             "business_context": dict(spec.business_context.raw),
             "success_metrics": [
@@ -575,7 +563,7 @@ def render_spec_yaml(spec: AlignmentSpec) -> str:
         "interventions": [dict(i.raw) for i in reversed(ordered)],
     }
     return yaml.safe_dump(
-        _plain(data), default_flow_style=False, sort_keys=False, allow_unicode=True
+        plain(data), default_flow_style=False, sort_keys=False, allow_unicode=True
     )
 
 
