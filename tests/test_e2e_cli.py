@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from alignment_mlflow.pipeline import JSON_KEYS
-from conftest import SINGLE_DATASET_FINDINGS, TEMPLATE_SPEC
+from conftest import FINDINGS_FIXTURES, SINGLE_DATASET_FINDINGS, TEMPLATE_SPEC
 
 pytestmark = [pytest.mark.slow, pytest.mark.mlflow_server]
 
@@ -150,13 +150,20 @@ def test_run_end_to_end_and_rerun_changes_nothing(
 def test_human_output_has_a_line_per_step_and_a_summary(tmp_path: Path) -> None:
     folder = tmp_path / "findings"
     folder.mkdir()
-    shutil.copy2(SINGLE_DATASET_FINDINGS[0], folder)
+    for name in ("customer_emails_8m_408768_aggregated_5cde09", "customer_emails_8m_408768"):
+        shutil.copy2(FINDINGS_FIXTURES / f"{name}_findings.yaml", folder)
     result = cli("run", "--findings", str(folder), "--spec", str(TEMPLATE_SPEC), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     for step in ("validate_spec", "load_findings", "mlflow_run", "delta_tiers", "findings_update"):
         assert any(line.startswith(step) for line in lines), result.stdout
     assert any(line.startswith("tiers:") and "version 1" in line for line in lines)
+    discovery = next(line for line in lines if line.startswith("load_findings"))
+    assert "aggregated_5cde09_findings.yaml (newest aggregated findings file" in discovery
+    assert "skipped customer_emails_8m_408768_findings.yaml: not aggregated" in discovery
+    assert any(
+        line.strip().startswith("FAILED        Historical Depth: only 168 days") for line in lines
+    )
     # Embedded defaults land in the working directory.
     assert (tmp_path / "alignment_delta" / "intervention_tiers" / "_delta_log").is_dir()
 

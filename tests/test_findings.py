@@ -186,7 +186,7 @@ def test_discovery_prefers_aggregated_then_newest_and_skips_multi_dataset() -> N
     assert choice.chosen.name == "c_y_aggregated_2_findings.yaml"
     assert "aggregated" in choice.reason
     assert dict(choice.skipped) == {
-        "a_findings.yaml": "event-level; an aggregated file is preferred",
+        "a_findings.yaml": "not aggregated; an aggregated file is preferred",
         "b_x_aggregated_1_findings.yaml": "older",
         "multi_dataset_findings.yaml": "multi-dataset summary",
     }

@@ -312,7 +312,7 @@ def choose_findings(entries: Sequence[Entry], folder: str) -> DiscoveryChoice:
         if e is chosen:
             continue
         if aggregated and "_aggregated" not in e.name:
-            skipped.append((e.name, "event-level; an aggregated file is preferred"))
+            skipped.append((e.name, "not aggregated; an aggregated file is preferred"))
         else:
             skipped.append((e.name, "older"))
     kind = "aggregated " if aggregated else ""

@@ -72,7 +72,7 @@ class AlignmentResult:
         if self.dry_run:
             lines = [f"dry run: nothing written; findings {self.findings_path}"]
             lines += [f"  would {k}: {v}" for k, v in self.planned.items()]
-            return lines
+            return lines + self._constraint_lines()
         run = self.run_url or self.run_id or "-"
         reused = " (reused: same spec and findings)" if self.reused_run else ""
         version = "-" if self.tiers_version is None else str(self.tiers_version)
@@ -84,11 +84,19 @@ class AlignmentResult:
             f"findings: {self.findings_path}"
             + (" (updated)" if self.findings_updated else " (already up to date)"),
         ]
+        return lines + self._constraint_lines()
+
+    def _constraint_lines(self) -> list[str]:
         counts: dict[str, int] = {}
         for v in self.constraints:
             counts[str(v.get("status"))] = counts.get(str(v.get("status")), 0) + 1
-        if counts:
-            lines.append("constraints: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        if not counts:
+            return []
+        lines = ["constraints: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))]
+        lines += [
+            f"  {str(v.get('status')).upper():<13} {v.get('constraint')}: {v.get('reason')}"
+            for v in self.constraints
+        ]
         return lines
 
     def __str__(self) -> str:
@@ -114,6 +122,11 @@ class _Steps:
         self.timings[name] = time.perf_counter() - start
         if self._progress is not None:
             self._progress(name, self.timings[name], self.detail)
+
+
+def _discovery_text(choice: Any) -> str:
+    skipped = "; ".join(f"skipped {name}: {why}" for name, why in choice.skipped)
+    return str(choice.reason) + (f"; {skipped}" if skipped else "")
 
 
 def _on_databricks() -> bool:
@@ -193,7 +206,7 @@ def align(
         )
         doc = findings_io.read_findings(loc)
         view = doc.view
-        s.detail = loc.display + (f" ({loc.discovery.reason})" if loc.discovery else "")
+        s.detail = loc.display + (f" ({_discovery_text(loc.discovery)})" if loc.discovery else "")
 
     # 3. Verify the data constraints against the findings.
     with steps.step("check_constraints") as s:
@@ -224,7 +237,7 @@ def align(
         }
         return AlignmentResult(
             findings_path=loc.display,
-            discovery=loc.discovery.reason if loc.discovery else None,
+            discovery=_discovery_text(loc.discovery) if loc.discovery else None,
             tracking_uri=uri,
             experiment_id=None,
             run_id=None,
@@ -312,7 +325,7 @@ def align(
 
     return AlignmentResult(
         findings_path=loc.display,
-        discovery=loc.discovery.reason if loc.discovery else None,
+        discovery=_discovery_text(loc.discovery) if loc.discovery else None,
         tracking_uri=uri,
         experiment_id=ref.experiment_id,
         run_id=ref.run_id,
