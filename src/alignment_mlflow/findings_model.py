@@ -212,6 +212,8 @@ def parse_findings(data: bytes, location: str) -> FindingsDocument:
         where = f" (line {exc.line})" if exc.line else ""
         raise _fail(location, f"{exc.message}{where}", "pass a findings YAML file") from exc
     d = loaded.data
+    if d is None:
+        raise _fail(location, "the file is empty (no YAML content)", "pass a findings file")
     if not isinstance(d, Mapping):
         raise _fail(
             location,

@@ -1,0 +1,224 @@
+"""Bad input through the CLI: exit 2, one clear message naming file and field, nothing written.
+
+Cases live in tests/corpus/ (written by make_corpus.py; each file's first line says what the
+message must contain); cases too big to commit are generated here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
+
+CORPUS = Path(__file__).parent / "corpus"
+CLEAN = FINDINGS_FIXTURES / "subscription_clean_408768_findings.yaml"
+
+
+def expectation(path: Path) -> str:
+    sidecar = path.with_suffix(".expect")
+    if sidecar.exists():
+        return sidecar.read_text().strip()
+    first = path.read_bytes().split(b"\n", 1)[0].decode()
+    assert first.startswith("# expect: "), path
+    return first.removeprefix("# expect: ")
+
+
+SPEC_CASES = sorted(p for p in (CORPUS / "spec").iterdir() if p.suffix in (".yaml", ".json"))
+FINDINGS_CASES = sorted((CORPUS / "findings").glob("*_findings.yaml"))
+
+
+def run_cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alignment_mlflow", "run", *args],
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
+    )
+
+
+def workspace(tmp: Path) -> Path:
+    folder = tmp / "findings"
+    folder.mkdir()
+    shutil.copy2(CLEAN, folder / CLEAN.name)
+    return folder
+
+
+def assert_rejected(result: subprocess.CompletedProcess[str], tmp: Path, *fragments: str) -> None:
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr
+    assert result.stderr.lower().count("error: ") == 1
+    assert "run:" not in result.stdout  # no summary: the job did not happen
+    for fragment in fragments:
+        assert fragment in result.stderr, (fragment, result.stderr)
+    # Nothing written: no Delta table, no MLflow store, the findings untouched.
+    assert not (tmp / "alignment_delta").exists()
+    assert not (tmp / "mlflow.db").exists()
+    assert (tmp / "findings" / CLEAN.name).read_bytes() == CLEAN.read_bytes()
+
+
+@pytest.mark.parametrize("case", SPEC_CASES, ids=lambda p: p.stem)
+def test_bad_spec(case: Path, tmp_path: Path) -> None:
+    folder = workspace(tmp_path)
+    result = run_cli(tmp_path, "--findings", str(folder), "--spec", str(case))
+    assert_rejected(result, tmp_path, expectation(case), case.name)
+
+
+@pytest.mark.parametrize("case", FINDINGS_CASES, ids=lambda p: p.stem)
+def test_bad_findings(case: Path, tmp_path: Path) -> None:
+    workspace(tmp_path)
+    bad = tmp_path / "bad" / case.name
+    bad.parent.mkdir()
+    shutil.copy2(case, bad)
+    before = bad.read_bytes()
+    result = run_cli(tmp_path, "--findings", str(bad), "--spec", str(TEMPLATE_SPEC))
+    assert_rejected(result, tmp_path, expectation(case), case.name)
+    assert bad.read_bytes() == before
+
+
+ARG_CASES = {
+    "table_sql_injection": (["--tiers-table", "a.b; DROP TABLE x"], "invalid tiers table name 'a.b; DROP TABLE x'"),
+    "table_backticks": (["--tiers-table", "`main`.`s`.`t`"], "invalid tiers table name"),
+    "table_bare_word": (["--tiers-table", "tiers"], "catalog.schema.table"),
+    "table_four_parts": (["--tiers-table", "a.b.c.d"], "invalid tiers table name 'a.b.c.d'"),
+    "tracking_uri_scheme": (["--tracking-uri", "ftp://host/x"], "invalid tracking URI 'ftp://host/x'"),
+    "tracking_uri_spaces": (["--tracking-uri", "not a uri"], "invalid tracking URI"),
+    "databricks_plain_experiment": (["--tracking-uri", "databricks", "--experiment", "churn"], "is not a workspace path"),
+    "unknown_option": (["--colour", "blue"], "No such option"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(ARG_CASES), ids=str)
+def test_bad_arguments(case: str, tmp_path: Path) -> None:
+    folder = workspace(tmp_path)
+    extra, fragment = ARG_CASES[case]
+    result = run_cli(tmp_path, "--findings", str(folder), "--spec", str(TEMPLATE_SPEC), *extra)
+    assert_rejected(result, tmp_path, fragment)
+
+
+def test_tiers_path_under_a_file(tmp_path: Path) -> None:
+    folder = workspace(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    target = str(tmp_path / "afile" / "tiers")
+    result = run_cli(
+        tmp_path, "--findings", str(folder), "--spec", str(TEMPLATE_SPEC), "--tiers-table", target
+    )
+    assert_rejected(result, tmp_path, "afile is a file")
+
+
+def test_50_mb_spec_is_refused_before_reading(tmp_path: Path) -> None:
+    folder = workspace(tmp_path)
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as fh:
+        fh.write(b"# padding\n" * 5_000_000)
+    result = run_cli(tmp_path, "--findings", str(folder), "--spec", str(big))
+    assert_rejected(result, tmp_path, "50,000,000 bytes", "big.yaml")
+
+
+def test_50_mb_findings_is_refused(tmp_path: Path) -> None:
+    workspace(tmp_path)
+    big = tmp_path / "big" / "huge_findings.yaml"
+    big.parent.mkdir()
+    with big.open("wb") as fh:
+        fh.write(CLEAN.read_bytes())
+        fh.write(b"# padding\n" * 5_000_000)
+    result = run_cli(tmp_path, "--findings", str(big), "--spec", str(TEMPLATE_SPEC))
+    assert_rejected(result, tmp_path, "over the limit", "huge_findings.yaml")
+
+
+def test_folder_without_findings(tmp_path: Path) -> None:
+    workspace(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    shutil.copy2(FINDINGS_FIXTURES / "multi_dataset_findings.yaml", empty)
+    (empty / "notes.yaml").write_text("a: 1\n")
+    result = run_cli(tmp_path, "--findings", str(empty), "--spec", str(TEMPLATE_SPEC))
+    assert_rejected(result, tmp_path, f"no findings file in {empty}", "*_findings.yaml")
+
+
+def test_folder_where_a_spec_file_is_expected(tmp_path: Path) -> None:
+    folder = workspace(tmp_path)
+    result = run_cli(tmp_path, "--findings", str(folder), "--spec", str(folder))
+    assert_rejected(result, tmp_path, "is a folder", str(folder))
+
+
+def test_missing_findings_path(tmp_path: Path) -> None:
+    workspace(tmp_path)
+    missing = tmp_path / "nowhere" / "x_findings.yaml"
+    result = run_cli(tmp_path, "--findings", str(missing), "--spec", str(TEMPLATE_SPEC))
+    assert_rejected(result, tmp_path, f"{missing} does not exist")
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0, reason="root reads any file, so permissions cannot be denied here"
+)
+def test_unreadable_spec(tmp_path: Path) -> None:
+    folder = workspace(tmp_path)
+    spec = tmp_path / "spec.yaml"
+    shutil.copy2(TEMPLATE_SPEC, spec)
+    spec.chmod(0)
+    result = run_cli(tmp_path, "--findings", str(folder), "--spec", str(spec))
+    assert_rejected(result, tmp_path, "permission denied", "spec.yaml")
+
+
+def test_the_corpus_is_big_enough() -> None:
+    generated = 7  # the tests above that build their input
+    assert len(SPEC_CASES) + len(FINDINGS_CASES) + len(ARG_CASES) + generated >= 60
+
+
+# --------------------------------------------------------------------------- random specs
+
+SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 5), st.floats(-2, 2), st.text(max_size=12)
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    section=st.sampled_from(
+        [
+            "business_context",
+            "success_metrics",
+            "deployment_requirements",
+            "data_constraints",
+            "interventions",
+        ]
+    ),
+    value=VALUES,
+)
+def test_random_specs_never_crash_the_cli(section: str, value: object, tmp_path: Path) -> None:
+    """In-process (CliRunner) so that 40 examples stay fast; --dry-run so nothing is written."""
+    import yaml
+    from click.testing import CliRunner
+
+    from alignment_mlflow.cli import cli
+
+    data = yaml.safe_load(TEMPLATE_SPEC.read_text())
+    data[section] = value
+    spec = tmp_path / "random.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(
+        cli, ["run", "--findings", str(CLEAN), "--spec", str(spec), "--dry-run"]
+    )
+    assert result.exit_code in (0, 2), result.output
+    if result.exit_code == 2:
+        assert "random.yaml" in result.output
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
