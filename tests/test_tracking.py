@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import urllib.parse
 import urllib.request
@@ -185,3 +186,34 @@ def test_server_run_is_complete_over_rest_within_the_request_budget(
     )
     with urllib.request.urlopen(url, timeout=30) as resp:
         assert b'<table id="tiers">' in resp.read()
+
+
+def test_orphaned_running_runs_are_closed_but_live_or_foreign_ones_are_not(sqlite_uri: str) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from alignment_mlflow.report import fingerprint
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname()
+    client = MlflowClient(sqlite_uri)
+    exp_id = client.create_experiment(EXPERIMENT)
+    fp = fingerprint(make_spec().sha256, base_sha256(DOC), "0.1.0")
+    owners = {
+        "dead": f"{host}:{dead.pid}",
+        "live": f"{host}:{os.getpid()}",
+        "foreign": "elsewhere:1",
+    }
+    ids = {
+        name: client.create_run(
+            exp_id, tags={tracking.FINGERPRINT_TAG: fp, tracking.OWNER_TAG: owner}
+        ).info.run_id
+        for name, owner in owners.items()
+    }
+    ref = start(sqlite_uri)
+    assert not ref.reused
+    status = {name: client.get_run(run_id).info.status for name, run_id in ids.items()}
+    assert status == {"dead": "FAILED", "live": "RUNNING", "foreign": "RUNNING"}
+    assert "orphaned" in client.get_run(ids["dead"]).data.tags["alignment.error"]

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 FINGERPRINT_TAG = "alignment.fingerprint"
+OWNER_TAG = "alignment.owner"  # host:pid of the process that runs the alignment
 ARTIFACT_DIR = "alignment"
 _SCHEMES = ("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks", "uc")
 _BATCH_PARAMS = 100  # MLflow's per-request limits for log_batch
@@ -191,6 +192,38 @@ def _upload(client: MlflowClient, uri: str, run: Any, folder: Path) -> None:
     repo.log_artifacts(str(folder), ARTIFACT_DIR)
 
 
+def _owner() -> str:
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _fail_orphans(client: MlflowClient, running: Sequence[Any]) -> None:
+    """Mark FAILED the RUNNING runs of this alignment whose process on this host is gone.
+
+    A run stays RUNNING when its process was killed or its tracking server died before it could
+    be marked FAILED. Only runs owned by a dead process on this machine are touched: a run owned
+    by a live process (a concurrent alignment) or by another machine is left alone.
+    """
+    import socket
+
+    host = socket.gethostname()
+    for r in running:
+        owner = str(r.data.tags.get(OWNER_TAG, ""))
+        owner_host, _, pid = owner.rpartition(":")
+        if owner_host != host or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still alive
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # alive, owned by someone else
+        ref = RunRef(client.tracking_uri, r.info.experiment_id, r.info.run_id, None, False, 0)
+        fail_run(client, ref, RuntimeError(f"orphaned: process {owner} ended without finishing"))
+
+
 def start_alignment_run(
     client: MlflowClient,
     *,
@@ -211,30 +244,29 @@ def start_alignment_run(
     uri = tracking_uri
     exp_id = _experiment_id(client, uri, experiment)
     fp = report.fingerprint(spec.sha256, findings_sha256, package_version)
-    if not new_run:
-        found = _call(
+    earlier = _call(
+        uri,
+        "searching for an earlier run",
+        lambda: client.search_runs(
+            [exp_id],
+            filter_string=f"tags.`{FINGERPRINT_TAG}` = '{fp}'",
+            max_results=20,
+            order_by=["attributes.start_time DESC"],
+        ),
+    )
+    _fail_orphans(client, [r for r in earlier if r.info.status == "RUNNING"])
+    finished = [r for r in earlier if r.info.status == "FINISHED"]
+    if finished and not new_run:
+        r = finished[0]
+        return RunRef(
             uri,
-            "searching for an earlier run",
-            lambda: client.search_runs(
-                [exp_id],
-                filter_string=(
-                    f"tags.`{FINGERPRINT_TAG}` = '{fp}' and attributes.status = 'FINISHED'"
-                ),
-                max_results=1,
-                order_by=["attributes.start_time DESC"],
-            ),
+            exp_id,
+            r.info.run_id,
+            run_url(uri, exp_id, r.info.run_id),
+            True,
+            int(r.info.start_time),
+            dict(r.data.tags),
         )
-        if found:
-            r = found[0]
-            return RunRef(
-                uri,
-                exp_id,
-                r.info.run_id,
-                run_url(uri, exp_id, r.info.run_id),
-                True,
-                int(r.info.start_time),
-                dict(r.data.tags),
-            )
 
     tags = report.run_tags(
         spec,
@@ -245,6 +277,7 @@ def start_alignment_run(
         package_version=package_version,
         verdicts=verdicts,
     )
+    tags[OWNER_TAG] = _owner()
     run = _call(
         uri,
         "creating the run",
