@@ -206,7 +206,8 @@ def align(
         )
         doc = findings_io.read_findings(loc)
         view = doc.view
-        s.detail = loc.display + (f" ({_discovery_text(loc.discovery)})" if loc.discovery else "")
+        discovery = _discovery_text(loc.discovery) if loc.discovery else None
+        s.detail = loc.display + (f" ({discovery})" if discovery else "")
 
     # 3. Verify the data constraints against the findings.
     with steps.step("check_constraints") as s:
@@ -237,7 +238,7 @@ def align(
         }
         return AlignmentResult(
             findings_path=loc.display,
-            discovery=_discovery_text(loc.discovery) if loc.discovery else None,
+            discovery=discovery,
             tracking_uri=uri,
             experiment_id=None,
             run_id=None,
@@ -325,7 +326,7 @@ def align(
 
     return AlignmentResult(
         findings_path=loc.display,
-        discovery=_discovery_text(loc.discovery) if loc.discovery else None,
+        discovery=discovery,
         tracking_uri=uri,
         experiment_id=ref.experiment_id,
         run_id=ref.run_id,
