@@ -30,8 +30,12 @@ from alignment_mlflow.storage import ConflictError, Store, sha256, store_for
 class FindingsLocation:
     store: Store
     path: str
-    display: str
     discovery: DiscoveryChoice | None = None
+
+    @property
+    def display(self) -> str:
+        """The location as messages and metadata show it (``dbfs:/...`` stays ``dbfs:/...``)."""
+        return self.path
 
 
 @dataclass(frozen=True)
@@ -65,13 +69,13 @@ def locate_findings(
     except OSError as exc:
         raise _wrap(exc, "findings not found", location) from exc
     if not entry.is_dir:
-        return FindingsLocation(store, path, path)
+        return FindingsLocation(store, path)
     try:
         entries = store.list(path)
     except OSError as exc:
         raise _wrap(exc, "cannot list findings folder", location) from exc
     choice = choose_findings(entries, location)
-    return FindingsLocation(store, choice.chosen.path, choice.chosen.path, choice)
+    return FindingsLocation(store, choice.chosen.path, choice)
 
 
 def read_findings(loc: FindingsLocation) -> FindingsDocument:
