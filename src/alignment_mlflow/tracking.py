@@ -33,8 +33,7 @@ FINGERPRINT_TAG = "alignment.fingerprint"
 OWNER_TAG = "alignment.owner"  # host:pid of the process that runs the alignment
 ARTIFACT_DIR = "alignment"
 _SCHEMES = ("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks", "uc")
-_BATCH_PARAMS = 100  # MLflow's per-request limits for log_batch
-_BATCH_TAGS = 100
+_BATCH_PARAMS = 100  # MLflow's per-request limit of params in one log_batch
 
 
 # --------------------------------------------------------------------------- no mlflow import
@@ -295,16 +294,13 @@ def start_alignment_run(
         with tempfile.TemporaryDirectory(prefix="alignment-artifacts-") as tmp:
             logged = _write_artifacts(Path(tmp), spec, spec_dict, findings, verdicts, ref.run_id)
             params = [Param(k, v) for k, v in report.flatten_params(spec, verdicts).items()]
-            extra = [RunTag("mlflow.loggedArtifacts", json.dumps(logged))]
-            p_batches = _batches(params, _BATCH_PARAMS)
-            t_batches = _batches(extra, _BATCH_TAGS)
-            for i in range(max(len(p_batches), len(t_batches))):
-                pb = p_batches[i] if i < len(p_batches) else []
-                tb = t_batches[i] if i < len(t_batches) else []
+            logged_tag = [RunTag("mlflow.loggedArtifacts", json.dumps(logged))]
+            for i, batch in enumerate(_batches(params, _BATCH_PARAMS)):
+                tags_now = logged_tag if i == 0 else []  # rides along with the first batch
                 _call(
                     uri,
                     "logging params",
-                    lambda pb=pb, tb=tb: client.log_batch(ref.run_id, params=pb, tags=tb),  # type: ignore[misc]
+                    lambda b=batch, t=tags_now: client.log_batch(ref.run_id, params=b, tags=t),  # type: ignore[misc]
                 )
             _call(uri, "uploading artifacts", lambda: _upload(client, uri, run, Path(tmp)))
     except BaseException as exc:
@@ -317,17 +313,13 @@ def finish_run(client: MlflowClient, ref: RunRef, *, tags: Mapping[str, str]) ->
     from mlflow.entities import RunTag
 
     uri = ref.tracking_uri
-    if ref.reused:
-        changed = {k: v for k, v in tags.items() if ref.existing_tags.get(k) != v}
-        if changed:
-            batch = [
-                RunTag(k, report.truncate(v, report.MAX_TAG_VALUE)) for k, v in changed.items()
-            ]
-            _call(uri, "tagging the run", lambda: client.log_batch(ref.run_id, tags=batch))
-        return
-    batch = [RunTag(k, report.truncate(v, report.MAX_TAG_VALUE)) for k, v in tags.items()]
-    _call(uri, "tagging the run", lambda: client.log_batch(ref.run_id, tags=batch))
-    _call(uri, "finishing the run", lambda: _terminate(client, ref.run_id, "FINISHED"))
+    # A reused run is already FINISHED: only tags whose values changed are written.
+    pending = {k: v for k, v in tags.items() if not ref.reused or ref.existing_tags.get(k) != v}
+    if pending:
+        batch = [RunTag(k, report.truncate(v, report.MAX_TAG_VALUE)) for k, v in pending.items()]
+        _call(uri, "tagging the run", lambda: client.log_batch(ref.run_id, tags=batch))
+    if not ref.reused:
+        _call(uri, "finishing the run", lambda: _terminate(client, ref.run_id, "FINISHED"))
 
 
 def _terminate(client: MlflowClient, run_id: str, status: str) -> None:
