@@ -100,9 +100,9 @@ def naive_baseline(uri: str) -> None:
 
     from mlflow import MlflowClient
 
-    from alignment_mlflow import report
-    from alignment_mlflow.findings_model import parse_findings
+    from alignment_mlflow.findings.document import parse_findings
     from alignment_mlflow.spec import load_spec
+    from alignment_mlflow.tracking import content as report
 
     spec = load_spec(SPEC)
     path = next(FINDINGS.glob("*aggregated*_findings.yaml"))

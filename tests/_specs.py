@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from alignment_mlflow.model import AlignmentSpec
 from alignment_mlflow.spec import load_spec
+from alignment_mlflow.spec.model import AlignmentSpec
 from conftest import TEMPLATE_SPEC
 
 

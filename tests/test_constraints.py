@@ -13,18 +13,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from _specs import make_spec, spec_data
-from alignment_mlflow.constraints import (
+from alignment_mlflow.findings.columns import (
+    pii_kind_from_name,
+    protected_kind_from_name,
+    tokenize_name,
+)
+from alignment_mlflow.findings.constraints import (
     any_failed,
     parse_freshness_requirement,
     parse_history_requirement,
-    pii_kind_from_name,
-    protected_kind_from_name,
     recognise_check,
     summarise,
-    tokenize_name,
     verify_constraints,
 )
-from alignment_mlflow.findings_model import FindingsView, parse_findings
+from alignment_mlflow.findings.document import FindingsView, parse_findings
 from alignment_mlflow.spec import load_spec
 from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
 

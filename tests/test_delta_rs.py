@@ -11,11 +11,11 @@ import pytest
 from deltalake import DeltaTable
 
 from _specs import make_spec, spec_data
-from alignment_mlflow import delta_rs
 from alignment_mlflow.errors import DeltaWriteError, TargetError
 from alignment_mlflow.spec import load_spec
-from alignment_mlflow.tiers import check_tiers_target, tiers_version, write_tiers
-from alignment_mlflow.tiers_schema import COLUMNS
+from alignment_mlflow.tiers import delta_rs
+from alignment_mlflow.tiers.schema import COLUMNS
+from alignment_mlflow.tiers.writer import check_tiers_target, tiers_version, write_tiers
 
 
 def rows(table: Path, project: str | None = None) -> list[dict[str, Any]]:

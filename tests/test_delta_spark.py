@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from _specs import make_spec
-from alignment_mlflow import delta_spark
 from alignment_mlflow.errors import TargetError
-from alignment_mlflow.tiers_schema import COLUMNS, parse_table_name, tier_rows
+from alignment_mlflow.tiers import delta_spark
+from alignment_mlflow.tiers.schema import COLUMNS, parse_table_name, tier_rows
 
 pytestmark = pytest.mark.spark
 
@@ -88,7 +88,7 @@ def test_invalid_table_names_never_reach_sql(name: str) -> None:
 
 
 def test_the_active_session_is_used_for_table_names(spark: Any) -> None:
-    from alignment_mlflow.tiers import _spark
+    from alignment_mlflow.tiers.writer import _spark
 
     assert _spark(None, "main.churn.tiers") is spark
 
@@ -99,7 +99,7 @@ def test_the_active_session_is_used_for_table_names(spark: Any) -> None:
     reason="needs Delta jars on the Spark classpath (ALIGNMENT_TEST_DELTA_SPARK=1); CI cannot download them",
 )
 def test_full_spark_path(spark: Any) -> None:
-    from alignment_mlflow.tiers import write_tiers
+    from alignment_mlflow.tiers.writer import write_tiers
 
     spark.sql("CREATE SCHEMA IF NOT EXISTS alignment_test")
     first = write_tiers(

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from _mlflow_server import CountingProxy, ServerProcess
-from alignment_mlflow.findings_model import FRAMEWORK_KEYS
+from alignment_mlflow.findings.document import FRAMEWORK_KEYS
 from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
 
 pytestmark = pytest.mark.slow
@@ -163,7 +163,7 @@ def test_delta_commit_fails_after_the_run_started(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
-from alignment_mlflow.findings import locate_findings, read_findings, update_findings_metadata
+from alignment_mlflow.findings.io import locate_findings, read_findings, update_findings_metadata
 loc = locate_findings(sys.argv[1])
 i = 0
 while True:

@@ -15,21 +15,17 @@ import yaml
 
 from _databricks_fake import FakeWorkspace
 from alignment_mlflow.errors import FindingsError
-from alignment_mlflow.findings import (
+from alignment_mlflow.findings.discovery import choose_findings
+from alignment_mlflow.findings.document import FRAMEWORK_KEYS, base_sha256, parse_findings
+from alignment_mlflow.findings.io import (
     locate_findings,
     read_findings,
     read_related_findings,
     update_findings_metadata,
 )
-from alignment_mlflow.findings_model import (
-    FRAMEWORK_KEYS,
-    apply_metadata,
-    base_sha256,
-    choose_findings,
-    parse_findings,
-)
+from alignment_mlflow.findings.storage import Entry
+from alignment_mlflow.findings.writeback import apply_metadata
 from alignment_mlflow.spec import load_spec, notebook_metadata
-from alignment_mlflow.storage import Entry
 from conftest import ALL_FINDINGS, FINDINGS_FIXTURES, SINGLE_DATASET_FINDINGS, TEMPLATE_SPEC
 
 UPDATES = notebook_metadata(load_spec(TEMPLATE_SPEC))
@@ -270,7 +266,7 @@ def test_disk_errors_become_storage_errors(
     import errno
 
     from alignment_mlflow.errors import StorageError
-    from alignment_mlflow.storage import local
+    from alignment_mlflow.findings.storage import local
 
     path = findings_copy / "subscription_clean_408768_findings.yaml"
     original = path.read_bytes()

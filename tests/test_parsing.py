@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alignment_mlflow.model import ScoreBand
-from alignment_mlflow.parsing import (
+from alignment_mlflow.spec.model import ScoreBand
+from alignment_mlflow.spec.parsing import (
     RiskLevel,
     parse_budget,
     parse_money,

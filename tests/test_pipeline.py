@@ -120,7 +120,7 @@ def _fail(exc: BaseException) -> Any:
 def test_delta_failure_marks_run_failed_and_leaves_findings(
     env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from alignment_mlflow import tiers
+    from alignment_mlflow.tiers import writer as tiers
 
     before = env["findings"].read_bytes()
     with monkeypatch.context() as m:
@@ -142,7 +142,7 @@ def test_delta_failure_marks_run_failed_and_leaves_findings(
 def test_findings_failure_marks_run_failed_and_rerun_completes(
     env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from alignment_mlflow import findings
+    from alignment_mlflow.findings import io as findings
 
     before = env["findings"].read_bytes()
     with monkeypatch.context() as m:
@@ -165,7 +165,7 @@ def test_findings_failure_marks_run_failed_and_rerun_completes(
 def test_interrupt_during_delta_does_not_leave_a_running_run(
     env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from alignment_mlflow import tiers
+    from alignment_mlflow.tiers import writer as tiers
 
     monkeypatch.setattr(tiers, "write_tiers", _fail(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):

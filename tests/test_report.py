@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 import pytest
 
 from _specs import make_spec, spec_data
-from alignment_mlflow import report
-from alignment_mlflow.constraints import verify_constraints
-from alignment_mlflow.findings_model import FindingsView, parse_findings
+from alignment_mlflow.findings.constraints import verify_constraints
+from alignment_mlflow.findings.document import FindingsView, parse_findings
 from alignment_mlflow.spec import load_spec
+from alignment_mlflow.tracking import content as report
 from conftest import FINDINGS_FIXTURES
 
 TELCO = FINDINGS_FIXTURES / "telco_pii_churn_408768_findings.yaml"

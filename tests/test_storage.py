@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from _databricks_fake import FakeWorkspace
-from alignment_mlflow.storage import (
+from alignment_mlflow.findings.storage import (
     ConflictError,
     LocalStore,
     MemoryStore,
@@ -84,7 +84,7 @@ class TestLocalStore(StoreContract):
     def test_crash_before_rename_leaves_the_original(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        from alignment_mlflow.storage import local
+        from alignment_mlflow.findings.storage import local
 
         store, path = LocalStore(), tmp_path / "x_findings.yaml"
         self.put(store, str(path), b"original")

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from _specs import make_spec
 from alignment_mlflow.errors import TargetError
-from alignment_mlflow.tiers_schema import (
+from alignment_mlflow.tiers.schema import (
     CHANGE_COLUMNS,
     COLUMNS,
     is_table_name,

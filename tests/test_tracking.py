@@ -15,11 +15,11 @@ from mlflow import MlflowClient
 
 from _mlflow_server import CountingProxy
 from _specs import make_spec
-from alignment_mlflow import tracking
 from alignment_mlflow.errors import TargetError, TrackingError
-from alignment_mlflow.findings_model import base_sha256, parse_findings
-from alignment_mlflow.model import AlignmentSpec
+from alignment_mlflow.findings.document import base_sha256, parse_findings
 from alignment_mlflow.spec import spec_to_dict
+from alignment_mlflow.spec.model import AlignmentSpec
+from alignment_mlflow.tracking import runs as tracking
 from conftest import FINDINGS_FIXTURES
 
 CLEAN = FINDINGS_FIXTURES / "subscription_clean_408768_findings.yaml"
@@ -193,7 +193,7 @@ def test_orphaned_running_runs_are_closed_but_live_or_foreign_ones_are_not(sqlit
     import subprocess
     import sys
 
-    from alignment_mlflow.report import fingerprint
+    from alignment_mlflow.tracking.content import fingerprint
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -14,9 +14,9 @@ __version__ = "0.1.0"
 __all__ = ["AlignmentResult", "AlignmentSpec", "__version__", "align", "load_spec"]
 
 if TYPE_CHECKING:
-    from alignment_mlflow.model import AlignmentSpec
     from alignment_mlflow.pipeline import AlignmentResult, align
     from alignment_mlflow.spec import load_spec
+    from alignment_mlflow.spec.model import AlignmentSpec
 
 
 def __getattr__(name: str) -> Any:
@@ -29,7 +29,7 @@ def __getattr__(name: str) -> Any:
 
         return load_spec
     if name == "AlignmentSpec":
-        from alignment_mlflow.model import AlignmentSpec
+        from alignment_mlflow.spec.model import AlignmentSpec
 
         return AlignmentSpec
     raise AttributeError(f"module 'alignment_mlflow' has no attribute {name!r}")

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from alignment_mlflow import __version__
-from alignment_mlflow.model import AlignmentSpec
+from alignment_mlflow.spec.model import AlignmentSpec
 
 Progress = Callable[[str, float, str], None]
 """Called after each step with (step name, seconds, one-line detail)."""
@@ -141,7 +141,7 @@ def _load_spec(
     if isinstance(spec, str) and (spec.startswith("dbfs:/") or spec.startswith("/Volumes/")):
         if not _on_databricks():
             from alignment_mlflow.errors import InvalidInputError, StorageError
-            from alignment_mlflow.storage import store_for
+            from alignment_mlflow.findings.storage import store_for
 
             store, path = store_for(spec, profile=profile, client=client)
             try:
@@ -177,12 +177,14 @@ def align(
     ``spec`` a spec file or a dict. Rerunning with the same spec and findings reuses the finished
     run and writes nothing new. ``strict`` stops before any write when a data constraint failed.
     """
-    from alignment_mlflow import constraints as checks
-    from alignment_mlflow import findings as findings_io
-    from alignment_mlflow import tiers, tracking
     from alignment_mlflow.errors import ConstraintViolationError
-    from alignment_mlflow.findings_model import alignment_metadata, base_sha256
+    from alignment_mlflow.findings import constraints as checks
+    from alignment_mlflow.findings import io as findings_io
+    from alignment_mlflow.findings.document import base_sha256
+    from alignment_mlflow.findings.writeback import alignment_metadata
     from alignment_mlflow.spec import notebook_metadata, spec_to_dict
+    from alignment_mlflow.tiers import writer as tiers
+    from alignment_mlflow.tracking import runs as tracking
 
     steps = _Steps(progress)
 

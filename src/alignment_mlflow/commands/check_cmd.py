@@ -22,9 +22,9 @@ def check(findings: str, spec: str, profile: str | None, strict: bool, as_json: 
     """Verify the spec's data constraints against the findings (no writes)."""
     from datetime import datetime, timezone
 
-    from alignment_mlflow.constraints import any_failed, summarise, verify_constraints
     from alignment_mlflow.errors import ConstraintViolationError
-    from alignment_mlflow.findings import locate_findings, read_findings, read_related_findings
+    from alignment_mlflow.findings.constraints import any_failed, summarise, verify_constraints
+    from alignment_mlflow.findings.io import locate_findings, read_findings, read_related_findings
     from alignment_mlflow.spec import load_spec
 
     aspec = load_spec(spec)

@@ -19,8 +19,8 @@ from alignment_mlflow.commands._common import handle_errors
 @handle_errors
 def show(findings: str, profile: str | None, as_json: bool) -> None:
     """Print the alignment stored in a findings file (or folder), or say there is none."""
-    from alignment_mlflow.findings import locate_findings, read_findings
-    from alignment_mlflow.findings_model import OUR_METADATA_KEYS
+    from alignment_mlflow.findings.document import OUR_METADATA_KEYS
+    from alignment_mlflow.findings.io import locate_findings, read_findings
 
     loc = locate_findings(findings, profile=profile)
     doc = read_findings(loc)

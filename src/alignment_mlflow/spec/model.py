@@ -118,7 +118,7 @@ class BusinessContext:
 
     @property
     def project_slug(self) -> str:
-        from alignment_mlflow.parsing import slugify
+        from alignment_mlflow.spec.parsing import slugify
 
         return slugify(self.project_name)
 

@@ -10,20 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from alignment_mlflow.errors import FindingsError
-from alignment_mlflow.model import plain, plain_dict
 from alignment_mlflow.yamlio import YamlLoadError, load_yaml
 
 if TYPE_CHECKING:
-    from alignment_mlflow.model import AlignmentSpec
-    from alignment_mlflow.storage.base import Entry
+    pass
 
 MAX_FINDINGS_BYTES = 32 * 1024 * 1024
 FINDINGS_SUFFIX = "_findings.yaml"
@@ -278,130 +274,3 @@ def parse_findings(data: bytes, location: str) -> FindingsDocument:
         existing_metadata_keys=tuple(str(k) for k in (meta or {})),
     )
     return FindingsDocument(location, data.decode("utf-8"), view.sha256, view, d)
-
-
-# --------------------------------------------------------------------------- discovery
-
-
-@dataclass(frozen=True)
-class DiscoveryChoice:
-    chosen: Entry
-    reason: str
-    skipped: tuple[tuple[str, str], ...]
-
-
-def choose_findings(entries: Sequence[Entry], folder: str) -> DiscoveryChoice:
-    """The notebook's rule: ``*_findings.yaml`` minus ``multi_dataset``, ``_aggregated`` first,
-    newest first (ties by name, so the choice is deterministic)."""
-    files = [e for e in entries if not e.is_dir and e.name.endswith(FINDINGS_SUFFIX)]
-    skipped = [(e.name, "multi-dataset summary") for e in files if "multi_dataset" in e.name]
-    candidates = [e for e in files if "multi_dataset" not in e.name]
-    if not candidates:
-        raise FindingsError(
-            f"no findings file in {folder}: expected a file named *{FINDINGS_SUFFIX} "
-            "(multi_dataset files are skipped); run the framework's exploration first or "
-            "pass a file"
-        )
-    aggregated = [e for e in candidates if "_aggregated" in e.name]
-    pool = aggregated or candidates
-
-    def newest(e: Entry) -> tuple[float, str]:
-        return (-(e.mtime or 0.0), e.name)
-
-    pool = sorted(pool, key=newest)
-    chosen = pool[0]
-    for e in candidates:
-        if e is chosen:
-            continue
-        if aggregated and "_aggregated" not in e.name:
-            skipped.append((e.name, "not aggregated; an aggregated file is preferred"))
-        else:
-            skipped.append((e.name, "older"))
-    kind = "aggregated " if aggregated else ""
-    reason = f"newest {kind}findings file of {len(candidates)} candidate(s)"
-    return DiscoveryChoice(chosen, reason, tuple(sorted(skipped)))
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def _dump(data: Any) -> str:
-    return yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
-
-
-def apply_metadata(text: str, updates: Mapping[str, Any]) -> str:
-    """Set ``updates`` under the top-level ``metadata`` mapping, changing no other byte.
-
-    Only the ``metadata`` block is re-dumped (with the framework's own dump options) and spliced
-    into the original text; the result is checked by parsing it back. If the splice cannot be
-    verified (an unusual layout), the whole document is dumped as the framework would.
-    """
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
-    try:
-        root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
-    finally:
-        loader.dispose()
-    if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
-        raise ValueError("findings text is not a mapping")
-    old = data.get("metadata")
-    meta = dict(old) if isinstance(old, Mapping) else {}
-    for key, value in updates.items():
-        meta[key] = plain(value)
-    expected = dict(data)
-    expected["metadata"] = meta
-    block = _dump({"metadata": meta})
-
-    keys = [k for k, _ in root.value]
-    new_text = None
-    for i, key in enumerate(keys):
-        if isinstance(key, yaml.ScalarNode) and key.value == "metadata":
-            start = key.start_mark.index
-            end = keys[i + 1].start_mark.index if i + 1 < len(keys) else len(text)
-            new_text = text[:start] + block + text[end:]
-            break
-    else:
-        if text.endswith("\n"):
-            new_text = text + block
-    if new_text is not None:
-        try:
-            check = yaml.load(new_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-            if check == expected:
-                return new_text
-        except yaml.YAMLError:
-            pass
-    return _dump(expected)
-
-
-def alignment_metadata(
-    spec: AlignmentSpec,
-    *,
-    spec_dict: Mapping[str, Any],
-    constraints: Sequence[Mapping[str, Any]],
-    interventions: Sequence[Mapping[str, Any]],
-    aligned_at: str,
-    package_version: str,
-    mlflow_refs: Mapping[str, Any] | None,
-    delta_refs: Mapping[str, Any] | None,
-    notebook: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The four keys written under findings ``metadata``: the notebook's three, in its shapes,
-    and our ``alignment`` block."""
-    block = plain_dict(
-        {
-            "business_context": notebook["business_context"],
-            "success_metrics": notebook["success_metrics"],
-            "deployment_requirements": notebook["deployment_requirements"],
-            "alignment": {
-                "spec": spec_dict,
-                "spec_sha256": spec.sha256,
-                "data_constraints": list(constraints),
-                "interventions": list(interventions),
-                "aligned_at": aligned_at,
-                "package_version": package_version,
-                "mlflow": dict(mlflow_refs or {}),
-                "delta": dict(delta_refs or {}),
-            },
-        }
-    )
-    return block

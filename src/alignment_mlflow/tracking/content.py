@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from alignment_mlflow.findings_model import FindingsView
-    from alignment_mlflow.model import AlignmentSpec
+    from alignment_mlflow.findings.document import FindingsView
+    from alignment_mlflow.spec.model import AlignmentSpec
 
 MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000

@@ -11,7 +11,7 @@ import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from alignment_mlflow.tiers_schema import (
+from alignment_mlflow.tiers.schema import (
     COLUMNS,
     TABLE_COMMENT,
     TABLE_PROPERTIES,

@@ -1,8 +1,8 @@
 """DBFS (``dbfs:/``) and Unity Catalog volumes (``/Volumes/``) off-cluster, via databricks-sdk.
 
-On a cluster both are FUSE mounts and :class:`~alignment_mlflow.storage.local.LocalStore` is used
-instead. The workspace client is created on first use, not in the constructor, so building a store
-never touches the network or the credential chain.
+On a cluster both are FUSE mounts and :class:`~alignment_mlflow.findings.storage.local.LocalStore`
+is used instead. The workspace client is created on first use, not in the constructor, so building
+a store never touches the network or the credential chain.
 
 Compare-and-swap over REST is best effort: the content hash is re-read right before the upload,
 but neither API offers a conditional write, so a writer landing between that read and the upload
@@ -29,7 +29,7 @@ except ImportError as exc:  # pragma: no cover - databricks-sdk is a runtime dep
         "dbfs:/ and /Volumes/ paths off a cluster need databricks-sdk: pip install databricks-sdk"
     ) from exc
 
-from alignment_mlflow.storage.base import ConflictError, Entry, Store, sha256
+from alignment_mlflow.findings.storage.base import ConflictError, Entry, Store, sha256
 
 T = TypeVar("T")
 _DBFS_CHUNK = 1 << 20  # the DBFS API moves at most 1 MB per call

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from alignment_mlflow.storage.base import ConflictError, Entry, Store, sha256
+from alignment_mlflow.findings.storage.base import ConflictError, Entry, Store, sha256
 
 
 @contextlib.contextmanager

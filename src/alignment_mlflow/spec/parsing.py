@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import cast
 
-from alignment_mlflow.model import (
+from alignment_mlflow.spec.model import (
     ConstraintStatus,
     Money,
     Operator,

@@ -13,7 +13,7 @@ import time
 import uuid
 from typing import Any
 
-from alignment_mlflow.tiers_schema import (
+from alignment_mlflow.tiers.schema import (
     CHANGE_COLUMNS,
     COLUMNS,
     KEY_COLUMNS,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from alignment_mlflow.storage.base import ConflictError, Entry, Store, sha256
-from alignment_mlflow.storage.local import LocalStore
-from alignment_mlflow.storage.memory import MemoryStore
+from alignment_mlflow.findings.storage.base import ConflictError, Entry, Store, sha256
+from alignment_mlflow.findings.storage.local import LocalStore
+from alignment_mlflow.findings.storage.memory import MemoryStore
 
 __all__ = ["ConflictError", "Entry", "LocalStore", "MemoryStore", "Store", "sha256", "store_for"]
 
@@ -30,13 +30,13 @@ def store_for(
         rest = "/" + loc[len("dbfs:") :].lstrip("/")
         if _on_cluster():
             return LocalStore(), "/dbfs" + rest
-        from alignment_mlflow.storage.databricks import DatabricksStore
+        from alignment_mlflow.findings.storage.databricks import DatabricksStore
 
         return DatabricksStore(profile=profile, client=client), "dbfs:" + rest
     if loc == "/dbfs" or loc.startswith("/dbfs/"):
         if _on_cluster():
             return LocalStore(), loc
-        from alignment_mlflow.storage.databricks import DatabricksStore
+        from alignment_mlflow.findings.storage.databricks import DatabricksStore
 
         return DatabricksStore(profile=profile, client=client), "dbfs:" + (
             loc[len("/dbfs") :] or "/"
@@ -44,7 +44,7 @@ def store_for(
     if loc.startswith("/Volumes/"):
         if _on_cluster():
             return LocalStore(), loc
-        from alignment_mlflow.storage.databricks import DatabricksStore
+        from alignment_mlflow.findings.storage.databricks import DatabricksStore
 
         return DatabricksStore(profile=profile, client=client), loc
     return LocalStore(), os.path.abspath(os.path.expanduser(loc))

@@ -7,7 +7,7 @@ import posixpath
 import threading
 import time
 
-from alignment_mlflow.storage.base import ConflictError, Entry, Store, sha256
+from alignment_mlflow.findings.storage.base import ConflictError, Entry, Store, sha256
 
 
 class MemoryStore(Store):

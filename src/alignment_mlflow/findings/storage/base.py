@@ -1,6 +1,7 @@
 """The one small interface every kind of findings location implements.
 
-Callers never branch on the scheme: :func:`alignment_mlflow.storage.store_for` picks the store.
+Callers never branch on the scheme: :func:`~alignment_mlflow.findings.storage.store_for` picks
+the store.
 Failures use built-in exceptions (``FileNotFoundError``, ``PermissionError``,
 ``IsADirectoryError``, ``NotADirectoryError``, ``OSError``) so every backend speaks the same
 contract; :class:`ConflictError` is the one extra, for compare-and-swap writes.

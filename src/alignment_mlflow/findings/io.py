@@ -15,15 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from alignment_mlflow.errors import ConcurrentUpdateError, FindingsError, StorageError
-from alignment_mlflow.findings_model import (
-    FINDINGS_SUFFIX,
-    DiscoveryChoice,
-    FindingsDocument,
-    apply_metadata,
-    choose_findings,
-    parse_findings,
-)
-from alignment_mlflow.storage import ConflictError, Store, sha256, store_for
+from alignment_mlflow.findings.discovery import DiscoveryChoice, choose_findings
+from alignment_mlflow.findings.document import FINDINGS_SUFFIX, FindingsDocument, parse_findings
+from alignment_mlflow.findings.storage import ConflictError, Store, sha256, store_for
+from alignment_mlflow.findings.writeback import apply_metadata
 
 
 @dataclass(frozen=True)

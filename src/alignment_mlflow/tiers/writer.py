@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from alignment_mlflow.errors import DeltaWriteError, TargetError
-from alignment_mlflow.tiers_schema import is_table_name, parse_table_name, tier_rows
+from alignment_mlflow.tiers.schema import is_table_name, parse_table_name, tier_rows
 
 if TYPE_CHECKING:
-    from alignment_mlflow.model import AlignmentSpec
+    from alignment_mlflow.spec.model import AlignmentSpec
 
 DEFAULT_TIERS_TABLE = "./alignment_delta/intervention_tiers"
 
@@ -88,10 +88,10 @@ def _spark(spark: Any, target: str) -> Any:
 
 def tiers_version(target: str, *, spark: Any = None) -> int | None:
     if is_table_name(target):
-        from alignment_mlflow import delta_spark
+        from alignment_mlflow.tiers import delta_spark
 
         return delta_spark.current_version(_spark(spark, target), parse_table_name(target))
-    from alignment_mlflow import delta_rs
+    from alignment_mlflow.tiers import delta_rs
 
     return delta_rs.current_version(_uri(target))
 
@@ -122,7 +122,7 @@ def write_tiers(
         "alignment_project": project,
     }
     if is_table_name(target):
-        from alignment_mlflow import delta_spark
+        from alignment_mlflow.tiers import delta_spark
 
         name = parse_table_name(target)
         session = _spark(spark, target)
@@ -139,7 +139,7 @@ def write_tiers(
             raise DeltaWriteError(f"writing tiers to {name} with Spark failed: {exc}") from exc
         return TiersWriteResult(str(name), version, changed, "spark", counts)
 
-    from alignment_mlflow import delta_rs
+    from alignment_mlflow.tiers import delta_rs
 
     uri = _uri(target)
     try:

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
-from alignment_mlflow import report
 from alignment_mlflow.errors import TargetError, TrackingError
+from alignment_mlflow.tracking import content as report
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from alignment_mlflow.findings_model import FindingsView
-    from alignment_mlflow.model import AlignmentSpec
+    from alignment_mlflow.findings.document import FindingsView
+    from alignment_mlflow.spec.model import AlignmentSpec
 
 T = TypeVar("T")
 FINGERPRINT_TAG = "alignment.fingerprint"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from alignment_mlflow.errors import TargetError
 
 if TYPE_CHECKING:
-    from alignment_mlflow.model import AlignmentSpec
+    from alignment_mlflow.spec.model import AlignmentSpec
 
 LogicalType = Literal["string", "int", "double", "boolean", "timestamp"]
 
