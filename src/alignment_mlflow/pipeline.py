@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from alignment_mlflow import __version__
-from alignment_mlflow.spec.model import AlignmentSpec
 
 Progress = Callable[[str, float, str], None]
 """Called after each step with (step name, seconds, one-line detail)."""
@@ -129,33 +128,6 @@ def _discovery_text(choice: Any) -> str:
     return str(choice.reason) + (f"; {skipped}" if skipped else "")
 
 
-def _on_databricks() -> bool:
-    return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
-
-
-def _load_spec(
-    spec: str | os.PathLike[str] | Mapping[str, Any], profile: str | None, client: Any
-) -> AlignmentSpec:
-    from alignment_mlflow.spec import load_spec, spec_from_text
-
-    if isinstance(spec, str) and (spec.startswith("dbfs:/") or spec.startswith("/Volumes/")):
-        if not _on_databricks():
-            from alignment_mlflow.errors import InvalidInputError, StorageError
-            from alignment_mlflow.findings.storage import store_for
-
-            store, path = store_for(spec, profile=profile, client=client)
-            try:
-                data = store.read_bytes(path)
-            except FileNotFoundError as exc:
-                raise InvalidInputError(f"spec file not found: {spec}") from exc
-            except OSError as exc:
-                raise StorageError(f"could not read spec {spec}: {exc}") from exc
-            return spec_from_text(data, source=spec)
-        if spec.startswith("dbfs:/"):
-            spec = "/dbfs/" + spec[len("dbfs:/") :].lstrip("/")
-    return load_spec(spec)
-
-
 def align(
     findings: str | os.PathLike[str],
     spec: str | os.PathLike[str] | Mapping[str, Any],
@@ -180,6 +152,7 @@ def align(
     from alignment_mlflow.errors import ConstraintViolationError
     from alignment_mlflow.findings import constraints as checks
     from alignment_mlflow.findings import io as findings_io
+    from alignment_mlflow.findings.aligned import load_spec_source
     from alignment_mlflow.findings.document import base_sha256
     from alignment_mlflow.findings.writeback import alignment_metadata
     from alignment_mlflow.spec import notebook_metadata, spec_to_dict
@@ -190,7 +163,7 @@ def align(
 
     # 1. Validate everything the user gave before anything is written.
     with steps.step("validate_spec") as s:
-        aspec = _load_spec(spec, profile, workspace_client)
+        aspec = load_spec_source(spec, profile=profile, client=workspace_client).spec
         target = tiers_table or tiers.DEFAULT_TIERS_TABLE
         tiers.check_tiers_target(target)
         uri = tracking.resolve_tracking_uri(tracking_uri)

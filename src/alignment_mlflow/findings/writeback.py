@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from alignment_mlflow.spec.model import plain, plain_dict
+from alignment_mlflow.spec.render import source_sections
 
 if TYPE_CHECKING:
     from alignment_mlflow.spec.model import AlignmentSpec
@@ -87,6 +88,7 @@ def alignment_metadata(
             "alignment": {
                 "spec": spec_dict,
                 "spec_sha256": spec.sha256,
+                "spec_source": source_sections(spec),
                 "data_constraints": list(constraints),
                 "interventions": list(interventions),
                 "aligned_at": aligned_at,

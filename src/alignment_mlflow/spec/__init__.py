@@ -10,6 +10,7 @@ from alignment_mlflow.spec.render import (
     notebook_metadata,
     render_spec_yaml,
     render_summary,
+    source_sections,
     spec_to_dict,
 )
 from alignment_mlflow.spec.sections import SECTIONS
@@ -22,6 +23,7 @@ __all__ = [
     "notebook_metadata",
     "render_spec_yaml",
     "render_summary",
+    "source_sections",
     "spec_from_text",
     "spec_to_dict",
 ]

@@ -6,6 +6,7 @@ the only I/O, and callers holding bytes from elsewhere use :func:`spec_from_text
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -17,6 +18,7 @@ from typing import Any
 from alignment_mlflow.errors import Problem, SpecError
 from alignment_mlflow.spec import sections as sec
 from alignment_mlflow.spec.model import AlignmentSpec
+from alignment_mlflow.spec.render import source_sections
 from alignment_mlflow.yamlio import YamlLoadError, load_yaml
 
 MAX_SPEC_BYTES = 1_048_576
@@ -71,23 +73,17 @@ def build_spec(
             f"business_context.budget_constraints {ctx.budget_constraints!r}: no amount found; "
             "kept as text"
         )
-    canonical = {
-        "business_context": ctx.raw,
-        "success_metrics": [m.raw for m in metrics],
-        "deployment_requirements": deploy.raw,
-        "data_constraints": [d.raw for d in constraints],
-        "interventions": [i.raw for i in tiers],
-    }
-    return AlignmentSpec(
+    spec = AlignmentSpec(
         business_context=ctx,
         success_metrics=tuple(metrics),
         deployment_requirements=deploy,
         data_constraints=tuple(constraints),
         interventions=tuple(tiers),
-        sha256=_canonical_sha256(canonical),
+        sha256="",
         source=source,
         warnings=tuple(warnings),
     )
+    return dataclasses.replace(spec, sha256=_canonical_sha256(source_sections(spec)))
 
 
 def spec_from_text(text: str | bytes, source: str | None = None) -> AlignmentSpec:

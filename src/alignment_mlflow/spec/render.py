@@ -167,3 +167,17 @@ def render_summary(spec: AlignmentSpec) -> str:
         lines.append(f"warning: {w}")
     lines.append(f"spec sha256: {spec.sha256}")
     return "\n".join(lines)
+
+
+def source_sections(spec: AlignmentSpec) -> dict[str, Any]:
+    """The five sections as the user wrote them (keys normalised): loading this dict again gives a
+    spec with the same sha256, which is how an aligned findings file carries its exact spec."""
+    return plain_dict(
+        {
+            "business_context": spec.business_context.raw,
+            "success_metrics": [m.raw for m in spec.success_metrics],
+            "deployment_requirements": spec.deployment_requirements.raw,
+            "data_constraints": [d.raw for d in spec.data_constraints],
+            "interventions": [i.raw for i in spec.interventions],
+        }
+    )

@@ -1,0 +1,89 @@
+"""A spec, or the alignment an aligned findings file carries: what the gate and the plan judge.
+
+An aligned findings file stores the spec exactly as it was aligned (``metadata.alignment.
+spec_source``), so ``--spec path/to/x_findings.yaml`` judges against what was aligned, not against
+a spec file that may have moved on since. The sha256 is checked: a findings file whose stored spec
+does not hash to its recorded ``spec_sha256`` was edited by hand and is refused.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from alignment_mlflow.errors import FindingsError, InvalidInputError, StorageError
+from alignment_mlflow.findings.document import FINDINGS_SUFFIX, parse_findings
+from alignment_mlflow.findings.storage import LocalStore, store_for
+from alignment_mlflow.spec import AlignmentSpec, build_spec, load_spec, spec_from_text
+
+
+@dataclass(frozen=True)
+class SpecSource:
+    """A validated spec and, when it came from aligned findings, that alignment's record
+    (``metadata.alignment``: its MLflow run, Delta table, ...)."""
+
+    spec: AlignmentSpec
+    location: str
+    alignment: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def from_findings(self) -> bool:
+        return bool(self.alignment)
+
+
+def spec_from_alignment(alignment: Mapping[str, Any], location: str) -> AlignmentSpec:
+    """The spec stored under ``metadata.alignment`` of an aligned findings file."""
+    source = alignment.get("spec_source")
+    if not isinstance(source, Mapping):
+        raise FindingsError(
+            f"{location}: metadata.alignment has no spec_source (aligned by an older version of "
+            "alignment-mlflow); rerun `alignment-mlflow run` on it, or pass the spec file"
+        )
+    spec = build_spec(source, source=f"{location} (metadata.alignment.spec_source)")
+    recorded = alignment.get("spec_sha256")
+    if recorded and recorded != spec.sha256:
+        raise FindingsError(
+            f"{location}: metadata.alignment.spec_source hashes to {spec.sha256[:12]} but "
+            f"spec_sha256 says {str(recorded)[:12]}; the block was edited by hand: rerun "
+            "`alignment-mlflow run` or pass the spec file"
+        )
+    return spec
+
+
+def load_spec_source(
+    location: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    profile: str | None = None,
+    client: Any = None,
+) -> SpecSource:
+    """A spec file (YAML/JSON, local, ``dbfs:/``, ``/Volumes/``), a notebook dict, or an aligned
+    findings file (``*_findings.yaml`` with ``metadata.alignment``)."""
+    if isinstance(location, Mapping):
+        return SpecSource(load_spec(location), "dict spec")
+    where = os.fspath(location)
+    store, path = store_for(where, profile=profile, client=client)
+    if isinstance(store, LocalStore) and not where.endswith(FINDINGS_SUFFIX):
+        return SpecSource(load_spec(path), where)  # size, type and line checks of the file loader
+    try:
+        data = store.read_bytes(path)
+    except FileNotFoundError as exc:
+        raise InvalidInputError(f"spec file not found: {where}") from exc
+    except IsADirectoryError as exc:
+        raise InvalidInputError(f"spec {where} is a folder; pass a spec file") from exc
+    except PermissionError as exc:
+        raise InvalidInputError(f"spec {where}: permission denied") from exc
+    except OSError as exc:
+        raise StorageError(f"could not read spec {where}: {exc}") from exc
+    if not where.endswith(FINDINGS_SUFFIX):
+        return SpecSource(spec_from_text(data, source=where), where)
+    doc = parse_findings(data, where)
+    meta = doc.data.get("metadata")
+    alignment = meta.get("alignment") if isinstance(meta, Mapping) else None
+    if not isinstance(alignment, Mapping):
+        raise FindingsError(
+            f"{where} is a findings file with no metadata.alignment: align it first "
+            "(`alignment-mlflow run --findings ... --spec ...`) or pass the spec file"
+        )
+    return SpecSource(spec_from_alignment(alignment, where), where, alignment)
