@@ -13,96 +13,18 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from alignment_mlflow import __version__
+from alignment_mlflow.result import JSON_KEYS, AlignmentResult
+from alignment_mlflow.spec.model import AlignmentSpec
+
+__all__ = ["JSON_KEYS", "AlignmentResult", "Progress", "align"]
 
 Progress = Callable[[str, float, str], None]
 """Called after each step with (step name, seconds, one-line detail)."""
-
-JSON_KEYS = (
-    "findings_path",
-    "run_id",
-    "experiment_id",
-    "run_url",
-    "reused_run",
-    "tiers_table",
-    "tiers_version",
-    "timings",
-)
-
-
-@dataclass(frozen=True)
-class AlignmentResult:
-    """What one alignment did, and where to look at it."""
-
-    findings_path: str
-    discovery: str | None
-    tracking_uri: str | None
-    experiment_id: str | None
-    run_id: str | None
-    run_url: str | None
-    reused_run: bool
-    tiers_table: str | None
-    tiers_version: int | None
-    tiers_changed: bool
-    findings_updated: bool
-    constraints: tuple[Mapping[str, Any], ...]
-    timings: Mapping[str, float]
-    dry_run: bool = False
-    planned: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """The CLI's ``--json`` object: exactly these keys, relied on by jobs that parse it."""
-        return {
-            "findings_path": self.findings_path,
-            "run_id": self.run_id,
-            "experiment_id": self.experiment_id,
-            "run_url": self.run_url,
-            "reused_run": self.reused_run,
-            "tiers_table": self.tiers_table,
-            "tiers_version": self.tiers_version,
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-        }
-
-    def summary_lines(self) -> list[str]:
-        if self.dry_run:
-            lines = [f"dry run: nothing written; findings {self.findings_path}"]
-            lines += [f"  would {k}: {v}" for k, v in self.planned.items()]
-            return lines + self._constraint_lines()
-        run = self.run_url or self.run_id or "-"
-        reused = " (reused: same spec and findings)" if self.reused_run else ""
-        version = "-" if self.tiers_version is None else str(self.tiers_version)
-        changed = "" if self.tiers_changed else " (unchanged)"
-        lines = [
-            f"run:      {run}{reused}",
-            f"tracking: {self.tracking_uri} (experiment {self.experiment_id})",
-            f"tiers:    {self.tiers_table} version {version}{changed}",
-            f"findings: {self.findings_path}"
-            + (" (updated)" if self.findings_updated else " (already up to date)"),
-        ]
-        return lines + self._constraint_lines()
-
-    def _constraint_lines(self) -> list[str]:
-        counts: dict[str, int] = {}
-        for v in self.constraints:
-            counts[str(v.get("status"))] = counts.get(str(v.get("status")), 0) + 1
-        if not counts:
-            return []
-        lines = ["constraints: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))]
-        lines += [
-            f"  {str(v.get('status')).upper():<13} {v.get('constraint')}: {v.get('reason')}"
-            for v in self.constraints
-        ]
-        return lines
-
-    def __str__(self) -> str:
-        return "\n".join(self.summary_lines())
-
-    def _repr_markdown_(self) -> str:
-        return "\n".join(f"- {line}" for line in self.summary_lines())
 
 
 class _Steps:
@@ -128,6 +50,157 @@ def _discovery_text(choice: Any) -> str:
     return str(choice.reason) + (f"; {skipped}" if skipped else "")
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """Everything validated before the first write: the spec and where each system is."""
+
+    spec: AlignmentSpec
+    tiers_table: str
+    tracking_uri: str
+    experiment: str
+
+
+@dataclass(frozen=True)
+class _Findings:
+    loc: Any  # findings.io.FindingsLocation
+    doc: Any  # findings.document.FindingsDocument
+    discovery: str | None
+    related: tuple[Any, ...]  # views of the event-level file(s) of an aggregated one
+
+
+def _validate(
+    spec: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    tiers_table: str | None,
+    tracking_uri: str | None,
+    experiment: str | None,
+    profile: str | None,
+    client: Any,
+) -> _Plan:
+    from alignment_mlflow.findings.aligned import load_spec_source
+    from alignment_mlflow.tiers import writer as tiers
+    from alignment_mlflow.tracking import runs as tracking
+
+    aspec = load_spec_source(spec, profile=profile, client=client).spec
+    target = tiers_table or tiers.DEFAULT_TIERS_TABLE
+    tiers.check_tiers_target(target)
+    uri = tracking.resolve_tracking_uri(tracking_uri)
+    name = experiment or tracking.default_experiment(aspec)
+    tracking.check_experiment_name(name, uri)
+    return _Plan(aspec, target, uri, name)
+
+
+def _load_findings(findings: str | os.PathLike[str], profile: str | None, client: Any) -> _Findings:
+    from alignment_mlflow.findings import io as findings_io
+
+    loc = findings_io.locate_findings(os.fspath(findings), profile=profile, client=client)
+    doc = findings_io.read_findings(loc)
+    related: tuple[Any, ...] = ()
+    if doc.view.is_aggregated:
+        related = tuple(d.view for d in findings_io.read_related_findings(loc, doc))
+    discovery = _discovery_text(loc.discovery) if loc.discovery else None
+    return _Findings(loc, doc, discovery, related)
+
+
+def _check_constraints(plan: _Plan, found: _Findings, now: datetime) -> tuple[Any, ...]:
+    from alignment_mlflow.findings.constraints import verify_constraints
+
+    return tuple(verify_constraints(plan.spec, found.doc.view, now=now, related=found.related))
+
+
+def _refuse_if_strict(verdicts: tuple[Any, ...], found: _Findings) -> None:
+    from alignment_mlflow.errors import ConstraintViolationError
+
+    failed = [v.constraint for v in verdicts if v.status == "failed"]
+    if failed:
+        raise ConstraintViolationError(
+            f"--strict: data constraint(s) failed for {found.loc.display}: {', '.join(failed)}; "
+            "nothing was written (see `alignment-mlflow check` for the evidence)"
+        )
+
+
+def _dry_run(
+    plan: _Plan, found: _Findings, verdicts: tuple[Any, ...], timings: Any
+) -> AlignmentResult:
+    planned = {
+        "log run": f"experiment {plan.experiment} at {plan.tracking_uri}",
+        "merge tiers": f"{len(plan.spec.interventions)} rows for project "
+        f"{plan.spec.project_slug} into {plan.tiers_table}",
+        "update findings": "metadata keys business_context, success_metrics, "
+        f"deployment_requirements, alignment in {found.loc.display}",
+    }
+    return AlignmentResult(
+        findings_path=found.loc.display,
+        discovery=found.discovery,
+        tracking_uri=plan.tracking_uri,
+        experiment_id=None,
+        run_id=None,
+        run_url=None,
+        reused_run=False,
+        tiers_table=plan.tiers_table,
+        tiers_version=None,
+        tiers_changed=False,
+        findings_updated=False,
+        constraints=tuple(v.to_dict() for v in verdicts),
+        timings=timings,
+        dry_run=True,
+        planned=planned,
+    )
+
+
+def _log_run(
+    client: Any, plan: _Plan, found: _Findings, verdicts: tuple[Any, ...], new_run: bool
+) -> Any:
+    from alignment_mlflow.findings.document import base_sha256
+    from alignment_mlflow.spec import spec_to_dict
+    from alignment_mlflow.tracking import runs as tracking
+
+    return tracking.start_alignment_run(
+        client,
+        tracking_uri=plan.tracking_uri,
+        experiment=plan.experiment,
+        spec=plan.spec,
+        spec_dict=spec_to_dict(plan.spec),
+        findings=found.doc.view,
+        findings_location=found.loc.display,
+        findings_sha256=base_sha256(found.doc),
+        verdicts=tuple(v.to_dict() for v in verdicts),
+        new_run=new_run,
+        package_version=__version__,
+    )
+
+
+def _update_findings(
+    plan: _Plan, found: _Findings, verdicts: tuple[Any, ...], ref: Any, written: Any
+) -> Any:
+    from alignment_mlflow.findings import io as findings_io
+    from alignment_mlflow.findings.writeback import alignment_metadata
+    from alignment_mlflow.spec import notebook_metadata, spec_to_dict
+
+    spec_dict = spec_to_dict(plan.spec)
+    updates = alignment_metadata(
+        plan.spec,
+        spec_dict=spec_dict,
+        constraints=tuple(v.to_dict() for v in verdicts),
+        interventions=spec_dict["interventions"],
+        aligned_at=_run_start(ref).isoformat().replace("+00:00", "Z"),
+        package_version=__version__,
+        mlflow_refs={
+            "tracking_uri": plan.tracking_uri,
+            "experiment_id": ref.experiment_id,
+            "run_id": ref.run_id,
+            "run_url": ref.run_url,
+        },
+        delta_refs={"table": written.table, "version": written.version},
+        notebook=notebook_metadata(plan.spec),
+    )
+    return findings_io.update_findings_metadata(found.loc, found.doc, updates)
+
+
+def _run_start(ref: Any) -> datetime:
+    return datetime.fromtimestamp(ref.start_time_ms / 1000, timezone.utc)
+
+
 def align(
     findings: str | os.PathLike[str],
     spec: str | os.PathLike[str] | Mapping[str, Any],
@@ -145,164 +218,99 @@ def align(
 ) -> AlignmentResult:
     """Align a churn project: log the spec to MLflow, write tiers to Delta, update the findings.
 
-    ``findings`` is a findings file or a folder (local, ``dbfs:/``, ``/dbfs/``, ``/Volumes/``);
-    ``spec`` a spec file or a dict. Rerunning with the same spec and findings reuses the finished
-    run and writes nothing new. ``strict`` stops before any write when a data constraint failed.
+    ``findings``: a file or folder (local, ``dbfs:/``, ``/dbfs/``, ``/Volumes/``); ``spec``: a spec
+    file, an aligned findings file or a dict. A rerun of the same alignment writes nothing new.
     """
-    from alignment_mlflow.errors import ConstraintViolationError
-    from alignment_mlflow.findings import constraints as checks
-    from alignment_mlflow.findings import io as findings_io
-    from alignment_mlflow.findings.aligned import load_spec_source
-    from alignment_mlflow.findings.document import base_sha256
-    from alignment_mlflow.findings.writeback import alignment_metadata
-    from alignment_mlflow.spec import notebook_metadata, spec_to_dict
     from alignment_mlflow.tiers import writer as tiers
     from alignment_mlflow.tracking import runs as tracking
 
     steps = _Steps(progress)
-
-    # 1. Validate everything the user gave before anything is written.
     with steps.step("validate_spec") as s:
-        aspec = load_spec_source(spec, profile=profile, client=workspace_client).spec
-        target = tiers_table or tiers.DEFAULT_TIERS_TABLE
-        tiers.check_tiers_target(target)
-        uri = tracking.resolve_tracking_uri(tracking_uri)
-        experiment_name = experiment or tracking.default_experiment(aspec)
-        tracking.check_experiment_name(experiment_name, uri)
-        s.detail = (
-            f"{aspec.source or 'dict spec'}: {len(aspec.success_metrics)} metrics, "
-            f"{len(aspec.interventions)} tiers, {len(aspec.data_constraints)} constraints"
+        plan = _validate(
+            spec,
+            tiers_table=tiers_table,
+            tracking_uri=tracking_uri,
+            experiment=experiment,
+            profile=profile,
+            client=workspace_client,
         )
-
-    # 2. Load the findings (discovery when given a folder).
+        s.detail = _spec_detail(plan.spec)
     with steps.step("load_findings") as s:
-        loc = findings_io.locate_findings(
-            os.fspath(findings), profile=profile, client=workspace_client
-        )
-        doc = findings_io.read_findings(loc)
-        view = doc.view
-        discovery = _discovery_text(loc.discovery) if loc.discovery else None
-        s.detail = loc.display + (f" ({discovery})" if discovery else "")
-
-    # 3. Verify the data constraints against the findings.
+        found = _load_findings(findings, profile, workspace_client)
+        s.detail = found.loc.display + (f" ({found.discovery})" if found.discovery else "")
     with steps.step("check_constraints") as s:
-        related = []
-        if view.is_aggregated:
-            related = [d.view for d in findings_io.read_related_findings(loc, doc)]
-        verdicts = checks.verify_constraints(
-            aspec, view, now=datetime.now(timezone.utc), related=related
-        )
-        verdict_dicts = tuple(v.to_dict() for v in verdicts)
-        counts = checks.summarise(verdicts)
-        s.detail = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()) if n) or "none"
-        if strict and checks.any_failed(verdicts):
-            failed = [v.constraint for v in verdicts if v.status == "failed"]
-            raise ConstraintViolationError(
-                f"--strict: data constraint(s) failed for {loc.display}: {', '.join(failed)}; "
-                "nothing was written (see `alignment-mlflow check` for the evidence)"
-            )
-
-    spec_dict = spec_to_dict(aspec)
+        verdicts = _check_constraints(plan, found, datetime.now(timezone.utc))
+        s.detail = _verdict_detail(verdicts)
+        if strict:
+            _refuse_if_strict(verdicts, found)
     if dry_run:
-        rows = len(aspec.interventions)
-        planned = {
-            "log run": f"experiment {experiment_name} at {uri}",
-            "merge tiers": f"{rows} rows for project {aspec.project_slug} into {target}",
-            "update findings": f"metadata keys business_context, success_metrics, "
-            f"deployment_requirements, alignment in {loc.display}",
-        }
-        return AlignmentResult(
-            findings_path=loc.display,
-            discovery=discovery,
-            tracking_uri=uri,
-            experiment_id=None,
-            run_id=None,
-            run_url=None,
-            reused_run=False,
-            tiers_table=target,
-            tiers_version=None,
-            tiers_changed=False,
-            findings_updated=False,
-            constraints=verdict_dicts,
-            timings=steps.timings,
-            dry_run=True,
-            planned=planned,
-        )
+        return _dry_run(plan, found, verdicts, steps.timings)
 
-    # 4. The MLflow run (reused when the same spec was already logged for the same findings).
     with steps.step("mlflow_run") as s:
-        client = tracking.make_client(uri)
-        ref = tracking.start_alignment_run(
-            client,
-            tracking_uri=uri,
-            experiment=experiment_name,
-            spec=aspec,
-            spec_dict=spec_dict,
-            findings=view,
-            findings_location=loc.display,
-            findings_sha256=base_sha256(doc),
-            verdicts=verdict_dicts,
-            new_run=new_run,
-            package_version=__version__,
-        )
+        client = tracking.make_client(plan.tracking_uri)
+        ref = _log_run(client, plan, found, verdicts, new_run)
         s.detail = f"run {ref.run_id}" + (" reused" if ref.reused else " created")
-        # Time-dependent evidence (the freshness lag) is stated as of the run's start, so a rerun
-        # of the same alignment writes byte-identical findings.
-        aligned_at = datetime.fromtimestamp(ref.start_time_ms / 1000, timezone.utc)
-        verdicts = checks.verify_constraints(aspec, view, now=aligned_at, related=related)
-        verdict_dicts = tuple(v.to_dict() for v in verdicts)
-
+        # Time-dependent evidence (freshness) is stated as of the run's start, so a rerun of the
+        # same alignment writes byte-identical findings.
+        verdicts = _check_constraints(plan, found, _run_start(ref))
     try:
-        # 5. The intervention tiers, with the run id in the Delta commit.
         with steps.step("delta_tiers") as s:
             written = tiers.write_tiers(
-                target, aspec, findings_path=loc.display, run_id=ref.run_id, spark=spark
+                plan.tiers_table,
+                plan.spec,
+                findings_path=found.loc.display,
+                run_id=ref.run_id,
+                spark=spark,
             )
             s.detail = f"{written.table} version {written.version}" + (
                 "" if written.changed else " (no change)"
             )
-
-        # 6. The findings file, last: it records the run and the table version.
         with steps.step("findings_update") as s:
-            updates = alignment_metadata(
-                aspec,
-                spec_dict=spec_dict,
-                constraints=verdict_dicts,
-                interventions=spec_dict["interventions"],
-                aligned_at=aligned_at.isoformat().replace("+00:00", "Z"),
-                package_version=__version__,
-                mlflow_refs={
-                    "tracking_uri": uri,
-                    "experiment_id": ref.experiment_id,
-                    "run_id": ref.run_id,
-                    "run_url": ref.run_url,
-                },
-                delta_refs={"table": written.table, "version": written.version},
-                notebook=notebook_metadata(aspec),
-            )
-            wrote = findings_io.update_findings_metadata(loc, doc, updates)
-            s.detail = loc.display + (" updated" if wrote.changed else " unchanged")
-
-        # 7. Done: final tags, run FINISHED.
+            wrote = _update_findings(plan, found, verdicts, ref, written)
+            s.detail = found.loc.display + (" updated" if wrote.changed else " unchanged")
         with steps.step("finish_run"):
-            tracking.finish_run(
-                client,
-                ref,
-                tags={
-                    "alignment.delta_table": written.table,
-                    "alignment.delta_version": str(written.version),
-                    "alignment.findings_updated": "true",
-                },
-            )
+            tracking.finish_run(client, ref, tags=_final_tags(written))
     except BaseException as exc:
         if not ref.reused:
             tracking.fail_run(client, ref, exc)
         raise
+    return _result(plan, found, verdicts, ref, written, wrote, steps.timings)
 
+
+def _spec_detail(aspec: AlignmentSpec) -> str:
+    return (
+        f"{aspec.source or 'dict spec'}: {len(aspec.success_metrics)} metrics, "
+        f"{len(aspec.interventions)} tiers, {len(aspec.data_constraints)} constraints"
+    )
+
+
+def _verdict_detail(verdicts: tuple[Any, ...]) -> str:
+    from alignment_mlflow.findings.constraints import summarise
+
+    return ", ".join(f"{n} {k}" for k, n in sorted(summarise(verdicts).items()) if n) or "none"
+
+
+def _final_tags(written: Any) -> dict[str, str]:
+    return {
+        "alignment.delta_table": written.table,
+        "alignment.delta_version": str(written.version),
+        "alignment.findings_updated": "true",
+    }
+
+
+def _result(
+    plan: _Plan,
+    found: _Findings,
+    verdicts: tuple[Any, ...],
+    ref: Any,
+    written: Any,
+    wrote: Any,
+    timings: Any,
+) -> AlignmentResult:
     return AlignmentResult(
-        findings_path=loc.display,
-        discovery=discovery,
-        tracking_uri=uri,
+        findings_path=found.loc.display,
+        discovery=found.discovery,
+        tracking_uri=plan.tracking_uri,
         experiment_id=ref.experiment_id,
         run_id=ref.run_id,
         run_url=ref.run_url,
@@ -311,6 +319,6 @@ def align(
         tiers_version=written.version,
         tiers_changed=written.changed,
         findings_updated=wrote.changed,
-        constraints=verdict_dicts,
-        timings=steps.timings,
+        constraints=tuple(v.to_dict() for v in verdicts),
+        timings=timings,
     )
