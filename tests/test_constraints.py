@@ -6,6 +6,7 @@ import json
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -19,6 +20,7 @@ from alignment_mlflow.findings.columns import (
     tokenize_name,
 )
 from alignment_mlflow.findings.constraints import (
+    alignment_status,
     any_failed,
     parse_freshness_requirement,
     parse_history_requirement,
@@ -91,12 +93,61 @@ def test_aggregated_file_alone_is_unverifiable_with_a_reason() -> None:
     assert "no event-level findings beside it" in str(got["reason"])
 
 
-def test_freshness_of_a_historical_extract_fails_with_the_lag() -> None:
+def test_freshness_of_a_historical_extract_is_unverifiable_with_the_end_date() -> None:
     got = by_check(CLEAN)["freshness"]
-    assert got["status"] == "failed"
-    assert "days old" in str(got["reason"])
+    assert got["status"] == "unverifiable"
+    assert "historical extract" in str(got["reason"])
+    assert "--freshness-reference" in str(got["reason"])
     assert got["evidence"]["window_hours"] == 24  # type: ignore[index]
+    assert str(got["evidence"]["data_end"]).startswith(str(view(CLEAN).fa_data_end)[:10])  # type: ignore[index]
     assert by_check(AGGREGATED)["freshness"]["status"] == "unverifiable"
+
+
+def _freshness(reference: datetime) -> Any:
+    [got] = [
+        x
+        for x in verify_constraints(
+            load_spec(TEMPLATE_SPEC), view(CLEAN), now=NOW, freshness_reference=reference
+        )
+        if x.check == "freshness"
+    ]
+    return got
+
+
+def test_a_freshness_reference_enforces_freshness_on_an_extract() -> None:
+    end = datetime.fromisoformat(str(view(CLEAN).fa_data_end)).replace(tzinfo=timezone.utc)
+    late = _freshness(end + timedelta(days=3))
+    assert (late.status, late.evidence["reference"]) == ("failed", "--freshness-reference")
+    assert "reference date" in late.reason
+    assert _freshness(end + timedelta(hours=23)).status == "passed"
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        ([], "aligned"),
+        (["passed", "passed"], "aligned"),
+        (["passed", "unverifiable"], "needs_review"),
+        (["manual"], "needs_review"),
+        (["to_verify"], "needs_review"),
+        (["unverifiable", "failed", "passed"], "blocked"),
+    ],
+)
+def test_alignment_status(statuses: list[str], expected: str) -> None:
+    assert alignment_status(statuses) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (CLEAN, "needs_review"),  # freshness of an extract cannot be verified: never blocked
+        ("customer_emails_8m_408768_findings.yaml", "blocked"),  # 168 days < 12 months
+        (TELCO, "blocked"),  # PII and protected attributes
+    ],
+)
+def test_fixture_verdicts(name: str, expected: str) -> None:
+    verdicts = verify_constraints(load_spec(TEMPLATE_SPEC), view(name), now=NOW)
+    assert alignment_status([v.status for v in verdicts]) == expected
 
 
 def test_fresh_data_passes() -> None:
@@ -268,7 +319,7 @@ def test_check_cli_exit_codes(tmp_path: Path) -> None:
         cli, ["check", str(folder / TELCO), "--spec", str(TEMPLATE_SPEC), "--json"]
     )
     payload = json.loads(as_json.output)
-    assert [c["status"] for c in payload["constraints"]] == ["failed", "failed", "passed", "failed"]
+    assert [c["status"] for c in payload["constraints"]] == ["failed", "failed", "passed", "unverifiable"]
     assert (folder / TELCO).read_bytes() == before
     assert sorted(p.name for p in folder.iterdir()) == [TELCO]
 

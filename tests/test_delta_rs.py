@@ -156,3 +156,28 @@ def test_a_broken_table_gives_a_clear_error_and_stays_as_it_was(tmp_path: Path) 
 def test_table_names_need_spark(tmp_path: Path) -> None:
     with pytest.raises(TargetError, match="needs an active Spark session"):
         write_tiers("main.churn.tiers", make_spec(), findings_path="f", run_id=None)
+
+
+def test_the_version_reported_is_our_merge_not_a_newer_writers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer commits right after our MERGE: the findings must cite our version."""
+    from deltalake.table import TableMerger
+
+    table = tmp_path / "tiers"
+    write(table, make_spec("Other"))
+    real_execute = TableMerger.execute
+
+    def execute_then_other_writer(self: Any) -> dict[str, Any]:
+        metrics: dict[str, Any] = real_execute(self)
+        monkeypatch.setattr(TableMerger, "execute", real_execute)
+        write(table, make_spec("Interloper"), run_id="theirs")
+        return metrics
+
+    monkeypatch.setattr(TableMerger, "execute", execute_then_other_writer)
+    ours = write(table, make_spec("Ours"), run_id="ours")
+    by_version = {
+        h["version"]: h.get("mlflow_run_id") for h in delta_rs.history_metadata(str(table))
+    }
+    assert by_version[ours.version] == "ours"
+    assert DeltaTable(str(table)).version() == ours.version + 1

@@ -115,3 +115,58 @@ def test_full_spark_path(spark: Any) -> None:
 
     history = DeltaTable.forName(spark, "alignment_test.tiers").history(1).collect()[0]
     assert "r1" in history["userMetadata"]
+
+
+OURS = '{"mlflow_run_id": "ours"}'
+
+
+@pytest.mark.parametrize(
+    ("history", "expected"),
+    [
+        # another writer's MERGE is newer: ours is found by our userMetadata
+        (
+            [
+                {"version": 7, "operation": "MERGE", "userMetadata": '{"mlflow_run_id": "x"}'},
+                {"version": 6, "operation": "MERGE", "userMetadata": OURS},
+            ],
+            6,
+        ),
+        # userMetadata refused (serverless): the newest MERGE scoped to our project
+        (
+            [
+                {"version": 9, "operation": "WRITE"},
+                {
+                    "version": 8,
+                    "operation": "MERGE",
+                    "operationParameters": {
+                        "notMatchedBySourcePredicates": '[{"predicate":"(t.project = \'other\')"}]'
+                    },
+                },
+                {
+                    "version": 5,
+                    "operation": "MERGE",
+                    "operationParameters": {
+                        "notMatchedBySourcePredicates": '[{"predicate":"(t.project = \'churn\')"}]'
+                    },
+                },
+            ],
+            5,
+        ),
+        ([{"version": 3, "operation": "OPTIMIZE"}], None),
+    ],
+)
+def test_the_committed_version_is_ours_not_the_newest(
+    history: list[dict[str, Any]], expected: int | None
+) -> None:
+    assert delta_spark.committed_version(history, user_metadata=OURS, project="churn") == expected
+
+
+def test_commit_metadata_is_best_effort_when_the_runtime_refuses_the_conf(
+    spark: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spark refuses to modify a static conf, as serverless refuses userMetadata."""
+    monkeypatch.setattr(delta_spark, "USER_METADATA", "spark.sql.warehouse.dir")
+    assert delta_spark._set_user_metadata(spark, "{}") is False
+    monkeypatch.undo()
+    assert delta_spark._set_user_metadata(spark, "{}") is True
+    assert delta_spark._set_user_metadata(spark, None) is True

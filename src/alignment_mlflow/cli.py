@@ -38,8 +38,23 @@ def _wheel_task_args(args: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """The console script, and what a Databricks ``python_wheel_task`` calls inside its own Python
+    process. Success returns normally: a ``SystemExit``, even ``SystemExit(0)``, can mark the task
+    failed there (kedro-org/kedro#3191, #4217). Failure prints one message and raises
+    ``SystemExit`` with the exit code (2 input, 1 system, 3 strict), as the shell expects."""
     args = list(sys.argv[1:] if argv is None else argv)
-    cli.main(args=_wheel_task_args(args), prog_name="alignment-mlflow")
+    try:
+        code = cli.main(
+            args=_wheel_task_args(args), prog_name="alignment-mlflow", standalone_mode=False
+        )
+    except click.ClickException as exc:  # usage errors: unknown option, missing argument
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        raise SystemExit(1) from None
+    if isinstance(code, int) and code != 0:
+        raise SystemExit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import functools
+import json
+import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from datetime import datetime, timezone
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, exit_code: int, *, as_json: bool, kind: str = "error") -> NoReturn:
+    """One message on stderr and the exit code; with ``--json`` also one object on stdout, so a
+    job that parses stdout always gets JSON: ``{"error", "error_type", "exit_code"}``."""
+    click.echo(f"error: {message}", err=True)
+    if as_json:
+        click.echo(json.dumps({"error": message, "error_type": kind, "exit_code": exit_code}))
+    sys.exit(exit_code)
 
 
 def handle_errors(func: F) -> F:
@@ -23,19 +35,57 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from alignment_mlflow.errors import AlignmentError
 
+        as_json = bool(kwargs.get("as_json"))
         try:
             return func(*args, **kwargs)
         except AlignmentError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+            fail(str(exc), exc.exit_code, as_json=as_json, kind=type(exc).__name__)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
-            import os
-
             if os.environ.get("ALIGNMENT_DEBUG"):
                 raise
-            click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
-            sys.exit(1)
+            fail(f"unexpected {type(exc).__name__}: {exc}", 1, as_json=as_json, kind="bug")
 
     return wrapper  # type: ignore[return-value]
+
+
+def findings_argument(func: F) -> F:
+    """``FINDINGS`` positionally or as ``--findings``, in every command that takes findings, so
+    ``run``'s spelling works for ``check`` and ``show`` and the other way round."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, findings: str | None, findings_opt: str | None, **kwargs: Any) -> Any:
+        if findings and findings_opt and findings != findings_opt:
+            raise click.UsageError("findings given twice: positionally and with --findings")
+        chosen = findings or findings_opt
+        if not chosen:
+            raise click.UsageError("missing findings: pass FINDINGS or --findings PATH")
+        return func(*args, findings=chosen, **kwargs)
+
+    wrapper = click.argument("findings", required=False, metavar="[FINDINGS]")(wrapper)
+    wrapper = click.option(
+        "--findings",
+        "findings_opt",
+        metavar="PATH",
+        help="Findings file or folder: local, dbfs:/..., /dbfs/... or /Volumes/...",
+    )(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+def freshness_reference_option(func: F) -> F:
+    """``--freshness-reference DATE``: the date a historical extract represents, so its freshness
+    can be judged (and fail); without it an old extract's freshness is unverifiable."""
+    option = click.option(
+        "--freshness-reference",
+        type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]),
+        metavar="DATE",
+        help="Judge freshness as of this date (the date the extract represents), so an old "
+        "extract can fail it; without it an old extract's freshness is unverifiable.",
+    )
+    return option(func)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """click parses dates naive; a date given on the command line means UTC."""
+    return value.replace(tzinfo=timezone.utc) if value and value.tzinfo is None else value

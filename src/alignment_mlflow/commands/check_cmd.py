@@ -3,27 +3,44 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import click
 
-from alignment_mlflow.commands._common import handle_errors
+from alignment_mlflow.commands._common import (
+    as_utc,
+    findings_argument,
+    freshness_reference_option,
+    handle_errors,
+)
 
 
 @click.command()
-@click.argument("findings")
+@findings_argument
 @click.option("--spec", required=True, metavar="SPEC", help="Alignment spec (YAML or JSON).")
 @click.option(
     "--profile", metavar="NAME", help="Databricks config profile for dbfs:/ and /Volumes."
 )
 @click.option("--strict", is_flag=True, help="Exit 3 when any constraint failed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
+@freshness_reference_option
 @handle_errors
-def check(findings: str, spec: str, profile: str | None, strict: bool, as_json: bool) -> None:
+def check(
+    findings: str,
+    spec: str,
+    profile: str | None,
+    strict: bool,
+    as_json: bool,
+    freshness_reference: datetime | None,
+) -> None:
     """Verify the spec's data constraints against the findings (no writes)."""
-    from datetime import datetime, timezone
-
     from alignment_mlflow.errors import ConstraintViolationError
-    from alignment_mlflow.findings.constraints import any_failed, summarise, verify_constraints
+    from alignment_mlflow.findings.constraints import (
+        alignment_status,
+        any_failed,
+        summarise,
+        verify_constraints,
+    )
     from alignment_mlflow.findings.io import locate_findings, read_findings, read_related_findings
     from alignment_mlflow.spec import load_spec
 
@@ -31,11 +48,23 @@ def check(findings: str, spec: str, profile: str | None, strict: bool, as_json: 
     loc = locate_findings(findings, profile=profile)
     doc = read_findings(loc)
     related = [d.view for d in read_related_findings(loc, doc)] if doc.view.is_aggregated else []
-    verdicts = verify_constraints(aspec, doc.view, now=datetime.now(timezone.utc), related=related)
+    verdicts = verify_constraints(
+        aspec,
+        doc.view,
+        now=datetime.now(timezone.utc),
+        related=related,
+        freshness_reference=as_utc(freshness_reference),
+    )
+    status = alignment_status([v.status for v in verdicts])
     if as_json:
-        payload = {"findings_path": loc.display, "constraints": [v.to_dict() for v in verdicts]}
+        payload = {
+            "findings_path": loc.display,
+            "status": status,
+            "constraints": [v.to_dict() for v in verdicts],
+        }
         click.echo(json.dumps(payload, default=str, indent=2))
     else:
+        click.echo(f"status:   {status.upper()}")
         click.echo(f"findings: {loc.display}")
         for v in verdicts:
             click.echo(f"  {v.status.upper():<13} {v.constraint}: {v.reason}")

@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 
-from alignment_mlflow.commands._common import handle_errors
+from alignment_mlflow.commands._common import findings_argument, handle_errors
 
 
 @click.command()
-@click.argument("findings")
+@findings_argument
 @click.option(
     "--profile", metavar="NAME", help="Databricks config profile for dbfs:/ and /Volumes."
 )

@@ -9,16 +9,11 @@ import sys
 
 import click
 
-from alignment_mlflow.commands._common import handle_errors
+from alignment_mlflow.commands._common import findings_argument, handle_errors
 
 
 @click.command()
-@click.option(
-    "--findings",
-    required=True,
-    metavar="PATH",
-    help="Findings file or folder: local, dbfs:/..., /dbfs/... or /Volumes/...",
-)
+@findings_argument
 @click.option("--spec", required=True, metavar="SPEC", help="Alignment spec (YAML or JSON).")
 @click.option(
     "--tracking-uri",

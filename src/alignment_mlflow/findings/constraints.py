@@ -231,7 +231,11 @@ def _parse_date(text: str | None) -> datetime | None:
 
 
 def _check_freshness(
-    view: FindingsView, requirement: str, now: datetime, related: Sequence[FindingsView]
+    view: FindingsView,
+    requirement: str,
+    now: datetime,
+    related: Sequence[FindingsView],
+    reference: datetime | None = None,
 ) -> Outcome:
     limit = parse_freshness_requirement(requirement)
     if limit is None:
@@ -265,21 +269,35 @@ def _check_freshness(
             {"window_hours": limit.total_seconds() / 3600},
             (),
         )
-    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-    lag = now - end
-    evidence = {
+    at = reference or now
+    at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    lag = at - end
+    evidence: dict[str, Any] = {
         "data_end": end.isoformat(),
         "source": source,
-        "checked_at": now.isoformat(),
+        "checked_at": at.isoformat(),
         "lag_hours": round(lag.total_seconds() / 3600, 1),
         "window_hours": limit.total_seconds() / 3600,
     }
+    if reference is not None:
+        evidence["reference"] = "--freshness-reference"
     if lag <= limit:
         return "passed", f"data ends within {_window(limit)} of the check", evidence, ()
+    if reference is None:
+        # An extract's age says when it was taken, not how fresh the pipeline is: not a failure.
+        return (
+            "unverifiable",
+            f"historical extract: the newest data ({end.date()}) is {lag.days} days before this "
+            f"run, so freshness within {_window(limit)} cannot be measured from it; pass "
+            "--freshness-reference DATE (the date the extract represents) to enforce it, or "
+            "verify it on the live pipeline",
+            evidence,
+            (),
+        )
     return (
         "failed",
-        f"the newest data ({end.date()}) is {lag.days} days old, beyond {_window(limit)}; "
-        "a historical extract cannot show production freshness: verify it on the live pipeline",
+        f"the newest data ({end.date()}) is {lag.days} days before the reference date "
+        f"{at.date()}, beyond {_window(limit)}",
         evidence,
         (),
     )
@@ -291,7 +309,11 @@ def verify_constraints(
     *,
     now: datetime,
     related: Sequence[FindingsView] = (),
+    freshness_reference: datetime | None = None,
 ) -> tuple[Verdict, ...]:
+    """Each constraint's verdict. ``freshness_reference`` is the date a historical extract
+    represents: without it, an extract older than the freshness window is unverifiable, not
+    failed; with it, freshness is measured against that date and can fail."""
     out = []
     for c in spec.data_constraints:
         check = recognise_check(c)
@@ -303,7 +325,7 @@ def verify_constraints(
         elif check == "historical_depth":
             outcome = _check_history(findings, c.requirement, related)
         elif check == "freshness":
-            outcome = _check_freshness(findings, c.requirement, now, related)
+            outcome = _check_freshness(findings, c.requirement, now, related, freshness_reference)
         else:
             outcome = (
                 "manual",
@@ -343,3 +365,17 @@ def summarise(verdicts: Sequence[Verdict]) -> dict[str, int]:
 
 def any_failed(verdicts: Sequence[Verdict]) -> bool:
     return any(v.status == "failed" for v in verdicts)
+
+
+AlignmentStatus = Literal["blocked", "needs_review", "aligned"]
+
+
+def alignment_status(statuses: Sequence[str]) -> AlignmentStatus:
+    """The run's verdict at a glance: ``blocked`` when a constraint failed, ``needs_review`` when
+    one could not be verified automatically (unverifiable, manual, still to verify), else
+    ``aligned``. Takes statuses so verdict objects and stored dicts judge the same."""
+    if "failed" in statuses:
+        return "blocked"
+    if any(s != "passed" for s in statuses):
+        return "needs_review"
+    return "aligned"

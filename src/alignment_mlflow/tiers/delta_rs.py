@@ -109,7 +109,8 @@ def merge_tiers(
                 raise
             time.sleep(random.uniform(0.05, 0.2) * attempt)
             continue
-        table.update_incremental()
+        # After execute() the table object is at the version this MERGE committed; reloading it
+        # (update_incremental) would report another writer's newer commit instead.
         counts = {
             "inserted": int(metrics.get("num_target_rows_inserted", 0)),
             "updated": int(metrics.get("num_target_rows_updated", 0)),

@@ -8,6 +8,7 @@ tests even where the Delta jars are missing. The MERGE is Delta's SQL MERGE (the
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 import uuid
@@ -26,6 +27,7 @@ from alignment_mlflow.tiers.schema import (
 )
 
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+log = logging.getLogger(__name__)
 
 
 def spark_schema() -> Any:
@@ -73,6 +75,50 @@ def _version(spark: Any, table: TableName) -> int:
     return int(DeltaTable.forName(spark, table.quoted).history(1).collect()[0]["version"])
 
 
+HISTORY_DEPTH = 50
+
+
+def committed_version(
+    history: list[dict[str, Any]], *, user_metadata: str, project: str
+) -> int | None:
+    """The version our MERGE committed, from the table's history (newest first), never simply
+    the newest: another writer may have committed since. Ours carries our ``userMetadata``; where
+    the runtime refused to set it (serverless), it is the newest MERGE whose delete clause is
+    scoped to our project."""
+    merges = [h for h in history if str(h.get("operation", "")).upper() == "MERGE"]
+    for h in merges:
+        if h.get("userMetadata") == user_metadata:
+            return int(h["version"])
+    scope = f"project = {sql_string(project)}"
+    for h in merges:
+        if scope in json.dumps(h.get("operationParameters") or {}):
+            return int(h["version"])
+    return None
+
+
+def _committed_version(spark: Any, table: TableName, *, user_metadata: str, project: str) -> int:
+    from delta.tables import DeltaTable
+
+    rows = DeltaTable.forName(spark, table.quoted).history(HISTORY_DEPTH).collect()
+    history = [r.asDict(recursive=True) for r in rows]
+    found = committed_version(history, user_metadata=user_metadata, project=project)
+    return found if found is not None else _version(spark, table)
+
+
+def _set_user_metadata(spark: Any, value: str | None) -> bool:
+    """Best effort: serverless compute may refuse to set Delta's commit userMetadata conf. The run
+    id is in every row anyway, so a refusal costs only the link from history to the run."""
+    try:
+        if value is None:
+            spark.conf.unset(USER_METADATA)
+        else:
+            spark.conf.set(USER_METADATA, value)
+    except Exception as exc:  # pyspark raises several kinds across versions and Connect
+        log.warning("could not set %s (%s); commit metadata left out", USER_METADATA, exc)
+        return False
+    return True
+
+
 def planned_statements(table: TableName, project: str, source_view: str = "src") -> list[str]:
     """Every SQL statement :func:`merge_tiers` issues, in order."""
     return [
@@ -105,7 +151,8 @@ def merge_tiers(
         view = f"alignment_tiers_src_{uuid.uuid4().hex}"
         build_source(spark, rows).createOrReplaceTempView(view)
         previous = spark.conf.get(USER_METADATA, None)
-        spark.conf.set(USER_METADATA, json.dumps(commit_metadata, sort_keys=True))
+        user_metadata = json.dumps(commit_metadata, sort_keys=True)
+        _set_user_metadata(spark, user_metadata)
         try:
             metrics = spark.sql(merge_sql(table, view, project)).collect()
         except Exception as exc:
@@ -114,10 +161,7 @@ def merge_tiers(
             time.sleep(random.uniform(0.1, 0.5) * attempt)
             continue
         finally:
-            if previous is None:
-                spark.conf.unset(USER_METADATA)
-            else:
-                spark.conf.set(USER_METADATA, previous)
+            _set_user_metadata(spark, previous)
             spark.catalog.dropTempView(view)
         counts: dict[str, int] = {}
         if metrics:
@@ -127,5 +171,6 @@ def merge_tiers(
                 "updated": int(m.get("num_updated_rows", 0)),
                 "deleted": int(m.get("num_deleted_rows", 0)),
             }
-        return _version(spark, table), True, counts
+        version = _committed_version(spark, table, user_metadata=user_metadata, project=project)
+        return version, True, counts
     raise AssertionError("unreachable")  # pragma: no cover
