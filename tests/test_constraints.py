@@ -319,7 +319,12 @@ def test_check_cli_exit_codes(tmp_path: Path) -> None:
         cli, ["check", str(folder / TELCO), "--spec", str(TEMPLATE_SPEC), "--json"]
     )
     payload = json.loads(as_json.output)
-    assert [c["status"] for c in payload["constraints"]] == ["failed", "unverifiable", "passed", "failed"]
+    assert [c["status"] for c in payload["constraints"]] == [
+        "failed",
+        "unverifiable",
+        "passed",
+        "failed",
+    ]
     assert (folder / TELCO).read_bytes() == before
     assert sorted(p.name for p in folder.iterdir()) == [TELCO]
 

@@ -1,106 +1,185 @@
-"""What the MLflow UI shows, rendered purely: params, tags, description, report.html, tables."""
+"""What the MLflow UI shows, rendered purely: params, tags, metrics, description, report.html."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from _specs import make_spec, spec_data
 from alignment_mlflow.findings.constraints import verify_constraints
 from alignment_mlflow.findings.document import FindingsView, parse_findings
 from alignment_mlflow.spec import load_spec
 from alignment_mlflow.tracking import content as report
+from alignment_mlflow.tracking.description import md, run_description, verdict_line
+from alignment_mlflow.tracking.report import report_html
 from conftest import FINDINGS_FIXTURES
 
 TELCO = FINDINGS_FIXTURES / "telco_pii_churn_408768_findings.yaml"
-KEY = re.compile(r"^[A-Za-z0-9_\-. :/]{1,250}$")
+KEY = re.compile(r"^[A-Za-z0-9_\-. ]{1,250}$")
 
 
 def view() -> FindingsView:
     return parse_findings(TELCO.read_bytes(), str(TELCO)).view
 
 
-def verdicts() -> list[dict[str, object]]:
+def verdicts(spec: object = None) -> list[dict[str, object]]:
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    return [v.to_dict() for v in verify_constraints(make_spec(), view(), now=now)]
+    return [v.to_dict() for v in verify_constraints(spec or make_spec(), view(), now=now)]  # type: ignore[arg-type]
 
 
-def test_params_are_flattened_with_dotted_slug_names() -> None:
-    params = report.flatten_params(make_spec(), verdicts())
-    assert params["success_metrics.model_auc.threshold"] == "0.8"
-    assert params["success_metrics.model_latency.unit"] == "ms"
-    assert params["success_metrics.model_auc.unit"] == "none"
-    assert params["interventions.high.band"] == "(0.8, 1]"
-    assert params["interventions.low.cost_per_customer"] == "0.5"
-    assert params["interventions.medium.expected_retention_rate"] == "0.2"
-    assert (
-        params["business_context.stakeholders"] == "Marketing Team, Customer Success, Data Science"
+def ctx(spec: object = None, **kw: object) -> report.RunContext:
+    spec = spec or make_spec()
+    return report.RunContext(
+        spec=spec,  # type: ignore[arg-type]
+        findings=view(),
+        findings_location=str(TELCO),
+        findings_sha256="f" * 64,
+        verdicts=verdicts(spec),
+        package_version="0.2.0",
+        experiment="/Shared/alignment/x",
+        experiment_url="http://mlflow.example:5000/#/experiments/1",
+        **kw,  # type: ignore[arg-type]
     )
-    assert params["deployment_requirements.real_time_latency"] == "< 100ms p99"
-    assert params["data_constraints.pii_handling.status"] == "failed"
+
+
+def test_params_are_declared_facts_once_each_keyed_by_what_differs() -> None:
+    params = report.flatten_params(make_spec())
+    assert params["metric.model_auc.target"] == ">= 0.80"
+    assert params["metric.model_auc.priority"] == "High"
+    assert params["tier.high.band"] == "(0.8, 1]"
+    assert params["tier.low.cost"] == "0.5 USD/customer"
+    assert params["tier.medium.retention"] == "0.2"
+    assert params["context.stakeholders"] == "Marketing Team, Customer Success, Data Science"
+    assert params["deploy.real_time_latency"] == "< 100ms p99"
+    assert params["constraint.pii_handling.requirement"]
+    assert not [k for k in params if k.endswith((".operator", ".threshold", ".unit", ".status"))]
+    assert "none" not in params.values()
     assert all(KEY.match(k) for k in params)
     assert len(params) <= 100  # one log_batch
+
+
+def test_outcomes_are_tags_and_metrics_not_params() -> None:
+    c = ctx()
+    tags = report.run_tags(c, fingerprint="fp")
+    assert tags["alignment.status"] == "blocked"
+    assert tags["alignment.constraint.pii_handling"] == "failed"
+    assert tags["alignment.constraints_failed"] == "2"
+    metrics = report.run_metrics(c)
+    assert metrics["constraints_failed"] == 2
+    assert metrics["constraints_unverifiable"] == 1
+    assert (metrics["tiers"], metrics["success_metrics"]) == (3, 5)
 
 
 def test_long_values_are_cut_visibly() -> None:
     data = spec_data()
     data["business_context"]["business_objective"] = "x" * 7000
-    params = report.flatten_params(load_spec(data))
-    value = params["business_context.business_objective"]
+    value = report.flatten_params(load_spec(data))["context.business_objective"]
     assert len(value) == report.MAX_PARAM_VALUE
     assert value.endswith(report.TRUNCATION_MARKER)
 
 
-def test_odd_keys_become_valid_mlflow_keys() -> None:
+@pytest.mark.parametrize("key", ["budget (€)!", "a/../b", "..", "x..y", "  .dots. "])
+def test_odd_keys_become_valid_mlflow_keys(key: str) -> None:
     data = spec_data()
-    data["business_context"]["budget (€)!"] = "x"
-    params = report.flatten_params(load_spec(data))
-    assert all(KEY.match(k) for k in params)
+    data["business_context"][key] = "x"
+    spec = load_spec(data)
+    assert all(KEY.match(k) for k in report.flatten_params(spec))
+    assert report.name_problems(spec, "/Shared/x") == []
 
 
-def test_tags_and_fingerprint() -> None:
+def test_name_problems_are_found_before_any_write() -> None:
+    data = spec_data()
+    data["business_context"]["budget!"] = "x"
+    data["business_context"]["budget?"] = "y"
+    data["business_context"]["k" * 300] = "z"
+    problems = report.name_problems(load_spec(data), "/Shared/" + "e" * 600)
+    assert any("experiment name is 608 characters" in p for p in problems)
+    assert any("both become the param 'context.budget_'" in p for p in problems)
+    assert any("over 250" in p for p in problems)
+
+
+def test_fingerprint_and_run_name() -> None:
     spec = make_spec()
-    fp = report.fingerprint(spec.sha256, "f" * 64, "0.1.0")
-    assert fp != report.fingerprint(spec.sha256, "e" * 64, "0.1.0")
-    tags = report.run_tags(
-        spec,
-        findings=view(),
-        findings_location=str(TELCO),
-        findings_sha256="f" * 64,
-        fingerprint=fp,
-        package_version="0.1.0",
-        verdicts=verdicts(),
+    assert report.fingerprint(spec.sha256, "f" * 64, "0.2.0") != report.fingerprint(
+        spec.sha256, "e" * 64, "0.2.0"
     )
-    assert tags["alignment.project"] == "customer_churn_prediction"
-    assert tags["alignment.dataset"] == "telco_pii_churn_408768"
-    assert tags["alignment.constraints_failed"] == "3"
-    assert tags["alignment.fingerprint"] == fp
-    assert "| Model AUC | >= 0.80 | High |" in tags["mlflow.note.content"]
-    assert report.run_name(view()) == "business-alignment-telco_pii_churn_408768"
+    assert report.run_name(view(), spec) == f"telco_pii_churn_408768-{spec.sha256[:7]}"
 
 
-def test_description_summarises_objective_budget_metrics_tiers_and_constraints() -> None:
-    md = report.run_description(make_spec(), view(), verdicts())
-    assert "Reduce customer churn by 20%" in md
-    assert "$50k for retention campaigns per month" in md
-    assert (
-        "| High | (0.8, 1] | Personal call from account manager | 50.00 USD/customer | 40% |" in md
-    )
-    assert "| PII Handling | **failed** |" in md
+def test_description_leads_with_the_verdict_and_names_the_constraints() -> None:
+    text = run_description(ctx())
+    first = text.splitlines()[0]
+    assert first.startswith("⛔ **BLOCKED**")
+    assert "failed: PII Handling" in first
+    assert "to review: Data Freshness" in first
+    assert "| Metric | Target | Priority |" in text
+    assert "Reduce customer churn by 20%" in text
+    assert "| High | \\(0.8, 1\\] | Personal call from account manager |" in text
+    assert "#### Deployment requirements" in text
+    assert "[/Shared/alignment/x](http://mlflow.example:5000/#/experiments/1)" in text
 
 
-def test_report_html_is_self_contained_and_escaped() -> None:
+def test_description_of_an_aligned_run() -> None:
+    c = ctx(make_spec(data_constraints=[]))
+    assert verdict_line(c).startswith("✅ **ALIGNED**")
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "![pixel](http://evil.example/p.png)",
+        '<img src="http://evil.example/p.png">',
+        "[click](javascript:alert(1))",
+        "<script>alert(1)</script>",
+        "**bold** `code` <http://evil.example>",
+    ],
+)
+def test_spec_text_in_the_description_is_inert(hostile: str) -> None:
+    data = spec_data()
+    data["business_context"]["business_objective"] = hostile
+    data["success_metrics"][0]["metric"] = hostile
+    text = run_description(ctx(load_spec(data)))
+    assert md(hostile) in text
+    assert not re.search(r"(?<!\\)<", text)  # no raw HTML
+    assert not re.search(r"(?<!\\)!\[", text)  # no image
+    assert not re.search(r"(?<!\\)\]\((http://evil|javascript)", text)  # no link
+
+
+@given(st.text())
+def test_md_escapes_every_markdown_and_html_metacharacter(text: str) -> None:
+    out = md(text)
+    unescaped = re.sub(r"\\[!-/:-@\[-`{-~]", "", out)
+    assert not re.search(r"[<>\[\]()!`*_|\\]", unescaped)
+    assert "\n" not in out
+
+
+def test_report_html_is_a_self_contained_escaped_model_card() -> None:
     data = spec_data()
     data["business_context"]["project_name"] = "<script>alert(1)</script> Churn"
-    page = report.report_html(load_spec(data), view(), verdicts(), run_id="abc")
+    c = ctx(load_spec(data), delta_table="/t", delta_version=4, user="ana", aligned_at="2026")
+    page = report_html(c)
     assert "<script>" not in page
     assert "&lt;script&gt;" in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    assert '<div class="verdict blocked" id="verdict"><strong>BLOCKED</strong>' in page
+    for section in (
+        "Business context",
+        "Success metrics",
+        "Deployment requirements",
+        "Limitations",
+    ):
+        assert f"<h2>{section}" in page
     assert '<table id="tiers">' in page
     assert "Personal call from account manager" in page
     assert 'class="failed"' in page
+    assert "run by ana" in page
+    assert "(version 4)" in page
+    assert "@media print" in page
 
 
 def test_tables_have_the_split_shape() -> None:
@@ -124,13 +203,14 @@ def test_no_raw_values_reach_the_run() -> None:
         str(raw["columns"][c]["universal_metrics"]["most_common_value"])
         for c in ("email", "full_name", "phone")
     ]
-    spec = make_spec()
+    c = replace(ctx(), delta_table="t", delta_version=1)
     rendered = " ".join(
         [
-            str(report.flatten_params(spec, verdicts())),
-            report.run_description(spec, view(), verdicts()),
-            report.report_html(spec, view(), verdicts()),
-            str(report.tables(spec, verdicts())),
+            str(report.flatten_params(c.spec)),
+            str(report.run_tags(c, fingerprint="x")),
+            run_description(c),
+            report_html(c),
+            str(report.tables(c.spec, c.verdicts)),
         ]
     )
     assert [v for v in pii if v in rendered] == []

@@ -7,6 +7,7 @@ import os
 import socket
 import urllib.parse
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,11 @@ from _mlflow_server import CountingProxy
 from _specs import make_spec
 from alignment_mlflow.errors import TargetError, TrackingError
 from alignment_mlflow.findings.document import base_sha256, parse_findings
-from alignment_mlflow.spec import spec_to_dict
+from alignment_mlflow.spec import render_spec_yaml, spec_to_dict
 from alignment_mlflow.spec.model import AlignmentSpec
 from alignment_mlflow.tracking import runs as tracking
+from alignment_mlflow.tracking.content import RunContext, final_tags
+from alignment_mlflow.tracking.report import report_html
 from conftest import FINDINGS_FIXTURES
 
 CLEAN = FINDINGS_FIXTURES / "subscription_clean_408768_findings.yaml"
@@ -27,20 +30,38 @@ DOC = parse_findings(CLEAN.read_bytes(), str(CLEAN))
 EXPERIMENT = "/Shared/alignment/tracking-test"
 
 
+def context(spec: AlignmentSpec | None = None) -> RunContext:
+    return RunContext(
+        spec=spec or make_spec(),
+        findings=DOC.view,
+        findings_location=str(CLEAN),
+        findings_sha256=base_sha256(DOC),
+        verdicts=(),
+        package_version="0.1.0",
+    )
+
+
 def start(uri: str, spec: AlignmentSpec | None = None, **kw: Any) -> tracking.RunRef:
-    spec = spec or make_spec()
+    ctx = context(spec)
     client = tracking.make_client(uri)
     return tracking.start_alignment_run(
         client,
         tracking_uri=uri,
         experiment=kw.pop("experiment", EXPERIMENT),
-        spec=spec,
-        spec_dict=spec_to_dict(spec),
-        findings=DOC.view,
-        findings_location=str(CLEAN),
-        findings_sha256=base_sha256(DOC),
-        package_version="0.1.0",
+        ctx=ctx,
+        spec_text=render_spec_yaml(ctx.spec),
+        spec_dict=spec_to_dict(ctx.spec),
         **kw,
+    )
+
+
+def finish(uri: str, ref: tracking.RunRef, **tags: str) -> None:
+    ctx = replace(context(), delta_table="t", delta_version=1)
+    tracking.finish_run(
+        tracking.make_client(uri),
+        ref,
+        tags={**final_tags(ctx), **tags},
+        report_html=report_html(ctx),
     )
 
 
@@ -77,17 +98,25 @@ def test_run_holds_params_tags_description_and_artifacts(sqlite_uri: str, tmp_pa
     client = MlflowClient(sqlite_uri)
     run = client.get_run(ref.run_id)
     assert run.info.status == "RUNNING"  # the pipeline finishes it after Delta and findings
-    assert run.info.run_name == "business-alignment-subscription_clean_408768"
-    assert run.data.params["success_metrics.precision_at_20pct.threshold"] == "0.6"
+    assert run.info.run_name == f"subscription_clean_408768-{make_spec().sha256[:7]}"
+    assert run.data.params["metric.precision_at_20pct.target"] == ">= 0.60"
+    assert run.data.params["tier.high.cost"] == "50 USD/customer"
     assert run.data.tags["alignment.spec_sha256"] == make_spec().sha256
+    assert run.data.tags["alignment.status"] == "aligned"
+    assert run.data.metrics["constraints_failed"] == 0
+    assert run.data.metrics["tiers"] == 3
     assert "Reduce customer churn" in run.data.tags["mlflow.note.content"]
+    [dataset_input] = run.inputs.dataset_inputs
+    assert dataset_input.dataset.name == "subscription_clean_408768"
+    assert dataset_input.dataset.digest == base_sha256(DOC)[:12]
+    assert str(CLEAN) in dataset_input.dataset.source
     logged = json.loads(run.data.tags["mlflow.loggedArtifacts"])
     assert {"path": "alignment/interventions.json", "type": "table"} in logged
     names = sorted(a.path for a in client.list_artifacts(ref.run_id, "alignment"))
     assert names == [
         "alignment/data_constraints.json",
         "alignment/interventions.json",
-        "alignment/report.html",
+        "alignment/spec.normalised.json",
         "alignment/spec.yaml",
         "alignment/success_metrics.json",
     ]
@@ -102,10 +131,11 @@ def test_run_holds_params_tags_description_and_artifacts(sqlite_uri: str, tmp_pa
         client.get_experiment_by_name(EXPERIMENT).experiment_id, "alignment/interventions.json"
     )
     assert list(df["tier"]) == ["High", "Medium", "Low"]
-    tracking.finish_run(client, ref, tags={"alignment.delta_version": "3"})
+    finish(sqlite_uri, ref, **{"alignment.delta_version": "3"})
     done = client.get_run(ref.run_id)
     assert done.info.status == "FINISHED"
     assert done.data.tags["alignment.delta_version"] == "3"
+    assert [a.path for a in client.list_artifacts(ref.run_id) if not a.is_dir] == ["report.html"]
 
 
 def test_finished_run_is_reused_unless_new_run_or_changed(sqlite_uri: str) -> None:
@@ -159,30 +189,27 @@ def test_server_run_is_complete_over_rest_within_the_request_budget(
     counting_proxy: CountingProxy,
 ) -> None:
     uri = counting_proxy.uri
-    client = tracking.make_client(uri)
     ref = start(uri, experiment="/Shared/alignment/request-count")
-    tracking.finish_run(
-        client, ref, tags={"alignment.delta_version": "1", "alignment.delta_table": "t"}
-    )
+    finish(uri, ref)
     requests = list(counting_proxy.requests)
     print(f"\nrequests for one alignment run: {len(requests)}")
     for r in requests:
         print("  ", *r)
-    assert len(requests) <= 12
+    # lookup + create experiment, search, create run, log-batch, log-inputs, 5 alignment/
+    # uploads, final log-batch, report.html upload, update
+    assert len(requests) <= 14
 
     run = rest(counting_proxy.upstream_uri, "runs/get", run_id=ref.run_id)["run"]
     assert run["info"]["status"] == "FINISHED"
     params = {p["key"]: p["value"] for p in run["data"]["params"]}
     tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
-    assert params["interventions.high.band"] == "(0.8, 1]"
+    assert params["tier.high.band"] == "(0.8, 1]"
     assert tags["alignment.delta_version"] == "1"
-    assert tags["mlflow.note.content"].startswith("## Customer Churn Prediction")
-    listed = rest(
-        counting_proxy.upstream_uri, "artifacts/list", run_id=ref.run_id, path="alignment"
-    )
-    assert {f["path"] for f in listed["files"]} >= {"alignment/report.html", "alignment/spec.yaml"}
+    assert tags["mlflow.note.content"].startswith("✅ **ALIGNED**")
+    listed = rest(counting_proxy.upstream_uri, "artifacts/list", run_id=ref.run_id)
+    assert {f["path"] for f in listed["files"]} >= {"report.html", "alignment"}
     url = f"{counting_proxy.upstream_uri}/get-artifact?" + urllib.parse.urlencode(
-        {"path": "alignment/report.html", "run_uuid": ref.run_id}
+        {"path": "report.html", "run_uuid": ref.run_id}
     )
     with urllib.request.urlopen(url, timeout=30) as resp:
         assert b'<table id="tiers">' in resp.read()

@@ -13,13 +13,14 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
 from alignment_mlflow import __version__
 from alignment_mlflow.result import JSON_KEYS, AlignmentResult
 from alignment_mlflow.spec.model import AlignmentSpec
+from alignment_mlflow.tracking.content import RunContext
 
 __all__ = ["JSON_KEYS", "AlignmentResult", "Progress", "align"]
 
@@ -55,6 +56,7 @@ class _Plan:
     """Everything validated before the first write: the spec and where each system is."""
 
     spec: AlignmentSpec
+    spec_text: str
     tiers_table: str
     tracking_uri: str
     experiment: str
@@ -77,17 +79,23 @@ def _validate(
     profile: str | None,
     client: Any,
 ) -> _Plan:
+    from alignment_mlflow.errors import TargetError
     from alignment_mlflow.findings.aligned import load_spec_source
     from alignment_mlflow.tiers import writer as tiers
     from alignment_mlflow.tracking import runs as tracking
+    from alignment_mlflow.tracking.content import name_problems
 
-    aspec = load_spec_source(spec, profile=profile, client=client).spec
+    source = load_spec_source(spec, profile=profile, client=client)
+    aspec = source.spec
     target = tiers_table or tiers.DEFAULT_TIERS_TABLE
     tiers.check_tiers_target(target)
     uri = tracking.resolve_tracking_uri(tracking_uri)
     name = experiment or tracking.default_experiment(aspec)
     tracking.check_experiment_name(name, uri)
-    return _Plan(aspec, target, uri, name)
+    problems = name_problems(aspec, name)
+    if problems:
+        raise TargetError("MLflow would refuse this run: " + "; ".join(problems))
+    return _Plan(aspec, source.spec_text, target, uri, name)
 
 
 def _load_findings(findings: str | os.PathLike[str], profile: str | None, client: Any) -> _Findings:
@@ -102,10 +110,20 @@ def _load_findings(findings: str | os.PathLike[str], profile: str | None, client
     return _Findings(loc, doc, discovery, related)
 
 
-def _check_constraints(plan: _Plan, found: _Findings, now: datetime) -> tuple[Any, ...]:
+def _check_constraints(
+    plan: _Plan, found: _Findings, now: datetime, reference: datetime | None
+) -> tuple[Any, ...]:
     from alignment_mlflow.findings.constraints import verify_constraints
 
-    return tuple(verify_constraints(plan.spec, found.doc.view, now=now, related=found.related))
+    return tuple(
+        verify_constraints(
+            plan.spec,
+            found.doc.view,
+            now=now,
+            related=found.related,
+            freshness_reference=reference,
+        )
+    )
 
 
 def _refuse_if_strict(verdicts: tuple[Any, ...], found: _Findings) -> None:
@@ -148,10 +166,31 @@ def _dry_run(
     )
 
 
-def _log_run(
-    client: Any, plan: _Plan, found: _Findings, verdicts: tuple[Any, ...], new_run: bool
-) -> Any:
+def _run_context(plan: _Plan, found: _Findings, verdicts: tuple[Any, ...]) -> RunContext:
     from alignment_mlflow.findings.document import base_sha256
+
+    return RunContext(
+        spec=plan.spec,
+        findings=found.doc.view,
+        findings_location=found.loc.display,
+        findings_sha256=base_sha256(found.doc),
+        verdicts=tuple(v.to_dict() for v in verdicts),
+        package_version=__version__,
+        experiment=plan.experiment,
+        user=_user(),
+    )
+
+
+def _user() -> str | None:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return None
+
+
+def _log_run(client: Any, plan: _Plan, ctx: RunContext, new_run: bool) -> Any:
     from alignment_mlflow.spec import spec_to_dict
     from alignment_mlflow.tracking import runs as tracking
 
@@ -159,15 +198,27 @@ def _log_run(
         client,
         tracking_uri=plan.tracking_uri,
         experiment=plan.experiment,
-        spec=plan.spec,
+        ctx=ctx,
+        spec_text=plan.spec_text,
         spec_dict=spec_to_dict(plan.spec),
-        findings=found.doc.view,
-        findings_location=found.loc.display,
-        findings_sha256=base_sha256(found.doc),
-        verdicts=tuple(v.to_dict() for v in verdicts),
         new_run=new_run,
-        package_version=__version__,
     )
+
+
+def _finish(client: Any, ctx: RunContext, ref: Any, written: Any) -> None:
+    from alignment_mlflow.tracking import runs as tracking
+    from alignment_mlflow.tracking.content import final_tags
+    from alignment_mlflow.tracking.report import report_html
+
+    ctx = replace(
+        ctx,
+        experiment_url=ref.experiment_url,
+        run_url=ref.run_url,
+        delta_table=written.table,
+        delta_version=written.version,
+        aligned_at=_run_start(ref).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    )
+    tracking.finish_run(client, ref, tags=final_tags(ctx), report_html=report_html(ctx))
 
 
 def _update_findings(
@@ -212,6 +263,7 @@ def align(
     dry_run: bool = False,
     strict: bool = False,
     profile: str | None = None,
+    freshness_reference: datetime | None = None,
     spark: Any = None,
     workspace_client: Any = None,
     progress: Progress | None = None,
@@ -239,7 +291,7 @@ def align(
         found = _load_findings(findings, profile, workspace_client)
         s.detail = found.loc.display + (f" ({found.discovery})" if found.discovery else "")
     with steps.step("check_constraints") as s:
-        verdicts = _check_constraints(plan, found, datetime.now(timezone.utc))
+        verdicts = _check_constraints(plan, found, datetime.now(timezone.utc), freshness_reference)
         s.detail = _verdict_detail(verdicts)
         if strict:
             _refuse_if_strict(verdicts, found)
@@ -248,11 +300,11 @@ def align(
 
     with steps.step("mlflow_run") as s:
         client = tracking.make_client(plan.tracking_uri)
-        ref = _log_run(client, plan, found, verdicts, new_run)
+        ref = _log_run(client, plan, _run_context(plan, found, verdicts), new_run)
         s.detail = f"run {ref.run_id}" + (" reused" if ref.reused else " created")
         # Time-dependent evidence (freshness) is stated as of the run's start, so a rerun of the
         # same alignment writes byte-identical findings.
-        verdicts = _check_constraints(plan, found, _run_start(ref))
+        verdicts = _check_constraints(plan, found, _run_start(ref), freshness_reference)
     try:
         with steps.step("delta_tiers") as s:
             written = tiers.write_tiers(
@@ -269,7 +321,7 @@ def align(
             wrote = _update_findings(plan, found, verdicts, ref, written)
             s.detail = found.loc.display + (" updated" if wrote.changed else " unchanged")
         with steps.step("finish_run"):
-            tracking.finish_run(client, ref, tags=_final_tags(written))
+            _finish(client, _run_context(plan, found, verdicts), ref, written)
     except BaseException as exc:
         if not ref.reused:
             tracking.fail_run(client, ref, exc)
@@ -288,14 +340,6 @@ def _verdict_detail(verdicts: tuple[Any, ...]) -> str:
     from alignment_mlflow.findings.constraints import summarise
 
     return ", ".join(f"{n} {k}" for k, n in sorted(summarise(verdicts).items()) if n) or "none"
-
-
-def _final_tags(written: Any) -> dict[str, str]:
-    return {
-        "alignment.delta_table": written.table,
-        "alignment.delta_version": str(written.version),
-        "alignment.findings_updated": "true",
-    }
 
 
 def _result(
@@ -321,4 +365,5 @@ def _result(
         findings_updated=wrote.changed,
         constraints=tuple(v.to_dict() for v in verdicts),
         timings=timings,
+        experiment_url=ref.experiment_url,
     )

@@ -16,7 +16,10 @@ JSON_KEYS = (
     "tiers_table",
     "tiers_version",
     "timings",
+    "status",
+    "dry_run",
 )
+"""The ``--json`` keys, in order; the first eight are the original contract and never change."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,15 @@ class AlignmentResult:
     timings: Mapping[str, float]
     dry_run: bool = False
     planned: Mapping[str, Any] = field(default_factory=dict)
+    experiment_url: str | None = None
+
+    @property
+    def status(self) -> str:
+        """``blocked`` (a constraint failed), ``needs_review`` (something unverifiable or manual)
+        or ``aligned``: the verdict the run, the CLI and ``--json`` all lead with."""
+        from alignment_mlflow.findings.constraints import alignment_status
+
+        return alignment_status([str(v.get("status")) for v in self.constraints])
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's ``--json`` object: exactly these keys, relied on by jobs that parse it."""
@@ -50,19 +62,26 @@ class AlignmentResult:
             "tiers_table": self.tiers_table,
             "tiers_version": self.tiers_version,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "status": self.status,
+            "dry_run": self.dry_run,
+            **({"plan": dict(self.planned)} if self.dry_run else {}),
         }
 
     def summary_lines(self) -> list[str]:
+        head = f"status:   {self.status.upper()}"
         if self.dry_run:
-            lines = [f"dry run: nothing written; findings {self.findings_path}"]
+            lines = [head, f"dry run: nothing written; findings {self.findings_path}"]
             lines += [f"  would {k}: {v}" for k, v in self.planned.items()]
             return lines + self._constraint_lines()
         run = self.run_url or self.run_id or "-"
         reused = " (reused: same spec and findings)" if self.reused_run else ""
         version = "-" if self.tiers_version is None else str(self.tiers_version)
         changed = "" if self.tiers_changed else " (unchanged)"
+        experiment = self.experiment_url or f"experiment {self.experiment_id}"
         lines = [
+            head,
             f"run:      {run}{reused}",
+            f"runs:     {experiment}",
             f"tracking: {self.tracking_uri} (experiment {self.experiment_id})",
             f"tiers:    {self.tiers_table} version {version}{changed}",
             f"findings: {self.findings_path}"
@@ -87,4 +106,11 @@ class AlignmentResult:
         return "\n".join(self.summary_lines())
 
     def _repr_markdown_(self) -> str:
-        return "\n".join(f"- {line}" for line in self.summary_lines())
+        """In a notebook: the verdict, then links to the run and to the experiment's runs list."""
+        links = [
+            f"[{label}]({url})"
+            for label, url in (("open the run", self.run_url), ("runs list", self.experiment_url))
+            if url and url.startswith(("http://", "https://"))
+        ]
+        head = f"**{self.status.upper()}**" + (" · " + " · ".join(links) if links else "")
+        return head + "\n\n" + "\n".join(f"- `{line}`" for line in self.summary_lines()[1:])

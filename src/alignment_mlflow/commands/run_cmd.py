@@ -6,10 +6,16 @@ import contextlib
 import json
 import logging
 import sys
+from datetime import datetime
 
 import click
 
-from alignment_mlflow.commands._common import findings_argument, handle_errors
+from alignment_mlflow.commands._common import (
+    as_utc,
+    findings_argument,
+    freshness_reference_option,
+    handle_errors,
+)
 
 
 @click.command()
@@ -39,6 +45,7 @@ from alignment_mlflow.commands._common import findings_argument, handle_errors
     "--profile", metavar="NAME", help="Databricks config profile for dbfs:/ and /Volumes."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@freshness_reference_option
 @handle_errors
 def run(
     findings: str,
@@ -51,6 +58,7 @@ def run(
     strict: bool,
     profile: str | None,
     as_json: bool,
+    freshness_reference: datetime | None,
 ) -> None:
     """Log the alignment to MLflow, merge the tiers into Delta, update the findings.
 
@@ -79,6 +87,7 @@ def run(
             dry_run=dry_run,
             strict=strict,
             profile=profile,
+            freshness_reference=as_utc(freshness_reference),
             progress=progress,
         )
     if as_json:

@@ -16,7 +16,14 @@ from typing import Any
 from alignment_mlflow.errors import FindingsError, InvalidInputError, StorageError
 from alignment_mlflow.findings.document import FINDINGS_SUFFIX, parse_findings
 from alignment_mlflow.findings.storage import LocalStore, store_for
-from alignment_mlflow.spec import AlignmentSpec, build_spec, load_spec, spec_from_text
+from alignment_mlflow.spec import (
+    AlignmentSpec,
+    build_spec,
+    load_spec,
+    render_spec_yaml,
+    spec_from_text,
+)
+from alignment_mlflow.spec.loader import MAX_SPEC_BYTES
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,11 @@ class SpecSource:
     spec: AlignmentSpec
     location: str
     alignment: Mapping[str, Any] = field(default_factory=dict)
+    text: str = ""  # the spec as the user wrote it (rendered from its sections for a dict)
+
+    @property
+    def spec_text(self) -> str:
+        return self.text or render_spec_yaml(self.spec)
 
     @property
     def from_findings(self) -> bool:
@@ -65,7 +77,10 @@ def load_spec_source(
     where = os.fspath(location)
     store, path = store_for(where, profile=profile, client=client)
     if isinstance(store, LocalStore) and not where.endswith(FINDINGS_SUFFIX):
-        return SpecSource(load_spec(path), where)  # size, type and line checks of the file loader
+        spec = load_spec(path)  # size, type and line checks of the file loader
+        with open(path, "rb") as f:
+            text = f.read(MAX_SPEC_BYTES + 1).decode("utf-8")
+        return SpecSource(spec, where, text=text)
     try:
         data = store.read_bytes(path)
     except FileNotFoundError as exc:
@@ -77,7 +92,7 @@ def load_spec_source(
     except OSError as exc:
         raise StorageError(f"could not read spec {where}: {exc}") from exc
     if not where.endswith(FINDINGS_SUFFIX):
-        return SpecSource(spec_from_text(data, source=where), where)
+        return SpecSource(spec_from_text(data, source=where), where, text=data.decode("utf-8"))
     doc = parse_findings(data, where)
     meta = doc.data.get("metadata")
     alignment = meta.get("alignment") if isinstance(meta, Mapping) else None

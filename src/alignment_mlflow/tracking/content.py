@@ -1,31 +1,71 @@
-"""What an engineer reads in the MLflow UI: params, tags, the run description and report.html.
+"""What an engineer reads in the MLflow UI: the verdict first, then the record.
 
-Declared facts (the spec) become immutable params; things that can change after the run
-(statuses, links) become tags. Values longer than MLflow accepts are cut here with a visible
-marker, never silently by the server; the full text is always in ``alignment/spec.yaml``. Only
-names, types, counts and dates from the findings appear, never column values. Pure: no I/O.
+The run leads with one status (``alignment.status``: blocked / needs_review / aligned) as a tag, as
+counts in metrics the runs list can sort and filter with ``>``, and as the description's first
+line. Declared facts (the spec) are params, each once, keyed by what differs
+(``metric.model_auc.target``, ``tier.high.cost``); outcomes (constraint statuses) are tags and
+metrics. Values longer than MLflow accepts are cut here with a visible marker, never silently by
+the server. Only names, types, counts and dates from the findings appear, never column values.
+Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import json
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from alignment_mlflow.findings.constraints import alignment_status
 
 if TYPE_CHECKING:
     from alignment_mlflow.findings.document import FindingsView
     from alignment_mlflow.spec.model import AlignmentSpec
 
+# MLflow's own limits (mlflow.utils.validation) and Databricks' params per run.
 MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000
 MAX_KEY = 250
+MAX_PARAMS = 1600
+MAX_EXPERIMENT_NAME = 500
 TRUNCATION_MARKER = "…[truncated; full text in alignment/spec.yaml]"
-_KEY_BAD = re.compile(r"[^A-Za-z0-9_\-. :/]")
+_KEY_BAD = re.compile(r"[^A-Za-z0-9_\-. ]")
+_VALID_NAME = re.compile(r"^[/\w.\- :]*$")  # mlflow.utils.validation.validate_param_and_metric_name
 
 Verdicts = Sequence[Mapping[str, Any]]
+STATUS_TAG = "alignment.status"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything the run's content is made from; links are filled in as the steps complete."""
+
+    spec: AlignmentSpec
+    findings: FindingsView
+    findings_location: str
+    findings_sha256: str
+    verdicts: Verdicts
+    package_version: str
+    experiment: str = ""
+    experiment_url: str | None = None
+    run_url: str | None = None
+    delta_table: str | None = None
+    delta_version: int | None = None
+    aligned_at: str | None = None
+    user: str | None = None
+
+    @property
+    def status(self) -> str:
+        return alignment_status([str(v["status"]) for v in self.verdicts])
+
+    def constraint_status(self, slug: str, default: str) -> str:
+        for v in self.verdicts:
+            if v["slug"] == slug:
+                return str(v["status"])
+        return default
 
 
 def truncate(value: Any, limit: int) -> str:
@@ -36,8 +76,6 @@ def truncate(value: Any, limit: int) -> str:
 
 
 def _text(value: Any) -> str:
-    if value is None:
-        return "none"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -49,43 +87,67 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _key(*parts: str) -> str:
-    return _KEY_BAD.sub("_", ".".join(parts))[:MAX_KEY]
+def param_key(*parts: str) -> str:
+    """A key MLflow accepts for params, tags and metrics: safe characters only, no empty or
+    dot-only parts (MLflow treats names as paths: ``a/../b`` would resolve to another name)."""
+    clean = [re.sub(r"\.{2,}", ".", _KEY_BAD.sub("_", str(p))).strip(" .") or "_" for p in parts]
+    return ".".join(clean)
 
 
-def _status_by_slug(spec: AlignmentSpec, verdicts: Verdicts) -> dict[str, str]:
-    out: dict[str, str] = {d.slug: d.status for d in spec.data_constraints}
-    out.update({str(v["slug"]): str(v["status"]) for v in verdicts})
-    return out
+def _money(amount: float, currency: str, unit: str | None = None) -> str:
+    return f"{amount:g} {currency}" + (f"/{unit}" if unit else "")
 
 
-def flatten_params(spec: AlignmentSpec, verdicts: Verdicts = ()) -> dict[str, str]:
-    params: dict[str, Any] = {}
-    for k, v in spec.business_context.raw.items():
-        params[_key("business_context", k)] = v
+def _declared(spec: AlignmentSpec) -> list[tuple[tuple[str, ...], Any]]:
+    """The spec's facts, once each, under the key parts that tell them apart."""
+    facts: list[tuple[tuple[str, ...], Any]] = []
+    facts += [(("context", str(k)), v) for k, v in spec.business_context.raw.items()]
     for m in spec.success_metrics:
-        t = m.target
-        params[_key("success_metrics", m.slug, "target")] = t.text
-        params[_key("success_metrics", m.slug, "priority")] = m.priority
-        params[_key("success_metrics", m.slug, "operator")] = t.operator
-        params[_key("success_metrics", m.slug, "threshold")] = t.value
-        params[_key("success_metrics", m.slug, "unit")] = t.unit
-    for k, v in spec.deployment_requirements.raw.items():
-        params[_key("deployment_requirements", k)] = v
+        facts += [(("metric", m.slug, "target"), m.target.text)]
+        facts += [(("metric", m.slug, "priority"), m.priority)]
+    facts += [(("deploy", str(k)), v) for k, v in spec.deployment_requirements.raw.items()]
     for i in spec.interventions:
-        base = ("interventions", i.slug)
-        params[_key(*base, "band")] = str(i.band)
-        params[_key(*base, "min_score")] = i.band.min_score
-        params[_key(*base, "max_score")] = i.band.max_score
-        params[_key(*base, "intervention")] = i.intervention
-        params[_key(*base, "cost_per_customer")] = i.cost.amount
-        params[_key(*base, "currency")] = i.cost.currency
-        params[_key(*base, "expected_retention_rate")] = i.expected_effectiveness.value
-    statuses = _status_by_slug(spec, verdicts)
-    for d in spec.data_constraints:
-        params[_key("data_constraints", d.slug, "requirement")] = d.requirement
-        params[_key("data_constraints", d.slug, "status")] = statuses.get(d.slug, d.status)
-    return {k: truncate(v, MAX_PARAM_VALUE) for k, v in params.items()}
+        facts += [
+            (("tier", i.slug, "band"), str(i.band)),
+            (("tier", i.slug, "intervention"), i.intervention),
+            (("tier", i.slug, "cost"), _money(i.cost.amount, i.cost.currency, i.cost.unit)),
+            (("tier", i.slug, "retention"), i.expected_effectiveness.value),
+        ]
+    facts += [(("constraint", d.slug, "requirement"), d.requirement) for d in spec.data_constraints]
+    return [(k, v) for k, v in facts if v is not None and v != ""]
+
+
+def flatten_params(spec: AlignmentSpec) -> dict[str, str]:
+    """Declared facts as params: immutable, so a rerun with another spec is another run."""
+    return {param_key(*k): truncate(v, MAX_PARAM_VALUE) for k, v in _declared(spec)}
+
+
+def name_problems(spec: AlignmentSpec, experiment: str) -> list[str]:
+    """What MLflow would refuse about this run's names, found before anything is written:
+    experiment names over 500 characters, keys over 250, two spec keys that become the same
+    param, more params than Databricks accepts in a run."""
+    problems = []
+    if len(experiment) > MAX_EXPERIMENT_NAME:
+        problems.append(
+            f"experiment name is {len(experiment)} characters, over MLflow's "
+            f"{MAX_EXPERIMENT_NAME}; pass a shorter --experiment"
+        )
+    seen: dict[str, tuple[str, ...]] = {}
+    for parts, _ in _declared(spec):
+        key = param_key(*parts)
+        where = ".".join(parts)
+        if len(key) > MAX_KEY:
+            problems.append(f"{where}: the param key is {len(key)} characters, over {MAX_KEY}")
+        elif not _VALID_NAME.match(key) or posixpath.normpath(key) != key:
+            problems.append(f"{where}: {key!r} is not a valid MLflow param name")
+        elif key in seen and seen[key] != parts:
+            problems.append(
+                f"{where} and {'.'.join(seen[key])} both become the param {key!r}; rename one"
+            )
+        seen.setdefault(key, parts)
+    if len(seen) > MAX_PARAMS:
+        problems.append(f"the spec makes {len(seen)} params, over the {MAX_PARAMS} per run")
+    return problems
 
 
 def fingerprint(spec_sha256: str, findings_sha256: str, package_version: str) -> str:
@@ -94,92 +156,64 @@ def fingerprint(spec_sha256: str, findings_sha256: str, package_version: str) ->
     return hashlib.sha256(blob).hexdigest()[:32]
 
 
-def run_name(findings: FindingsView) -> str:
-    return f"business-alignment-{findings.dataset_name}"
+def run_name(findings: FindingsView, spec: AlignmentSpec) -> str:
+    """Tells runs apart in the list: which data, which spec."""
+    return f"{findings.dataset_name}-{spec.sha256[:7]}"
 
 
 def _counts(verdicts: Verdicts) -> dict[str, int]:
-    out: dict[str, int] = {}
+    out = {"passed": 0, "failed": 0, "unverifiable": 0, "manual": 0}
     for v in verdicts:
-        out[str(v["status"])] = out.get(str(v["status"]), 0) + 1
+        status = "manual" if v["status"] == "to_verify" else str(v["status"])
+        out[status] = out.get(status, 0) + 1
     return out
 
 
-def run_tags(
-    spec: AlignmentSpec,
-    *,
-    findings: FindingsView,
-    findings_location: str,
-    findings_sha256: str,
-    fingerprint: str,
-    package_version: str,
-    verdicts: Verdicts = (),
-) -> dict[str, str]:
-    counts = _counts(verdicts)
-    tags = {
-        "alignment.project": spec.project_slug,
-        "alignment.dataset": findings.dataset_name,
-        "alignment.findings_path": findings_location,
-        "alignment.findings_sha256": findings_sha256,
-        "alignment.spec_sha256": spec.sha256,
-        "alignment.package_version": package_version,
-        "alignment.fingerprint": fingerprint,
-        "alignment.constraints_failed": str(counts.get("failed", 0)),
-        "alignment.constraints_unverifiable": str(counts.get("unverifiable", 0)),
-        "mlflow.note.content": run_description(spec, findings, verdicts),
+def run_metrics(ctx: RunContext) -> dict[str, float]:
+    """The verdict as numbers the runs list can sort and filter
+    (``metrics.constraints_failed > 0``)."""
+    counts = _counts(ctx.verdicts)
+    return {
+        **{f"constraints_{k}": float(n) for k, n in counts.items()},
+        "tiers": float(len(ctx.spec.interventions)),
+        "success_metrics": float(len(ctx.spec.success_metrics)),
     }
+
+
+def run_tags(ctx: RunContext, *, fingerprint: str) -> dict[str, str]:
+    from alignment_mlflow.tracking.description import run_description
+
+    counts = _counts(ctx.verdicts)
+    tags = {
+        STATUS_TAG: ctx.status,
+        "alignment.project": ctx.spec.project_slug,
+        "alignment.project_name": ctx.spec.business_context.project_name,
+        "alignment.dataset": ctx.findings.dataset_name,
+        "alignment.findings_path": ctx.findings_location,
+        "alignment.findings_sha256": ctx.findings_sha256,
+        "alignment.spec_sha256": ctx.spec.sha256,
+        "alignment.package_version": ctx.package_version,
+        "alignment.fingerprint": fingerprint,
+        "alignment.constraints_failed": str(counts["failed"]),
+        "alignment.constraints_unverifiable": str(counts["unverifiable"]),
+        "mlflow.note.content": run_description(ctx),
+    }
+    for d in ctx.spec.data_constraints:
+        tags[param_key("alignment.constraint", d.slug)] = ctx.constraint_status(d.slug, d.status)
     return {k: truncate(v, MAX_TAG_VALUE) for k, v in tags.items()}
 
 
-def _md(text: Any) -> str:
-    return _text(text).replace("|", "\\|").replace("\n", " ")
+def final_tags(ctx: RunContext) -> dict[str, str]:
+    """Set when the run finishes: the links the description could not have before."""
+    from alignment_mlflow.tracking.description import run_description
 
-
-def _money(amount: float, currency: str, unit: str | None = None) -> str:
-    return f"{amount:,.2f} {currency}" + (f"/{unit}" if unit else "")
-
-
-def run_description(spec: AlignmentSpec, findings: FindingsView, verdicts: Verdicts) -> str:
-    ctx = spec.business_context
-    lines = [
-        f"## {_md(ctx.project_name)}: business alignment",
-        "",
-        f"**Objective:** {_md(ctx.business_objective)}  ",
-        f"**Budget:** {_md(ctx.budget_constraints or 'not stated')}  ",
-        f"**Timeline:** {_md(ctx.timeline or 'not stated')}  ",
-        f"**Findings:** `{findings.file_name}` ({findings.row_count} rows, "
-        f"{findings.column_count} columns)",
-        "",
-        "### Success metrics",
-        "| metric | target | priority |",
-        "|---|---|---|",
-    ]
-    lines += [
-        f"| {_md(m.metric)} | {_md(m.target.text)} | {m.priority} |" for m in spec.success_metrics
-    ]
-    lines += [
-        "",
-        "### Intervention tiers",
-        "| tier | band | intervention | cost | expected retention |",
-        "|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {_md(i.tier)} | {i.band} | {_md(i.intervention)} | "
-        f"{_money(i.cost.amount, i.cost.currency, i.cost.unit)} | "
-        f"{i.expected_effectiveness.value:.0%} |"
-        for i in spec.interventions
-    ]
-    lines += ["", "### Data constraints", "| constraint | status | why |", "|---|---|---|"]
-    by_slug = {str(v["slug"]): v for v in verdicts}
-    for d in spec.data_constraints:
-        v = by_slug.get(d.slug, {})
-        lines.append(
-            f"| {_md(d.constraint)} | **{_md(v.get('status', d.status))}** | "
-            f"{_md(v.get('reason', d.requirement))} |"
-        )
-    if not spec.data_constraints:
-        lines.append("| (none) | | |")
-    return "\n".join(lines)
+    tags = {
+        "alignment.delta_table": ctx.delta_table or "",
+        "alignment.delta_version": "" if ctx.delta_version is None else str(ctx.delta_version),
+        "alignment.findings_updated": "true",
+        "mlflow.note.content": run_description(ctx),
+    }
+    return {k: truncate(v, MAX_TAG_VALUE) for k, v in tags.items()}
 
 
 def tables(spec: AlignmentSpec, verdicts: Verdicts) -> dict[str, dict[str, Any]]:
@@ -188,13 +222,7 @@ def tables(spec: AlignmentSpec, verdicts: Verdicts) -> dict[str, dict[str, Any]]
     return {
         "success_metrics": {
             "columns": [
-                "metric",
-                "target",
-                "operator",
-                "threshold",
-                "unit",
-                "priority",
-                "rationale",
+                *("metric", "target", "operator", "threshold", "unit", "priority", "rationale"),
             ],
             "data": [
                 [
@@ -211,14 +239,8 @@ def tables(spec: AlignmentSpec, verdicts: Verdicts) -> dict[str, dict[str, Any]]
         },
         "interventions": {
             "columns": [
-                "rank",
-                "tier",
-                "risk_level",
-                "band",
-                "intervention",
-                "cost_per_customer",
-                "currency",
-                "expected_retention_rate",
+                *("rank", "tier", "risk_level", "band", "intervention", "cost_per_customer"),
+                *("currency", "expected_retention_rate"),
             ],
             "data": [
                 [
@@ -236,12 +258,7 @@ def tables(spec: AlignmentSpec, verdicts: Verdicts) -> dict[str, dict[str, Any]]
         },
         "data_constraints": {
             "columns": [
-                "constraint",
-                "requirement",
-                "declared_status",
-                "status",
-                "check",
-                "reason",
+                *("constraint", "requirement", "declared_status", "status", "check", "reason"),
                 "evidence",
             ],
             "data": [
@@ -258,75 +275,3 @@ def tables(spec: AlignmentSpec, verdicts: Verdicts) -> dict[str, dict[str, Any]]
             ],
         },
     }
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1f2933}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}
-p.meta{color:#52606d;margin:0 0 12px}
-table{border-collapse:collapse;width:100%;font-size:13px}
-th,td{border:1px solid #d9e2ec;padding:6px 8px;text-align:left;vertical-align:top}
-th{background:#f0f4f8}
-.passed{color:#0b7a3e;font-weight:600}.failed{color:#b42318;font-weight:600}
-.unverifiable,.to_verify,.manual{color:#8a6100;font-weight:600}
-"""
-
-
-def report_html(
-    spec: AlignmentSpec,
-    findings: FindingsView,
-    verdicts: Verdicts,
-    *,
-    run_id: str | None = None,
-) -> str:
-    """One self-contained page: inline CSS, no script, no external assets."""
-    e = html.escape
-    ctx = spec.business_context
-    by_slug = {str(v["slug"]): v for v in verdicts}
-    metric_rows = "".join(
-        f"<tr><td>{e(m.metric)}</td><td>{e(m.target.text)}</td><td>{e(m.priority)}</td>"
-        f"<td>{e(m.rationale)}</td></tr>"
-        for m in spec.success_metrics
-    )
-    tier_rows = "".join(
-        f"<tr><td>{i.rank}</td><td>{e(i.tier)}</td><td>{e(str(i.band))}</td>"
-        f"<td>{e(i.intervention)}</td>"
-        f"<td>{e(_money(i.cost.amount, i.cost.currency, i.cost.unit))}</td>"
-        f"<td>{i.expected_effectiveness.value:.0%}</td></tr>"
-        for i in spec.interventions
-    )
-    constraint_rows = (
-        "".join(
-            f"<tr><td>{e(d.constraint)}</td><td>{e(d.requirement)}</td>"
-            f'<td class="{e(str(by_slug.get(d.slug, {}).get("status", d.status)))}">'
-            f"{e(str(by_slug.get(d.slug, {}).get('status', d.status)))}</td>"
-            f"<td>{e(str(by_slug.get(d.slug, {}).get('reason', '')))}</td></tr>"
-            for d in spec.data_constraints
-        )
-        or '<tr><td colspan="4">No data constraints declared.</td></tr>'
-    )
-    run = f" · run {e(run_id)}" if run_id else ""
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>{e(ctx.project_name)}: business alignment</title>
-<style>{_CSS}</style></head>
-<body>
-<h1>{e(ctx.project_name)}: business alignment</h1>
-<p class="meta">{e(findings.file_name)} · {findings.row_count} rows ·
-spec {spec.sha256[:12]}{run}</p>
-<p><strong>Objective:</strong> {e(ctx.business_objective)}<br>
-<strong>Budget:</strong> {e(ctx.budget_constraints or "not stated")}<br>
-<strong>Timeline:</strong> {e(ctx.timeline or "not stated")}<br>
-<strong>Stakeholders:</strong> {e(", ".join(ctx.stakeholders) or "not stated")}</p>
-<h2>Success metrics</h2>
-<table id="metrics"><tr><th>Metric</th><th>Target</th><th>Priority</th><th>Rationale</th></tr>
-{metric_rows}</table>
-<h2>Intervention tiers</h2>
-<table id="tiers"><tr><th>Rank</th><th>Tier</th><th>Score band</th><th>Intervention</th>
-<th>Cost</th><th>Expected retention</th></tr>
-{tier_rows}</table>
-<h2>Data constraints</h2>
-<table id="constraints"><tr><th>Constraint</th><th>Requirement</th><th>Status</th><th>Why</th></tr>
-{constraint_rows}</table>
-</body></html>
-"""

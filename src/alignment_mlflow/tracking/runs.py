@@ -12,12 +12,11 @@ import json
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-
-import yaml
 
 from alignment_mlflow.errors import TargetError, TrackingError
 from alignment_mlflow.tracking import content as report
@@ -25,7 +24,6 @@ from alignment_mlflow.tracking import content as report
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from alignment_mlflow.findings.document import FindingsView
     from alignment_mlflow.spec.model import AlignmentSpec
 
 T = TypeVar("T")
@@ -94,6 +92,12 @@ def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:
     return None
 
 
+def experiment_url(tracking_uri: str, experiment_id: str) -> str | None:
+    """The experiment's runs list, where the status column and filters are."""
+    url = run_url(tracking_uri, experiment_id, "-")
+    return url[: -len("/runs/-")] if url else None
+
+
 # --------------------------------------------------------------------------- runs
 
 
@@ -106,6 +110,8 @@ class RunRef:
     reused: bool
     start_time_ms: int
     existing_tags: Mapping[str, str] = field(default_factory=dict)
+    artifact_uri: str = ""
+    experiment_url: str | None = None
 
 
 def make_client(tracking_uri: str) -> MlflowClient:
@@ -151,44 +157,37 @@ def _batches(items: list[Any], size: int) -> list[list[Any]]:
 
 
 def _write_artifacts(
-    folder: Path,
-    spec: AlignmentSpec,
-    spec_dict: Mapping[str, Any],
-    findings: FindingsView,
-    verdicts: Sequence[Mapping[str, Any]],
-    run_id: str,
+    folder: Path, ctx: report.RunContext, spec_text: str, spec_dict: Mapping[str, Any]
 ) -> list[dict[str, str]]:
-    """Write the run's artifacts into ``folder``; returns the ``mlflow.loggedArtifacts`` entries."""
-    (folder / "spec.yaml").write_text(
-        yaml.safe_dump(
-            dict(spec_dict), default_flow_style=False, sort_keys=False, allow_unicode=True
-        ),
-        encoding="utf-8",
+    """The run's record under ``alignment/``: the spec exactly as written (``validate`` accepts
+    the downloaded file), its normalised form, the tables. Returns ``mlflow.loggedArtifacts``."""
+    out = folder / ARTIFACT_DIR
+    out.mkdir()
+    (out / "spec.yaml").write_text(spec_text, encoding="utf-8")
+    (out / "spec.normalised.json").write_text(
+        json.dumps(dict(spec_dict), indent=2, ensure_ascii=False, default=str), encoding="utf-8"
     )
     logged = []
-    for name, table in report.tables(spec, verdicts).items():
-        (folder / f"{name}.json").write_text(json.dumps(table, default=str), encoding="utf-8")
+    for name, table in report.tables(ctx.spec, ctx.verdicts).items():
+        (out / f"{name}.json").write_text(json.dumps(table, default=str), encoding="utf-8")
         logged.append({"path": f"{ARTIFACT_DIR}/{name}.json", "type": "table"})
-    (folder / "report.html").write_text(
-        report.report_html(spec, findings, verdicts, run_id=run_id), encoding="utf-8"
-    )
     return logged
 
 
-def _upload(client: MlflowClient, uri: str, run: Any, folder: Path) -> None:
+def _upload(client: MlflowClient, uri: str, ref: RunRef, folder: Path) -> None:
     """Upload the folder with the run's artifact repository (saves the get-run lookup)."""
     try:
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
         from mlflow.tracking._tracking_service.utils import _artifact_repos_cache
         from mlflow.utils.uri import add_databricks_profile_info_to_artifact_uri
 
-        artifact_uri = add_databricks_profile_info_to_artifact_uri(run.info.artifact_uri, uri)
+        artifact_uri = add_databricks_profile_info_to_artifact_uri(ref.artifact_uri, uri)
         repo = get_artifact_repository(artifact_uri, tracking_uri=uri)
-        _artifact_repos_cache[run.info.run_id] = repo
+        _artifact_repos_cache[ref.run_id] = repo
     except ImportError:  # pragma: no cover - older/newer MLflow layouts
-        client.log_artifacts(run.info.run_id, str(folder), ARTIFACT_DIR)
+        client.log_artifacts(ref.run_id, str(folder))
         return
-    repo.log_artifacts(str(folder), ARTIFACT_DIR)
+    repo.log_artifacts(str(folder))
 
 
 def _owner() -> str:
@@ -228,21 +227,17 @@ def start_alignment_run(
     *,
     tracking_uri: str,
     experiment: str,
-    spec: AlignmentSpec,
+    ctx: report.RunContext,
+    spec_text: str,
     spec_dict: Mapping[str, Any],
-    findings: FindingsView,
-    findings_location: str,
-    findings_sha256: str,
-    verdicts: Sequence[Mapping[str, Any]] = (),
     new_run: bool = False,
-    package_version: str,
 ) -> RunRef:
     """Reuse the finished run of the same alignment, or log a new one completely."""
-    from mlflow.entities import Param, RunTag
+    from mlflow.entities import Metric, Param, RunTag
 
     uri = tracking_uri
     exp_id = _experiment_id(client, uri, experiment)
-    fp = report.fingerprint(spec.sha256, findings_sha256, package_version)
+    fp = report.fingerprint(ctx.spec.sha256, ctx.findings_sha256, ctx.package_version)
     earlier = _call(
         uri,
         "searching for an earlier run",
@@ -265,22 +260,19 @@ def start_alignment_run(
             True,
             int(r.info.start_time),
             dict(r.data.tags),
+            r.info.artifact_uri,
+            experiment_url(uri, exp_id),
         )
 
-    tags = report.run_tags(
-        spec,
-        findings=findings,
-        findings_location=findings_location,
-        findings_sha256=findings_sha256,
-        fingerprint=fp,
-        package_version=package_version,
-        verdicts=verdicts,
-    )
+    ctx = replace(ctx, experiment=experiment, experiment_url=experiment_url(uri, exp_id))
+    tags = report.run_tags(ctx, fingerprint=fp)
     tags[OWNER_TAG] = _owner()
     run = _call(
         uri,
         "creating the run",
-        lambda: client.create_run(exp_id, run_name=report.run_name(findings), tags=tags),
+        lambda: client.create_run(
+            exp_id, run_name=report.run_name(ctx.findings, ctx.spec), tags=tags
+        ),
     )
     ref = RunRef(
         uri,
@@ -289,35 +281,75 @@ def start_alignment_run(
         run_url(uri, exp_id, run.info.run_id),
         False,
         int(run.info.start_time),
+        artifact_uri=run.info.artifact_uri,
+        experiment_url=ctx.experiment_url,
     )
     try:
         with tempfile.TemporaryDirectory(prefix="alignment-artifacts-") as tmp:
-            logged = _write_artifacts(Path(tmp), spec, spec_dict, findings, verdicts, ref.run_id)
-            params = [Param(k, v) for k, v in report.flatten_params(spec, verdicts).items()]
+            logged = _write_artifacts(Path(tmp), ctx, spec_text, spec_dict)
+            params = [Param(k, v) for k, v in report.flatten_params(ctx.spec).items()]
+            now = int(time.time() * 1000)
+            metrics = [Metric(k, v, now, 0) for k, v in report.run_metrics(ctx).items()]
             logged_tag = [RunTag("mlflow.loggedArtifacts", json.dumps(logged))]
             for i, batch in enumerate(_batches(params, _BATCH_PARAMS)):
-                tags_now = logged_tag if i == 0 else []  # rides along with the first batch
+                first = i == 0  # tags and metrics ride along with the first batch
                 _call(
                     uri,
                     "logging params",
-                    lambda b=batch, t=tags_now: client.log_batch(ref.run_id, params=b, tags=t),  # type: ignore[misc]
+                    lambda b=batch, f=first: client.log_batch(  # type: ignore[misc]
+                        ref.run_id,
+                        params=b,
+                        metrics=metrics if f else [],
+                        tags=logged_tag if f else [],
+                    ),
                 )
-            _call(uri, "uploading artifacts", lambda: _upload(client, uri, run, Path(tmp)))
+            _call(
+                uri, "logging the findings as input", lambda: _log_findings_input(client, ctx, ref)
+            )
+            _call(uri, "uploading artifacts", lambda: _upload(client, uri, ref, Path(tmp)))
     except BaseException as exc:
         fail_run(client, ref, exc)
         raise
     return ref
 
 
-def finish_run(client: MlflowClient, ref: RunRef, *, tags: Mapping[str, str]) -> None:
+def _log_findings_input(client: MlflowClient, ctx: report.RunContext, ref: RunRef) -> None:
+    """The findings as the run's input dataset, so the runs list's Dataset column and filter
+    show which data was aligned: name, source location and digest (its content sha)."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    location = ctx.findings_location
+    kind = (
+        "uc_volume"
+        if location.startswith("/Volumes/")
+        else ("dbfs" if location.startswith(("dbfs:", "/dbfs/")) else "local")
+    )
+    dataset = Dataset(
+        name=ctx.findings.dataset_name,
+        digest=ctx.findings_sha256[:12],
+        source_type=kind,
+        source=json.dumps({"uri": location}),
+    )
+    tag = InputTag(key="mlflow.data.context", value="findings")
+    client.log_inputs(ref.run_id, datasets=[DatasetInput(dataset=dataset, tags=[tag])])
+
+
+def finish_run(
+    client: MlflowClient, ref: RunRef, *, tags: Mapping[str, str], report_html: str | None = None
+) -> None:
+    """Final tags and ``report.html`` (at the artifact root, so the compare view previews it),
+    then FINISHED. A reused run is already finished: only what changed is written."""
     from mlflow.entities import RunTag
 
     uri = ref.tracking_uri
-    # A reused run is already FINISHED: only tags whose values changed are written.
     pending = {k: v for k, v in tags.items() if not ref.reused or ref.existing_tags.get(k) != v}
     if pending:
         batch = [RunTag(k, report.truncate(v, report.MAX_TAG_VALUE)) for k, v in pending.items()]
         _call(uri, "tagging the run", lambda: client.log_batch(ref.run_id, tags=batch))
+    if report_html is not None and (not ref.reused or pending):
+        with tempfile.TemporaryDirectory(prefix="alignment-report-") as tmp:
+            (Path(tmp) / "report.html").write_text(report_html, encoding="utf-8")
+            _call(uri, "uploading report.html", lambda: _upload(client, uri, ref, Path(tmp)))
     if not ref.reused:
         _call(uri, "finishing the run", lambda: _terminate(client, ref.run_id, "FINISHED"))
 
