@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -154,8 +155,35 @@ def test_a_broken_table_gives_a_clear_error_and_stays_as_it_was(tmp_path: Path) 
 
 
 def test_table_names_need_spark(tmp_path: Path) -> None:
-    with pytest.raises(TargetError, match="needs an active Spark session"):
+    with pytest.raises(TargetError, match="needs a Spark session"):
         write_tiers("main.churn.tiers", make_spec(), findings_path="f", run_id=None)
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("ftp://host/tiers", "unsupported scheme ftp://"),
+        ("hdfs://nn/tiers", "unsupported scheme hdfs://"),
+        ("s3:/bucket/tiers", "not a complete URI: expected s3://bucket/path"),
+        ("s3://", "not a complete URI"),
+        ("dbfs:/tiers", "dbfs:/ paths are written on a Databricks cluster only"),
+    ],
+)
+def test_unsupported_or_malformed_uris_are_refused(target: str, message: str) -> None:
+    with pytest.raises(TargetError, match=re.escape(message)):
+        check_tiers_target(target)
+
+
+@pytest.mark.parametrize("runtime", ["15.4", "client.1.13"])
+def test_on_databricks_the_drivers_disk_is_refused(
+    runtime: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", runtime)
+    with pytest.raises(TargetError, match="deleted with the cluster"):
+        check_tiers_target("./alignment_delta/intervention_tiers")
+    check_tiers_target("/Volumes/main/churn/vol/tiers")
+    check_tiers_target("main.churn.intervention_tiers")
+    check_tiers_target("s3://bucket/tiers")
 
 
 def test_the_version_reported_is_our_merge_not_a_newer_writers(

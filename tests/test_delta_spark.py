@@ -88,9 +88,10 @@ def test_invalid_table_names_never_reach_sql(name: str) -> None:
 
 
 def test_the_active_session_is_used_for_table_names(spark: Any) -> None:
-    from alignment_mlflow.tiers.writer import _spark
+    from alignment_mlflow.tiers.writer import spark_for
 
-    assert _spark(None, "main.churn.tiers") is spark
+    assert spark_for("main.churn.tiers") is spark
+    assert spark_for("/tmp/tiers") is None
 
 
 @pytest.mark.delta_spark

@@ -60,6 +60,7 @@ class _Plan:
     tiers_table: str
     tracking_uri: str
     experiment: str
+    spark: Any  # the session a table name is written with; None for paths
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ def _validate(
     experiment: str | None,
     profile: str | None,
     client: Any,
+    spark: Any,
 ) -> _Plan:
     from alignment_mlflow.errors import TargetError
     from alignment_mlflow.findings.aligned import load_spec_source
@@ -89,13 +91,14 @@ def _validate(
     aspec = source.spec
     target = tiers_table or tiers.DEFAULT_TIERS_TABLE
     tiers.check_tiers_target(target)
+    session = tiers.spark_for(target, spark)
     uri = tracking.resolve_tracking_uri(tracking_uri)
     name = experiment or tracking.default_experiment(aspec)
     tracking.check_experiment_name(name, uri)
     problems = name_problems(aspec, name)
     if problems:
         raise TargetError("MLflow would refuse this run: " + "; ".join(problems))
-    return _Plan(aspec, source.spec_text, target, uri, name)
+    return _Plan(aspec, source.spec_text, target, uri, name, session)
 
 
 def _load_findings(findings: str | os.PathLike[str], profile: str | None, client: Any) -> _Findings:
@@ -285,6 +288,7 @@ def align(
             experiment=experiment,
             profile=profile,
             client=workspace_client,
+            spark=spark,
         )
         s.detail = _spec_detail(plan.spec)
     with steps.step("load_findings") as s:
@@ -312,7 +316,7 @@ def align(
                 plan.spec,
                 findings_path=found.loc.display,
                 run_id=ref.run_id,
-                spark=spark,
+                spark=plan.spark,
             )
             s.detail = f"{written.table} version {written.version}" + (
                 "" if written.changed else " (no change)"

@@ -8,6 +8,7 @@ Unity Catalog managed tables. Cheap to import: the backends load only when writi
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,12 +32,57 @@ class TiersWriteResult:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+#: URI schemes delta-rs writes to (its object stores); anything else is refused before a write.
+DELTA_RS_SCHEMES = ("file", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "azure", "r2")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):(.*)$")  # two letters or more: not C:\\
+
+
+def _on_databricks() -> bool:
+    return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
+
+
 def _local_path(target: str) -> Path | None:
     if target.startswith("file://"):
         return Path(target[len("file://") :])
-    if "://" in target or target.startswith("dbfs:"):
+    if _SCHEME.match(target):
         return None
     return Path(os.path.expanduser(target))
+
+
+def _check_uri(target: str) -> None:
+    m = _SCHEME.match(target)
+    if not m:
+        return
+    scheme, rest = m.group(1).lower(), m.group(2)
+    if scheme == "dbfs":
+        if not _on_databricks():
+            raise TargetError(
+                f"tiers table {target!r}: dbfs:/ paths are written on a Databricks cluster only; "
+                "off a cluster pass a local path or a cloud URI (s3://, abfss://, gs://)"
+            )
+        return
+    if scheme not in DELTA_RS_SCHEMES:
+        raise TargetError(
+            f"tiers table {target!r}: unsupported scheme {scheme}://; pass a local path, "
+            f"catalog.schema.table, or a URI with one of {', '.join(DELTA_RS_SCHEMES)}"
+        )
+    if not rest.startswith("//") or not rest[2:].strip("/"):
+        raise TargetError(
+            f"tiers table {target!r} is not a complete URI: expected {scheme}://bucket/path"
+        )
+
+
+def _check_databricks_target(target: str) -> None:
+    """On Databricks the driver's disk is ephemeral: a tiers table there would vanish with the
+    cluster. Only a table name, a Volume path, DBFS or a cloud URI survive."""
+    local = _local_path(target)
+    if local is None or str(local).startswith(("/Volumes/", "/dbfs/")):
+        return
+    raise TargetError(
+        f"tiers table {target!r} is on the cluster's local disk, which is deleted with the "
+        "cluster: on Databricks pass --tiers-table catalog.schema.table (Unity Catalog) or a "
+        "/Volumes/<catalog>/<schema>/<volume>/... path"
+    )
 
 
 def _uri(target: str) -> str:
@@ -53,6 +99,9 @@ def check_tiers_target(target: str) -> None:
     if is_table_name(target):
         parse_table_name(target)
         return
+    _check_uri(target)
+    if _on_databricks():
+        _check_databricks_target(target)
     local = _local_path(target)
     if local is None:
         return
@@ -65,32 +114,56 @@ def check_tiers_target(target: str) -> None:
             break
 
 
-def _spark(spark: Any, target: str) -> Any:
+def spark_for(target: str, spark: Any = None) -> Any:
+    """The Spark session a table name is written with, found before anything is written:
+    the one passed in; the active one; on Databricks the runtime's (a wheel task has one to
+    attach to, not yet an active one); off a cluster Databricks Connect's when it is installed.
+    ``None`` for paths, which delta-rs writes without Spark."""
+    if not is_table_name(target):
+        return None
     if spark is not None:
         return spark
+    session = _active_spark() or _databricks_spark()
+    if session is None:
+        raise TargetError(
+            f"tiers table {target!r} is a table name, which needs a Spark session: run on a "
+            "Databricks cluster or job, install databricks-connect to write from a laptop, or "
+            "pass a path instead, e.g. ./alignment_delta/intervention_tiers"
+        )
+    return session
+
+
+def _active_spark() -> Any:
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        active = None
-    else:
-        active = SparkSession.getActiveSession()
-        if active is None and os.environ.get("DATABRICKS_RUNTIME_VERSION"):
-            # A wheel task on Databricks has a session to attach to, not yet an active one.
-            active = SparkSession.builder.getOrCreate()
-    if active is None:
+        return None
+    return SparkSession.getActiveSession()
+
+
+def _databricks_spark() -> Any:
+    if _on_databricks():
+        from pyspark.sql import SparkSession
+
+        return SparkSession.builder.getOrCreate()
+    try:
+        from databricks.connect import DatabricksSession
+    except ImportError:
+        return None
+    try:
+        return DatabricksSession.builder.getOrCreate()
+    except Exception as exc:
         raise TargetError(
-            f"tiers table {target!r} is a table name, which needs an active Spark session "
-            "(a Databricks cluster or job); off Databricks pass a path instead, e.g. "
-            "./alignment_delta/intervention_tiers"
-        )
-    return active
+            f"Databricks Connect could not start a session ({exc}); set DATABRICKS_HOST and "
+            "DATABRICKS_CLUSTER_ID or DATABRICKS_SERVERLESS_COMPUTE_ID=auto, or pass a path"
+        ) from exc
 
 
 def tiers_version(target: str, *, spark: Any = None) -> int | None:
     if is_table_name(target):
         from alignment_mlflow.tiers import delta_spark
 
-        return delta_spark.current_version(_spark(spark, target), parse_table_name(target))
+        return delta_spark.current_version(spark_for(target, spark), parse_table_name(target))
     from alignment_mlflow.tiers import delta_rs
 
     return delta_rs.current_version(_uri(target))
@@ -125,7 +198,7 @@ def write_tiers(
         from alignment_mlflow.tiers import delta_spark
 
         name = parse_table_name(target)
-        session = _spark(spark, target)
+        session = spark_for(target, spark)
         try:
             version, changed, counts = delta_spark.merge_tiers(
                 session,
