@@ -3,12 +3,24 @@ and survive its own JSON/YAML save, and every byte outside ``metadata`` stays as
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
+from _specs import spec_data
+from alignment_mlflow.errors import SpecError
+from alignment_mlflow.findings.aligned import spec_from_alignment
 from alignment_mlflow.findings.document import base_sha256, parse_findings
+from alignment_mlflow.findings.writeback import alignment_metadata, apply_metadata
+from alignment_mlflow.spec import load_spec, notebook_metadata, spec_from_text, spec_to_dict
+from alignment_mlflow.spec.model import plain
 from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
 
 CLEAN = FINDINGS_FIXTURES / "subscription_clean_408768_findings.yaml"
@@ -73,3 +85,133 @@ def test_a_metadata_null_file_is_recognised_on_rerun(tmp_path: Path) -> None:
     exp = client.get_experiment_by_name(kwargs["experiment"])
     assert exp is not None
     assert len(client.search_runs([exp.experiment_id])) == 1
+
+
+# ----------------------------------------------------------------- JSON-compatible values only
+
+EXTRA_KEYS = (
+    "  kickoff: 2026-01-15\n"
+    "  signed_off: 2026-01-15 10:30:00Z\n"
+    "  local_time: 2026-01-15t10:30:00.5-05:00\n"
+    "  regions: !!set {emea, apac}\n"
+    "  milestones: !!omap [{design: 2026-02-01}, {launch: 2026-03-01}]\n"
+)
+
+
+def dated_spec_text() -> str:
+    text = TEMPLATE_SPEC.read_text()
+    assert "business_context:\n" in text
+    return text.replace("business_context:\n", "business_context:\n" + EXTRA_KEYS, 1)
+
+
+def json_save(text: str) -> str:
+    """What the framework's own save does with a loaded findings file: strict JSON."""
+    return json.dumps(yaml.safe_load(text), allow_nan=False)
+
+
+def aligned_text(spec_text: str) -> str:
+    spec = spec_from_text(spec_text, "dated.yaml")
+    spec_dict = spec_to_dict(spec)
+    updates = alignment_metadata(
+        spec,
+        spec_dict=spec_dict,
+        constraints=[],
+        interventions=spec_dict["interventions"],
+        aligned_at="2026-01-15T10:30:00Z",
+        package_version="0",
+        mlflow_refs={"run_id": "r1"},
+        delta_refs={"table": "t", "version": 1},
+        notebook=notebook_metadata(spec),
+    )
+    return apply_metadata(CLEAN.read_text(), updates)
+
+
+def test_dates_timestamps_and_sets_are_written_as_json_values_without_anchors() -> None:
+    text = aligned_text(dated_spec_text())
+    meta_block = text[text.index("\nmetadata:") :]
+    assert "&id" not in meta_block
+    assert "*id" not in meta_block
+    assert "!!" not in meta_block
+    json_save(text)  # would raise on a date, a datetime or bytes
+    ctx = yaml.safe_load(text)["metadata"]["business_context"]
+    assert ctx["kickoff"] == "2026-01-15"
+    assert ctx["signed_off"] == "2026-01-15T10:30:00+00:00"
+    assert ctx["local_time"] == "2026-01-15T10:30:00.500000-05:00"
+    assert ctx["regions"] == ["apac", "emea"]
+    assert ctx["milestones"] == [["design", "2026-02-01"], ["launch", "2026-03-01"]]
+
+
+def test_the_spec_an_aligned_file_carries_still_hashes_to_its_sha() -> None:
+    spec = spec_from_text(dated_spec_text(), "dated.yaml")
+    alignment = yaml.safe_load(aligned_text(dated_spec_text()))["metadata"]["alignment"]
+    assert spec_from_alignment(alignment, "x_findings.yaml").sha256 == spec.sha256
+
+
+def test_shared_objects_are_written_out_not_aliased() -> None:
+    day = datetime.date(2026, 1, 15)
+    shared = {"a": [1, 2]}
+    text = apply_metadata(
+        CLEAN.read_text(), {"x": {"d1": day, "d2": day, "s1": shared, "s2": shared}}
+    )
+    assert "&" not in text[text.index("\nmetadata:") :]
+    assert yaml.safe_load(text)["metadata"]["x"]["s2"] == {"a": [1, 2]}
+
+
+_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(),
+    st.dates(),
+    st.datetimes(timezones=st.one_of(st.none(), st.timezones())),
+)
+_values = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.tuples(inner, inner),
+        st.dictionaries(st.one_of(st.text(), st.integers()), inner, max_size=4),
+        st.frozensets(st.one_of(st.integers(), st.text()), max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+@given(_values)
+def test_plain_makes_anything_yaml_can_load_json_compatible(value: Any) -> None:
+    out = plain(value)
+    assert json.loads(json.dumps(out, allow_nan=False)) == out
+    assert plain(out) == out
+
+
+@pytest.mark.parametrize(
+    ("section_yaml", "field"),
+    [
+        ("  logo: !!binary aGVsbG8=\n", "7: business_context.logo"),
+        ("  ? !!binary aGk=\n  : x\n", "6: business_context"),
+        ("  notes: [ok, !!binary aGk=]\n", "7: business_context.notes[1]"),
+    ],
+)
+def test_binary_in_a_spec_is_refused_naming_the_field(section_yaml: str, field: str) -> None:
+    text = TEMPLATE_SPEC.read_text().replace(
+        "business_context:\n", "business_context:\n" + section_yaml, 1
+    )
+    with pytest.raises(SpecError) as exc:
+        spec_from_text(text, "bin.yaml")
+    message = str(exc.value)
+    assert f"bin.yaml:{field}: " in message, message
+    assert "binary" in message
+    assert "aGk" not in message
+    assert "hello" not in message
+
+
+def test_a_notebook_dict_with_values_yaml_cannot_hold_is_refused() -> None:
+    data = spec_data()
+    data["business_context"]["budget_amount"] = decimal.Decimal("50000")
+    data["interventions"][0]["attachment"] = b"\x89PNG"
+    with pytest.raises(SpecError) as exc:
+        load_spec(data)
+    message = str(exc.value)
+    assert "business_context.budget_amount: is a Decimal" in message
+    assert "interventions[0].attachment: is binary data" in message

@@ -18,8 +18,16 @@ if TYPE_CHECKING:
     from alignment_mlflow.spec.model import AlignmentSpec
 
 
+class _NoAliasDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Writes a value shared by two keys out twice: the framework's loaders and its JSON save
+    know nothing of anchors and aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def _dump(data: Any) -> str:
-    return yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
+    return yaml.dump(data, Dumper=_NoAliasDumper, default_flow_style=False, sort_keys=False)
 
 
 def apply_metadata(text: str, updates: Mapping[str, Any]) -> str:

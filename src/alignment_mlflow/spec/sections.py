@@ -7,6 +7,7 @@ snake_case.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -77,6 +78,36 @@ class Collector:
         except ValueError as exc:
             self.add(path, str(exc))
             return None
+
+
+_SPEC_SCALARS = (str, int, float, bool, type(None), datetime.date, datetime.time)
+
+
+def unsupported_values(data: Any, c: Collector) -> None:
+    """Report binary data (``!!binary``) and values no YAML or JSON file can hold (a notebook
+    dict's ``Decimal`` or objects) wherever they are: what a spec holds is written into the
+    findings, which the framework saves as JSON. Dates and sets are fine (written as ISO strings
+    and lists). Iterative, so a deeply nested dict cannot exhaust the stack."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, _SPEC_SCALARS):
+                    c.add(path, f"has a key that is {_kind(key)}", "text keys")
+                    continue
+                stack.append((f"{path}.{key}" if path else str(key), item))
+        elif isinstance(value, list | tuple | set | frozenset):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+        elif not isinstance(value, _SPEC_SCALARS):
+            c.add(path, f"is {_kind(value)}", "text, a number, a date, a list or a mapping")
+
+
+def _kind(value: Any) -> str:
+    """What a value is, never the value itself (binary data can be anything, PII included)."""
+    if isinstance(value, bytes | bytearray):
+        return "binary data (!!binary), which findings (saved as JSON) cannot hold"
+    return f"a {type(value).__name__}, which YAML and JSON cannot hold"
 
 
 def _normalise_mapping(
