@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,11 @@ from _specs import spec_data
 from alignment_mlflow.errors import SpecError
 from alignment_mlflow.findings.aligned import spec_from_alignment
 from alignment_mlflow.findings.document import base_sha256, parse_findings
+from alignment_mlflow.findings.io import locate_findings, read_findings, update_findings_metadata
 from alignment_mlflow.findings.writeback import alignment_metadata, apply_metadata
 from alignment_mlflow.spec import load_spec, notebook_metadata, spec_from_text, spec_to_dict
 from alignment_mlflow.spec.model import plain
-from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
+from conftest import FINDINGS_FIXTURES, SINGLE_DATASET_FINDINGS, TEMPLATE_SPEC
 
 CLEAN = FINDINGS_FIXTURES / "subscription_clean_408768_findings.yaml"
 
@@ -215,3 +217,98 @@ def test_a_notebook_dict_with_values_yaml_cannot_hold_is_refused() -> None:
     message = str(exc.value)
     assert "business_context.budget_amount: is a Decimal" in message
     assert "interventions[0].attachment: is binary data" in message
+
+
+# ----------------------------------------------------------------- byte fidelity of the splice
+
+OURS = {"alignment": {"spec_sha256": "abc", "mlflow": {"run_id": "r1"}}}
+HEAD = "source_path: x\nsource_format: csv\n"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "between"),
+    [
+        ("metadata:\n  a: 1\n", "# the columns, one per feature\n"),
+        ("metadata:\n  a: 1\n", "\n# first\n\n   # second, indented\n\n"),
+        ("metadata: null\n", "# after null\n"),
+        ("metadata:\n", "# after an empty value\n"),
+        ("metadata: {a: 1}\n", "# after a flow mapping\n"),
+        ("metadata:\n  a:\n  - 1\n  - 2\n", "# after a list\n"),
+        ("metadata:\n  a: |\n    text\n    more\n\n", "# after a block scalar\n"),
+        ("metadata:\n  a: plain\n    folded\n", "# after a folded plain scalar\n"),
+        ("metadata:\n  a:\n  b: 2\n  c:\n", "# after an empty nested value\n"),
+    ],
+)
+def test_comments_above_the_key_after_metadata_are_kept(metadata: str, between: str) -> None:
+    text = HEAD + metadata + between + "columns: {}\n"
+    new = apply_metadata(text, OURS)
+    assert new.startswith(HEAD + "metadata:\n")
+    assert new.endswith(between + "columns: {}\n"), new
+    assert yaml.safe_load(new)["metadata"]["alignment"]["mlflow"]["run_id"] == "r1"
+    assert apply_metadata(new, OURS) == new
+
+
+def test_comments_at_the_end_of_the_file_after_metadata_are_kept() -> None:
+    text = HEAD + "columns: {}\nmetadata:\n  a: 1\n# the end\n"
+    new = apply_metadata(text, OURS)
+    assert new.endswith("    run_id: r1\n# the end\n"), new
+
+
+def test_a_file_without_metadata_or_final_newline_gets_the_block_appended() -> None:
+    new = apply_metadata(HEAD + "columns: {}", OURS)
+    assert new.startswith(HEAD + "columns: {}\nmetadata:\n"), new
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.just(""),
+            st.builds(
+                lambda indent, body: " " * indent + "#" + body,
+                st.integers(0, 6),
+                st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=20),
+            ),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_comment_lines_before_the_next_key_are_kept(lines: list[str]) -> None:
+    between = "".join(line + "\n" for line in lines)
+    text = HEAD + "metadata:\n  theirs: [1, 2]\n" + between + "columns: {}\n"
+    new = apply_metadata(text, OURS)
+    assert new.endswith(between + "columns: {}\n")
+    assert yaml.safe_load(new)["metadata"]["theirs"] == [1, 2]
+
+
+def crlf(text: str) -> str:
+    return text.replace("\n", "\r\n")
+
+
+@pytest.mark.parametrize("path", SINGLE_DATASET_FINDINGS, ids=lambda p: p.stem)
+def test_bom_and_crlf_are_kept_on_every_fixture(path: Path) -> None:
+    text = path.read_text()
+    assert "\r" not in text
+    lf = apply_metadata(text, OURS)
+    for bom, convert in (("\ufeff", str), ("", crlf), ("\ufeff", crlf)):
+        new = apply_metadata(bom + convert(text), OURS)
+        assert new == bom + convert(lf)
+        if convert is crlf:
+            assert re.search(r"\r(?!\n)|(?<!\r)\n", new) is None  # no mixed line endings
+        assert apply_metadata(new, OURS) == new
+
+
+def test_a_bom_crlf_file_keeps_both_through_the_local_write(tmp_path: Path) -> None:
+    original = ("\ufeff" + crlf(CLEAN.read_text())).encode("utf-8")
+    path = tmp_path / CLEAN.name
+    path.write_bytes(original)
+    loc = locate_findings(str(path))
+    doc = read_findings(loc)
+    assert update_findings_metadata(loc, doc, OURS).changed
+    written = path.read_bytes()
+    assert written.startswith(b"\xef\xbb\xbfsource_path: ")
+    assert re.search(rb"\r(?!\n)|(?<!\r)\n", written) is None
+    before, after = original.split(b"\r\nmetadata:"), written.split(b"\r\nmetadata:")
+    assert before[0] == after[0]
+    assert after[1].endswith(before[1].split(b"\r\ntime_series_metadata:", 1)[1])
+    assert base_sha256(read_findings(loc)) == base_sha256(doc)
