@@ -7,6 +7,8 @@ import datetime
 import decimal
 import json
 import re
+import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +314,46 @@ def test_a_bom_crlf_file_keeps_both_through_the_local_write(tmp_path: Path) -> N
     assert before[0] == after[0]
     assert after[1].endswith(before[1].split(b"\r\ntime_series_metadata:", 1)[1])
     assert base_sha256(read_findings(loc)) == base_sha256(doc)
+
+
+# ----------------------------------------------------------------- the local write
+
+
+def _update(path: Path) -> None:
+    loc = locate_findings(str(path))
+    assert update_findings_metadata(loc, read_findings(loc), OURS).changed
+
+
+@pytest.mark.parametrize("kind", ["absolute", "relative", "chain"])
+def test_a_symlinked_findings_file_is_written_through_the_link(tmp_path: Path, kind: str) -> None:
+    real_dir, link_dir = tmp_path / "store", tmp_path / "project"
+    real_dir.mkdir()
+    link_dir.mkdir()
+    real = real_dir / CLEAN.name
+    shutil.copy2(CLEAN, real)
+    link = link_dir / CLEAN.name
+    if kind == "absolute":
+        link.symlink_to(real)
+    elif kind == "relative":
+        link.symlink_to(Path("..") / "store" / CLEAN.name)
+    else:
+        middle = link_dir / "middle_findings.yaml"
+        middle.symlink_to(real)
+        link.symlink_to(middle.name)
+    _update(link)
+    assert link.is_symlink()
+    assert link.resolve() == real
+    assert yaml.safe_load(real.read_text())["metadata"]["alignment"]["mlflow"]["run_id"] == "r1"
+    assert (real_dir / (CLEAN.name + ".bak")).read_bytes() == CLEAN.read_bytes()
+    assert sorted(p.name for p in link_dir.iterdir() if p.name.endswith(".tmp")) == []
+    assert sorted(p.name for p in real_dir.iterdir() if p.name.endswith(".tmp")) == []
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o664, 0o600], ids=oct)
+def test_the_new_file_and_the_backup_keep_the_original_mode(tmp_path: Path, mode: int) -> None:
+    path = tmp_path / CLEAN.name
+    shutil.copy2(CLEAN, path)
+    path.chmod(mode)
+    _update(path)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    assert stat.S_IMODE((tmp_path / (CLEAN.name + ".bak")).stat().st_mode) == mode

@@ -34,6 +34,19 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _write_target(path: str) -> Path:
+    """The file a write must replace: through any symlinks, so a linked findings file stays a
+    link (to the updated file) instead of being replaced by a regular file."""
+    return Path(os.path.realpath(path))
+
+
+def _keep_mode(tmp: str, original: Path) -> None:
+    """Give ``tmp`` the mode of the file it replaces or backs up (``mkstemp`` makes 0600); a new
+    file gets 0644. Best effort: some mounts refuse ``chmod``."""
+    with contextlib.suppress(OSError):
+        os.chmod(tmp, original.stat().st_mode & 0o7777 if original.exists() else 0o644)
+
+
 class LocalStore(Store):
     def read_bytes(self, path: str) -> bytes:
         return Path(path).read_bytes()
@@ -61,7 +74,7 @@ class LocalStore(Store):
 
         A crash at any point leaves the old or the new file, never a torn one.
         """
-        target = Path(path)
+        target = _write_target(path)
         folder = target.parent
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
         try:
@@ -77,8 +90,7 @@ class LocalStore(Store):
                     raise ConflictError(f"{path} changed since it was read")
                 if current is not None:
                     self._write_backup(target, current)
-                with contextlib.suppress(OSError):
-                    os.chmod(tmp, target.stat().st_mode & 0o7777 if target.exists() else 0o644)
+                _keep_mode(tmp, target)
                 os.replace(tmp, target)
             self._fsync_dir(folder)
         except BaseException:
@@ -95,6 +107,7 @@ class LocalStore(Store):
                 fh.write(content)
                 fh.flush()
                 os.fsync(fh.fileno())
+            _keep_mode(tmp, target)
             os.replace(tmp, bak)
         except BaseException:
             with contextlib.suppress(OSError):
