@@ -22,6 +22,12 @@ from alignment_mlflow.errors import SpecError
 from alignment_mlflow.findings.aligned import spec_from_alignment
 from alignment_mlflow.findings.document import base_sha256, parse_findings
 from alignment_mlflow.findings.io import locate_findings, read_findings, update_findings_metadata
+from alignment_mlflow.findings.prior import (
+    NOTEBOOK_KEYS,
+    changed_destinations,
+    describe_replaced,
+    replaced_notebook_block,
+)
 from alignment_mlflow.findings.writeback import alignment_metadata, apply_metadata
 from alignment_mlflow.spec import load_spec, notebook_metadata, spec_from_text, spec_to_dict
 from alignment_mlflow.spec.model import plain
@@ -357,3 +363,115 @@ def test_the_new_file_and_the_backup_keep_the_original_mode(tmp_path: Path, mode
     _update(path)
     assert stat.S_IMODE(path.stat().st_mode) == mode
     assert stat.S_IMODE((tmp_path / (CLEAN.name + ".bak")).stat().st_mode) == mode
+
+
+# ----------------------------------------------------------------- what the findings already say
+
+NOTEBOOK = notebook_metadata(load_spec(TEMPLATE_SPEC))
+
+
+def other_notebook() -> dict[str, Any]:
+    data = spec_data("Another Project")
+    data["deployment_requirements"]["batch_frequency"] = "Weekly"
+    return notebook_metadata(load_spec(data))
+
+
+@pytest.mark.parametrize("existing", [None, [], "x", {}, {"original_target_column": "churned"}])
+def test_nothing_is_replaced_when_there_is_no_notebook_block(existing: Any) -> None:
+    assert replaced_notebook_block(existing, NOTEBOOK) == []
+
+
+def test_the_notebooks_own_block_is_reported_when_it_differs() -> None:
+    aligned = yaml.safe_load(
+        (FINDINGS_FIXTURES / "subscription_aligned_408768_findings.yaml").read_text()
+    )["metadata"]
+    assert "alignment" not in aligned
+    assert replaced_notebook_block(aligned, NOTEBOOK) == []  # the template wrote exactly this
+    assert replaced_notebook_block(aligned, other_notebook()) == [
+        "business_context",
+        "deployment_requirements",
+    ]
+    everything = {**other_notebook(), "success_metrics": []}
+    assert replaced_notebook_block(aligned, everything) == list(NOTEBOOK_KEYS)
+    assert replaced_notebook_block(aligned, {"alignment": {}}) == []  # keys we do not write
+
+
+def test_a_block_an_earlier_alignment_wrote_is_not_reported() -> None:
+    ours = {**NOTEBOOK, "alignment": {"spec_sha256": "abc"}}
+    assert replaced_notebook_block(ours, other_notebook()) == []
+    not_ours = {**NOTEBOOK, "alignment": "someone else's key"}
+    assert replaced_notebook_block(not_ours, other_notebook()) == [
+        "business_context",
+        "deployment_requirements",
+    ]
+
+
+def test_a_date_and_its_iso_string_are_the_same_content() -> None:
+    existing = {
+        "business_context": {**NOTEBOOK["business_context"], "kickoff": datetime.date(2026, 1, 15)}
+    }
+    updates = {"business_context": {**NOTEBOOK["business_context"], "kickoff": "2026-01-15"}}
+    assert replaced_notebook_block(existing, updates) == []
+
+
+def test_the_replaced_warning_names_the_file_and_keys() -> None:
+    text = describe_replaced(["business_context", "success_metrics"], "/f/x_findings.yaml")
+    assert text.startswith("/f/x_findings.yaml already has metadata.business_context, ")
+    assert "metadata.success_metrics" in text
+    assert "replaces them" in text
+
+
+def recorded(uri: str, table: str) -> dict[str, Any]:
+    return {
+        "spec_sha256": "abc",
+        "mlflow": {"tracking_uri": uri, "run_id": "r1"},
+        "delta": {"table": table, "version": 3},
+    }
+
+
+@pytest.mark.parametrize(
+    ("existing", "uri", "table"),
+    [
+        (None, "sqlite:////a/mlflow.db", "/a/t"),
+        ({}, "sqlite:////a/mlflow.db", "/a/t"),
+        ({"mlflow": None, "delta": "x"}, "sqlite:////a/mlflow.db", "/a/t"),
+        (recorded("sqlite:////a/mlflow.db", "/a/t"), "sqlite:////a/./mlflow.db", "/a/t/"),
+        (recorded("sqlite:////w/mlflow.db", "/w/tiers"), "sqlite:///mlflow.db", "./tiers"),
+        (recorded("http://***@host:5000", "/a/t"), "http://u:pw@host:5000/", "file:///a/t"),
+        (recorded("databricks", "Main.Churn.Tiers"), "databricks", "main.churn.tiers"),
+        (recorded("/w/mlruns", "s3://b/t/"), "mlruns", "s3://b/t"),
+    ],
+)
+def test_the_same_destinations_give_no_warning(existing: Any, uri: str, table: str) -> None:
+    assert changed_destinations(existing, uri, table, cwd="/w") == []
+
+
+def test_another_store_and_table_are_warned_about_without_secrets() -> None:
+    existing = recorded("http://alice:s3cret@old:5000/?token=abc", "/old/alignment_delta/tiers")
+    warnings = changed_destinations(
+        existing, "http://bob:pa55@new:5000?token=xyz", "./alignment_delta/tiers", cwd="/new"
+    )
+    assert len(warnings) == 2
+    store, table = warnings
+    assert "tracking store http://***@old:5000/ (run r1)" in store
+    assert "this run uses http://***@new:5000" in store
+    assert "--tracking-uri" in store
+    assert "tiers table /old/alignment_delta/tiers (version 3)" in table
+    assert "writes ./alignment_delta/tiers" in table
+    assert "relative to the working directory" in table
+    for secret in ("alice", "s3cret", "bob", "pa55", "abc", "xyz"):
+        assert secret not in store + table
+
+
+def test_the_default_store_from_another_folder_is_warned_about() -> None:
+    existing = recorded("sqlite:////home/me/project/mlflow.db", "/home/me/project/tiers")
+    [warning] = changed_destinations(
+        existing, "sqlite:////home/me/mlflow.db", "/home/me/project/tiers"
+    )
+    assert "sqlite:////home/me/project/mlflow.db" in warning
+    assert "(./mlflow.db) is relative to the working directory" in warning
+
+
+@given(st.text(), st.text())
+def test_what_the_findings_record_is_never_a_change(uri: str, table: str) -> None:
+    assert changed_destinations(recorded(uri, table), uri, table, cwd="/w") == []
