@@ -216,6 +216,29 @@ def test_binary_in_a_spec_is_refused_naming_the_field(section_yaml: str, field: 
     assert "hello" not in message
 
 
+def test_a_parsed_field_holding_binary_or_infinity_gets_one_message() -> None:
+    data = spec_data()
+    data["interventions"][0]["cost"] = b"\x89PNG secret"
+    data["interventions"][1]["expected_effectiveness"] = float("nan")
+    data["deployment_requirements"]["max_latency_ms"] = float("inf")
+    data["success_metrics"][0]["Goal"] = float("-inf")  # an alias of target, in its own spelling
+    del data["success_metrics"][0]["target"]
+    with pytest.raises(SpecError) as exc:
+        load_spec(data)
+    paths = [p.path for p in exc.value.problems]
+    assert sorted(paths) == [
+        "deployment_requirements.max_latency_ms",
+        "interventions[0].cost",
+        "interventions[1].expected_effectiveness",
+        "success_metrics[0].Goal",
+    ], exc.value.problems
+    message = str(exc.value)
+    assert "interventions[0].cost: is binary data" in message
+    assert "deployment_requirements.max_latency_ms: is not a finite number" in message
+    assert "secret" not in message
+    assert "PNG" not in message
+
+
 def test_a_notebook_dict_with_values_yaml_cannot_hold_is_refused() -> None:
     data = spec_data()
     data["business_context"]["budget_amount"] = decimal.Decimal("50000")

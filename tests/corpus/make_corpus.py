@@ -336,6 +336,11 @@ SPECS: list[tuple[str, str, str]] = [
         "deployment_requirements: has a key that is binary data",
         lambda d: d["deployment_requirements"].__setitem__(b"k", "v"),
     ),
+    spec_case(
+        "infinite_extra_value",
+        "deployment_requirements.max_latency_ms: is not a finite number",
+        lambda d: d["deployment_requirements"].__setitem__("max_latency_ms", float("inf")),
+    ),
 ]
 
 
