@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import os
 import re
 import shutil
 import stat
@@ -498,3 +499,14 @@ def test_the_default_store_from_another_folder_is_warned_about() -> None:
 @given(st.text(), st.text())
 def test_what_the_findings_record_is_never_a_change(uri: str, table: str) -> None:
     assert changed_destinations(recorded(uri, table), uri, table, cwd="/w") == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file another owner")
+def test_the_new_file_and_the_backup_keep_the_original_owner(tmp_path: Path) -> None:
+    path = tmp_path / CLEAN.name
+    shutil.copy2(CLEAN, path)
+    os.chown(path, 4321, 4322)
+    _update(path)
+    for written in (path, tmp_path / (CLEAN.name + ".bak")):
+        st = written.stat()
+        assert (st.st_uid, st.st_gid) == (4321, 4322)

@@ -41,10 +41,18 @@ def _write_target(path: str) -> Path:
 
 
 def _keep_mode(tmp: str, original: Path) -> None:
-    """Give ``tmp`` the mode of the file it replaces or backs up (``mkstemp`` makes 0600); a new
-    file gets 0644. Best effort: some mounts refuse ``chmod``."""
+    """Give ``tmp`` the mode (and, where allowed, the owner) of the file it replaces or backs up:
+    ``mkstemp`` makes 0600 files owned by whoever runs the job (root, on some clusters). A new
+    file gets 0644. Best effort: some mounts refuse ``chmod``/``chown``."""
+    try:
+        st = original.stat()
+    except OSError:
+        st = None
+    if st is not None and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+        with contextlib.suppress(OSError):
+            os.chown(tmp, st.st_uid, st.st_gid)  # before chmod: chown may clear setgid bits
     with contextlib.suppress(OSError):
-        os.chmod(tmp, original.stat().st_mode & 0o7777 if original.exists() else 0o644)
+        os.chmod(tmp, st.st_mode & 0o7777 if st is not None else 0o644)
 
 
 class LocalStore(Store):
