@@ -510,3 +510,27 @@ def test_the_new_file_and_the_backup_keep_the_original_owner(tmp_path: Path) -> 
     for written in (path, tmp_path / (CLEAN.name + ".bak")):
         st = written.stat()
         assert (st.st_uid, st.st_gid) == (4321, 4322)
+
+
+def test_align_with_a_dated_spec_writes_json_findings_and_reuses_its_run(tmp_path: Path) -> None:
+    from alignment_mlflow import align
+
+    spec = tmp_path / "dated.yaml"
+    spec.write_text(dated_spec_text())
+    findings = tmp_path / CLEAN.name
+    shutil.copy2(CLEAN, findings)
+    kwargs: dict[str, Any] = {
+        "tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "tiers_table": str(tmp_path / "tiers"),
+        "experiment": "/Shared/alignment/dated",
+    }
+    first = align(findings, spec, **kwargs)
+    text = findings.read_text()
+    json_save(text)
+    assert "&id" not in text
+    assert yaml.safe_load(text)["metadata"]["business_context"]["kickoff"] == "2026-01-15"
+    # The aligned findings file is itself a spec source whose stored spec hashes to its sha.
+    again = align(findings, findings, **kwargs)
+    assert again.reused_run
+    assert again.run_id == first.run_id
+    assert not again.findings_updated
