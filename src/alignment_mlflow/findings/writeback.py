@@ -123,7 +123,8 @@ def _trailing_comments(text: str, content_end: int, next_key: int) -> str:
     usually describe that key, so they stay above it. Empty when the span holds anything else
     (an alias to earlier content, say): the parse-back check then still guards the splice."""
     if content_end > 0 and text[content_end - 1] not in "\r\n":
-        breaks = [i for i in (text.find("\n", content_end), text.find("\r", content_end)) if i >= 0]
+        ends = (text.find(c, content_end, next_key) for c in "\r\n")
+        breaks = [i for i in ends if i >= 0]
         if not breaks:
             return ""
         content_end = min(breaks) + 1
