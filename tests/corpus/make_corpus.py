@@ -320,6 +320,27 @@ SPECS: list[tuple[str, str, str]] = [
             }
         ),
     ),
+    # Findings are saved by the framework as JSON: binary data has nowhere to go.
+    spec_case(
+        "binary_value",
+        "business_context.logo: is binary data (!!binary)",
+        lambda d: d["business_context"].__setitem__("logo", b"\x89PNG\r\n"),
+    ),
+    spec_case(
+        "binary_in_an_entry",
+        "interventions[1].script: is binary data (!!binary)",
+        lambda d: d["interventions"][1].__setitem__("script", b"\x00\x01"),
+    ),
+    spec_case(
+        "binary_key",
+        "deployment_requirements: has a key that is binary data",
+        lambda d: d["deployment_requirements"].__setitem__(b"k", "v"),
+    ),
+    spec_case(
+        "infinite_extra_value",
+        "deployment_requirements.max_latency_ms: is not a finite number",
+        lambda d: d["deployment_requirements"].__setitem__("max_latency_ms", float("inf")),
+    ),
 ]
 
 

@@ -137,12 +137,19 @@ def base_sha256(doc: FindingsDocument) -> str:
     """Hash of the findings content without our metadata keys.
 
     Writing the alignment changes the file's bytes; this hash does not change, so a rerun still
-    recognises the same findings (and reuses the same MLflow run).
+    recognises the same findings (and reuses the same MLflow run). Missing, ``null`` and empty
+    ``metadata`` hash alike: the framework writes ``metadata: null`` and our write turns it into a
+    mapping holding only our keys, which must still be the same findings.
     """
     data = dict(doc.data)
-    meta = data.get("metadata")
-    if isinstance(meta, Mapping):
-        data["metadata"] = {k: v for k, v in meta.items() if k not in OUR_METADATA_KEYS}
+    meta = data.pop("metadata", None)
+    theirs = (
+        {k: v for k, v in meta.items() if k not in OUR_METADATA_KEYS}
+        if isinstance(meta, Mapping)
+        else {}
+    )
+    if theirs:
+        data["metadata"] = theirs
     blob = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

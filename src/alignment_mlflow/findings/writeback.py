@@ -6,6 +6,7 @@ The framework loads findings with a strict dataclass and its own dump options, s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +19,21 @@ if TYPE_CHECKING:
     from alignment_mlflow.spec.model import AlignmentSpec
 
 
+class _NoAliasDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Writes a value shared by two keys out twice: the framework's loaders and its JSON save
+    know nothing of anchors and aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def _dump(data: Any) -> str:
-    return yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
+    return yaml.dump(data, Dumper=_NoAliasDumper, default_flow_style=False, sort_keys=False)
+
+
+_BOM = "\ufeff"
+#: Blank and comment-only lines: all YAML allows between a block's last value and the next key.
+_COMMENT_LINES = re.compile(r"(?:[ \t]*(?:#[^\r\n]*)?(?:\r\n|\r|\n))*(?:[ \t]*#[^\r\n]*)?")
 
 
 def apply_metadata(text: str, updates: Mapping[str, Any]) -> str:
@@ -27,8 +41,26 @@ def apply_metadata(text: str, updates: Mapping[str, Any]) -> str:
 
     Only the ``metadata`` block is re-dumped (with the framework's own dump options) and spliced
     into the original text; the result is checked by parsing it back. If the splice cannot be
-    verified (an unusual layout), the whole document is dumped as the framework would.
+    verified (an unusual layout), the whole document is dumped as the framework would. A byte
+    order mark, the file's line endings (CRLF stays CRLF) and the comments between ``metadata``
+    and the next key are kept; comments inside the ``metadata`` block itself are not.
     """
+    bom = _BOM if text.startswith(_BOM) else ""
+    body = text[len(bom) :]  # libyaml's marks do not count the BOM
+    return bom + _apply(body, updates, _newline(body))
+
+
+def _newline(text: str) -> str:
+    """The file's line break, from its first line (the framework writes one kind throughout)."""
+    lf = text.find("\n")
+    if lf > 0 and text[lf - 1] == "\r":
+        return "\r\n"
+    if lf < 0 and "\r" in text:
+        return "\r"
+    return "\n"
+
+
+def _apply(text: str, updates: Mapping[str, Any], newline: str) -> str:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         root = loader.get_single_node()
@@ -43,27 +75,65 @@ def apply_metadata(text: str, updates: Mapping[str, Any]) -> str:
         meta[key] = plain(value)
     expected = dict(data)
     expected["metadata"] = meta
-    block = _dump({"metadata": meta})
+    block = _dump({"metadata": meta}).replace("\n", newline)
 
-    keys = [k for k, _ in root.value]
     new_text = None
-    for i, key in enumerate(keys):
+    for i, (key, value) in enumerate(root.value):
         if isinstance(key, yaml.ScalarNode) and key.value == "metadata":
             start = key.start_mark.index
-            end = keys[i + 1].start_mark.index if i + 1 < len(keys) else len(text)
-            new_text = text[:start] + block + text[end:]
+            end = root.value[i + 1][0].start_mark.index if i + 1 < len(root.value) else len(text)
+            tail = _trailing_comments(text, _content_end(key, value), end)
+            new_text = text[:start] + block + tail + text[end:]
             break
     else:
-        if text.endswith("\n"):
-            new_text = text + block
-    if new_text is not None:
-        try:
-            check = yaml.load(new_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-            if check == expected:
-                return new_text
-        except yaml.YAMLError:
-            pass
-    return _dump(expected)
+        if text and not text.endswith(("\n", "\r")):
+            text += newline
+        new_text = text + block
+    try:
+        check = yaml.load(new_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        if check == expected:
+            return new_text
+    except yaml.YAMLError:
+        pass
+    return _dump(expected).replace("\n", newline)
+
+
+def _content_end(key: yaml.Node, value: yaml.Node) -> int:
+    """Where the ``metadata`` entry's last value ends in the text.
+
+    A block collection's own end mark lies at the next key (after any comments), so walk down to
+    its last entry; an empty value ends with its key.
+    """
+    end = key.end_mark.index
+    node = value
+    while isinstance(node, yaml.CollectionNode) and node.value and not node.flow_style:
+        last = node.value[-1]
+        if isinstance(node, yaml.MappingNode):
+            end = max(end, last[0].end_mark.index)
+            node = last[1]
+        else:
+            node = last
+    if node.end_mark.index > node.start_mark.index:
+        end = max(end, node.end_mark.index)
+    return end
+
+
+def _trailing_comments(text: str, content_end: int, next_key: int) -> str:
+    """The blank and comment lines after the ``metadata`` block, up to the next key: they
+    usually describe that key, so they stay above it. Empty when the span holds anything else
+    (an alias to earlier content, say): the parse-back check then still guards the splice."""
+    if content_end > 0 and text[content_end - 1] not in "\r\n":
+        ends = (text.find(c, content_end, next_key) for c in "\r\n")
+        breaks = [i for i in ends if i >= 0]
+        if not breaks:
+            return ""
+        content_end = min(breaks) + 1
+        if text.startswith("\r\n", content_end - 1):
+            content_end += 1
+    if content_end > next_key:
+        return ""
+    tail = text[content_end:next_key]
+    return tail if _COMMENT_LINES.fullmatch(tail) else ""
 
 
 def alignment_metadata(

@@ -39,6 +39,7 @@ def build_spec(
         kind = "empty" if data is None else type(data).__name__
         c.add("", f"a spec must be a mapping of the five sections, got {kind}", valid)
         raise SpecError(c.problems, source)
+    sec.unsupported_values(data, c)
     top: dict[str, Any] = {}
     for key, value in data.items():
         norm = sec.normalise_key(key)

@@ -8,20 +8,38 @@ Pure: no I/O, no third-party imports.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 
 def plain(value: Any) -> Any:
-    """Mappings, sequences and sets as plain dicts and lists, so YAML and JSON dumps of
-    specs, verdicts and findings metadata never meet a tuple, a frozenset or a mapping proxy."""
+    """Mappings, sequences and sets as plain dicts and lists, dates and times as ISO strings: JSON
+    values only, because whatever we write into findings must survive the framework's own JSON
+    save, and YAML and JSON dumps of specs, verdicts and metadata must never meet a tuple, a
+    frozenset, a mapping proxy or a date."""
     if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | frozenset | set):
-        items = sorted(value) if isinstance(value, frozenset | set) else value
-        return [plain(v) for v in items]
+        return {_plain_key(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, frozenset | set):
+        return [plain(v) for v in _sorted_members(value)]
+    if isinstance(value, datetime.date | datetime.time):  # datetime is a date
+        return value.isoformat()
     return value
+
+
+def _plain_key(key: Any) -> str:
+    return key.isoformat() if isinstance(key, datetime.date | datetime.time) else str(key)
+
+
+def _sorted_members(members: frozenset[Any] | set[Any]) -> list[Any]:
+    """Set members in their natural order; mixed types (``!!set {1, a}``) by type, then repr."""
+    try:
+        return sorted(members)
+    except TypeError:
+        return sorted(members, key=lambda m: (type(m).__name__, repr(m)))
 
 
 def plain_dict(value: Mapping[str, Any]) -> dict[str, Any]:

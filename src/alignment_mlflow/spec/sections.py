@@ -7,6 +7,8 @@ snake_case.
 
 from __future__ import annotations
 
+import datetime
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -58,8 +60,12 @@ class Collector:
         self.source = source
         self.lines = lines
         self.problems: list[Problem] = []
+        #: Fields already reported as unusable values (binary data...): one message per field.
+        self.settled: set[str] = set()
 
     def add(self, path: str, message: str, expected: str = "") -> None:
+        if _field_key(path) in self.settled:
+            return
         line = self.lines.get(path)
         if line is None and "." in path:  # normalised key paths may differ from the raw ones
             line = self.lines.get(path.rsplit(".", 1)[0])
@@ -77,6 +83,50 @@ class Collector:
         except ValueError as exc:
             self.add(path, str(exc))
             return None
+
+
+_SPEC_SCALARS = (str, int, float, bool, type(None), datetime.date, datetime.time)
+
+
+def unsupported_values(data: Any, c: Collector) -> None:
+    """Report binary data (``!!binary``), ``.inf``/``.nan`` and values no YAML or JSON file can
+    hold (a notebook dict's ``Decimal`` or objects) wherever they are: what a spec holds is
+    written into the findings, which the framework saves as JSON. Dates and sets are fine
+    (written as ISO strings and lists). Each field is reported once: the section validators stay
+    silent about a field reported here. Iterative, so deep nesting cannot exhaust the stack."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        problem = ""
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, _SPEC_SCALARS):
+                    c.add(path, f"has a key that is {_kind(key)}", "text keys")
+                    continue
+                stack.append((f"{path}.{key}" if path else str(key), item))
+        elif isinstance(value, list | tuple | set | frozenset):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, float) and not math.isfinite(value):
+            problem = "is not a finite number (.inf or .nan), which JSON cannot hold"
+        elif not isinstance(value, _SPEC_SCALARS):
+            problem = f"is {_kind(value)}"
+        if problem:
+            c.add(path, problem, "text, a finite number, a date, a list or a mapping")
+            c.settled.add(_field_key(path))
+
+
+def _kind(value: Any) -> str:
+    """What a value is, never the value itself (binary data can be anything, PII included)."""
+    if isinstance(value, bytes | bytearray):
+        return "binary data (!!binary), which findings (saved as JSON) cannot hold"
+    return f"a {type(value).__name__}, which YAML and JSON cannot hold"
+
+
+def _field_key(path: str) -> str:
+    """A field path as the section validators name it (normalised keys, entry key aliases)."""
+    *head, last = [normalise_key(part) for part in path.split(".")]
+    last = _ENTRY_ALIASES.get(last, last)
+    return ".".join([*head, last])
 
 
 def _normalise_mapping(
@@ -254,6 +304,9 @@ _INTERVENTION_KEYS = {
     "effectiveness": "expected_effectiveness",
     "expected_retention": "expected_effectiveness",
 }
+
+
+_ENTRY_ALIASES = {**_METRIC_KEYS, **_INTERVENTION_KEYS}
 
 
 def interventions(raw: Any, c: Collector) -> list[Intervention]:

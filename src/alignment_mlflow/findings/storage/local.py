@@ -34,6 +34,27 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _write_target(path: str) -> Path:
+    """The file a write must replace: through any symlinks, so a linked findings file stays a
+    link (to the updated file) instead of being replaced by a regular file."""
+    return Path(os.path.realpath(path))
+
+
+def _keep_mode(tmp: str, original: Path) -> None:
+    """Give ``tmp`` the mode (and, where allowed, the owner) of the file it replaces or backs up:
+    ``mkstemp`` makes 0600 files owned by whoever runs the job (root, on some clusters). A new
+    file gets 0644. Best effort: some mounts refuse ``chmod``/``chown``."""
+    try:
+        st = original.stat()
+    except OSError:
+        st = None
+    if st is not None and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+        with contextlib.suppress(OSError):
+            os.chown(tmp, st.st_uid, st.st_gid)  # before chmod: chown may clear setgid bits
+    with contextlib.suppress(OSError):
+        os.chmod(tmp, st.st_mode & 0o7777 if st is not None else 0o644)
+
+
 class LocalStore(Store):
     def read_bytes(self, path: str) -> bytes:
         return Path(path).read_bytes()
@@ -61,7 +82,7 @@ class LocalStore(Store):
 
         A crash at any point leaves the old or the new file, never a torn one.
         """
-        target = Path(path)
+        target = _write_target(path)
         folder = target.parent
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
         try:
@@ -77,8 +98,7 @@ class LocalStore(Store):
                     raise ConflictError(f"{path} changed since it was read")
                 if current is not None:
                     self._write_backup(target, current)
-                with contextlib.suppress(OSError):
-                    os.chmod(tmp, target.stat().st_mode & 0o7777 if target.exists() else 0o644)
+                _keep_mode(tmp, target)
                 os.replace(tmp, target)
             self._fsync_dir(folder)
         except BaseException:
@@ -95,6 +115,7 @@ class LocalStore(Store):
                 fh.write(content)
                 fh.flush()
                 os.fsync(fh.fileno())
+            _keep_mode(tmp, target)
             os.replace(tmp, bak)
         except BaseException:
             with contextlib.suppress(OSError):
