@@ -171,3 +171,20 @@ def test_interrupt_during_delta_does_not_leave_a_running_run(
     with pytest.raises(KeyboardInterrupt):
         align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
     assert [r.info.status for r in runs(env["uri"])] != ["RUNNING"]
+
+
+def test_replacing_the_notebooks_block_and_moving_stores_are_said(tmp_path: Path) -> None:
+    aligned = "subscription_aligned_408768_findings.yaml"
+    shutil.copy2(FINDINGS_FIXTURES / aligned, tmp_path / aligned)
+    spec = yaml.safe_load(TEMPLATE_SPEC.read_text())
+    spec["business_context"]["timeline"] = "Q3 2027"  # differs from the notebook's block
+    kwargs: dict[str, Any] = {
+        "tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "tiers_table": str(tmp_path / "tiers"),
+    }
+    first = align(tmp_path / aligned, spec, **kwargs)
+    assert any("this run replaces" in w and "business_context" in w for w in first.warnings)
+    assert first.to_json()["warnings"] == list(first.warnings)
+    moved = align(tmp_path / aligned, spec, **{**kwargs, "tiers_table": str(tmp_path / "other")})
+    assert not any("this run replaces" in w for w in moved.warnings)  # our block now
+    assert any("tiers" in w and str(tmp_path / "tiers") in w for w in moved.warnings)

@@ -113,6 +113,28 @@ def _load_findings(findings: str | os.PathLike[str], profile: str | None, client
     return _Findings(loc, doc, discovery, related)
 
 
+def _prior_warnings(plan: _Plan, found: _Findings) -> tuple[str, ...]:
+    """What the findings already say that this run will override: said, never silent."""
+    from alignment_mlflow.findings.prior import (
+        changed_destinations,
+        describe_replaced,
+        replaced_notebook_block,
+    )
+    from alignment_mlflow.spec import notebook_metadata
+    from alignment_mlflow.tiers.writer import resolved_target
+
+    meta = found.doc.data.get("metadata")
+    out = []
+    replaced = replaced_notebook_block(meta, notebook_metadata(plan.spec))
+    if replaced:
+        out.append(describe_replaced(replaced, found.loc.display))
+    previous = meta.get("alignment") if isinstance(meta, Mapping) else None
+    out += changed_destinations(
+        previous, plan.tracking_uri, resolved_target(plan.tiers_table), cwd=os.getcwd()
+    )
+    return tuple(out)
+
+
 def _check_constraints(
     plan: _Plan, found: _Findings, now: datetime, reference: datetime | None
 ) -> tuple[Any, ...]:
@@ -293,6 +315,7 @@ def align(
         s.detail = _spec_detail(plan.spec)
     with steps.step("load_findings") as s:
         found = _load_findings(findings, profile, workspace_client)
+        warnings = _prior_warnings(plan, found)
         s.detail = found.loc.display + (f" ({found.discovery})" if found.discovery else "")
     with steps.step("check_constraints") as s:
         verdicts = _check_constraints(plan, found, datetime.now(timezone.utc), freshness_reference)
@@ -300,11 +323,12 @@ def align(
         if strict:
             _refuse_if_strict(verdicts, found)
     if dry_run:
-        return _dry_run(plan, found, verdicts, steps.timings)
+        return replace(_dry_run(plan, found, verdicts, steps.timings), warnings=warnings)
 
     with steps.step("mlflow_run") as s:
         client = tracking.make_client(plan.tracking_uri)
-        ref = _log_run(client, plan, _run_context(plan, found, verdicts), new_run)
+        ctx = replace(_run_context(plan, found, verdicts), warnings=warnings)
+        ref = _log_run(client, plan, ctx, new_run)
         s.detail = f"run {ref.run_id}" + (" reused" if ref.reused else " created")
         # Time-dependent evidence (freshness) is stated as of the run's start, so a rerun of the
         # same alignment writes byte-identical findings.
@@ -325,12 +349,18 @@ def align(
             wrote = _update_findings(plan, found, verdicts, ref, written)
             s.detail = found.loc.display + (" updated" if wrote.changed else " unchanged")
         with steps.step("finish_run"):
-            _finish(client, _run_context(plan, found, verdicts), ref, written)
+            _finish(client, replace(ctx, verdicts=_dicts(verdicts)), ref, written)
     except BaseException as exc:
         if not ref.reused:
             tracking.fail_run(client, ref, exc)
         raise
-    return _result(plan, found, verdicts, ref, written, wrote, steps.timings)
+    return replace(
+        _result(plan, found, verdicts, ref, written, wrote, steps.timings), warnings=warnings
+    )
+
+
+def _dicts(verdicts: tuple[Any, ...]) -> tuple[dict[str, Any], ...]:
+    return tuple(v.to_dict() for v in verdicts)
 
 
 def _spec_detail(aspec: AlignmentSpec) -> str:

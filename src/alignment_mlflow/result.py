@@ -18,6 +18,7 @@ JSON_KEYS = (
     "timings",
     "status",
     "dry_run",
+    "warnings",
 )
 """The ``--json`` keys, in order; the first eight are the original contract and never change."""
 
@@ -42,6 +43,7 @@ class AlignmentResult:
     dry_run: bool = False
     planned: Mapping[str, Any] = field(default_factory=dict)
     experiment_url: str | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
@@ -64,6 +66,7 @@ class AlignmentResult:
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "status": self.status,
             "dry_run": self.dry_run,
+            "warnings": list(self.warnings),
             **({"plan": dict(self.planned)} if self.dry_run else {}),
         }
 

@@ -90,6 +90,8 @@ def run(
             freshness_reference=as_utc(freshness_reference),
             progress=progress,
         )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(result.to_json(), sort_keys=False))
     else:

@@ -85,6 +85,11 @@ def _check_databricks_target(target: str) -> None:
     )
 
 
+def resolved_target(target: str) -> str:
+    """The table as it will be recorded: a table name as given, a path made absolute."""
+    return target if is_table_name(target) else _uri(target)
+
+
 def _uri(target: str) -> str:
     if target.startswith("dbfs:") and os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         return "/dbfs/" + target[len("dbfs:") :].lstrip("/")

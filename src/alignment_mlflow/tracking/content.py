@@ -56,6 +56,7 @@ class RunContext:
     delta_version: int | None = None
     aligned_at: str | None = None
     user: str | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
@@ -200,6 +201,8 @@ def run_tags(ctx: RunContext, *, fingerprint: str) -> dict[str, str]:
     }
     for d in ctx.spec.data_constraints:
         tags[param_key("alignment.constraint", d.slug)] = ctx.constraint_status(d.slug, d.status)
+    if ctx.warnings:
+        tags["alignment.warnings"] = "\n".join(ctx.warnings)
     return {k: truncate(v, MAX_TAG_VALUE) for k, v in tags.items()}
 
 
