@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import re
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,16 @@ import pytest
 from deltalake import DeltaTable
 
 from _specs import make_spec, spec_data
-from alignment_mlflow.errors import DeltaWriteError, TargetError
+from alignment_mlflow.errors import DeltaWriteError, ProjectCollisionError, TargetError
 from alignment_mlflow.spec import load_spec
 from alignment_mlflow.tiers import delta_rs
-from alignment_mlflow.tiers.schema import COLUMNS
-from alignment_mlflow.tiers.writer import check_tiers_target, tiers_version, write_tiers
+from alignment_mlflow.tiers.schema import COLUMNS, tier_rows
+from alignment_mlflow.tiers.writer import (
+    check_project,
+    check_tiers_target,
+    tiers_version,
+    write_tiers,
+)
 
 
 def rows(table: Path, project: str | None = None) -> list[dict[str, Any]]:
@@ -24,8 +30,11 @@ def rows(table: Path, project: str | None = None) -> list[dict[str, Any]]:
     return [r for r in out if project is None or r["project"] == project]
 
 
-def write(table: Path, spec: Any, run_id: str = "run-1") -> Any:
-    return write_tiers(str(table), spec, findings_path="/f/x_findings.yaml", run_id=run_id)
+def write(table: Path, spec: Any, run_id: str = "run-1", updated_later: bool = False) -> Any:
+    when = datetime(2030, 1, 1, tzinfo=timezone.utc) if updated_later else None
+    return write_tiers(
+        str(table), spec, findings_path="/f/x_findings.yaml", run_id=run_id, updated_at=when
+    )
 
 
 def test_create_writes_one_row_per_tier_with_the_shared_schema(tmp_path: Path) -> None:
@@ -53,10 +62,56 @@ def test_create_writes_one_row_per_tier_with_the_shared_schema(tmp_path: Path) -
 def test_rewriting_the_same_tiers_makes_no_new_version(tmp_path: Path) -> None:
     table = tmp_path / "tiers"
     first = write(table, make_spec())
-    second = write(table, make_spec(), run_id="run-2")
+    second = write(table, make_spec(), updated_later=True)
     assert not second.changed
     assert second.version == first.version
     assert DeltaTable(str(table)).version() == first.version
+
+
+def test_another_run_of_the_same_tiers_repoints_the_rows(tmp_path: Path) -> None:
+    """After a failed run, the run that completes must be the one the rows name."""
+    table = tmp_path / "tiers"
+    first = write(table, make_spec(), run_id="failed-run")
+    second = write(table, make_spec(), run_id="completed-run")
+    assert second.changed
+    assert second.counts == {"inserted": 0, "updated": 3, "deleted": 0}
+    assert {r["mlflow_run_id"] for r in rows(table)} == {"completed-run"}
+    assert second.version == first.version + 1
+
+
+def test_two_project_names_with_one_slug_are_refused_before_a_write(tmp_path: Path) -> None:
+    table = tmp_path / "tiers"
+    write(table, make_spec("Customer Churn Prediction"))
+    version = DeltaTable(str(table)).version()
+    other = make_spec("Customer-Churn: Prediction!")
+    assert other.project_slug == "customer_churn_prediction"
+    with pytest.raises(
+        ProjectCollisionError, match="already holds project 'Customer Churn Prediction'"
+    ):
+        check_project(str(table), other)
+    with pytest.raises(ProjectCollisionError):
+        write(table, other)
+    assert DeltaTable(str(table)).version() == version
+    assert {r["project_name"] for r in rows(table)} == {"Customer Churn Prediction"}
+
+
+def test_a_table_from_before_project_name_gains_the_column(tmp_path: Path) -> None:
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    table = tmp_path / "tiers"
+    old_schema = pa.schema([f for f in delta_rs.arrow_schema() if f.name != "project_name"])
+    old_rows = [
+        {k: v for k, v in r.items() if k != "project_name"}
+        for r in tier_rows(
+            make_spec(), project="customer_churn_prediction", findings_path="f", run_id="old"
+        )
+    ]
+    write_deltalake(str(table), pa.Table.from_pylist(old_rows, schema=old_schema))
+    check_project(str(table), make_spec())  # no names recorded yet: nothing to collide with
+    result = write(table, make_spec(), run_id="new")
+    assert result.changed
+    assert {r["project_name"] for r in rows(table)} == {"Customer Churn Prediction"}
 
 
 def test_update_insert_and_delete_stale_leave_other_projects_alone(tmp_path: Path) -> None:

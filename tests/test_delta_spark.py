@@ -60,7 +60,9 @@ def test_dataframe_has_exactly_the_shared_schema(spark: Any) -> None:
 def test_every_statement_is_accepted_by_sparks_parser(spark: Any, name: str) -> None:
     table = parse_table_name(name)
     statements = delta_spark.planned_statements(table, "customer_churn_prediction", "src_view")
-    assert len(statements) == 3
+    assert len(statements) == 4
+    assert statements[1].startswith("ALTER TABLE")
+    assert "`project_name` STRING" in statements[1]
     for sql in statements:
         plan = parse(spark, sql)
         assert plan is not None

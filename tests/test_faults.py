@@ -225,3 +225,33 @@ def test_two_runs_at_once(tmp_path: Path, mlflow_server: str, projects: tuple[st
     )
     assert meta["original_target_column"] == "churned"  # the framework's own key survived
     assert "RUNNING" not in {r["info"]["status"] for r in runs(mlflow_server, experiment)}
+
+
+def test_sigterm_during_the_run_closes_it_as_killed(tmp_path: Path, mlflow_server: str) -> None:
+    """A job cancel sends SIGTERM: the run must not stay RUNNING, the findings stay untouched."""
+    import threading
+
+    findings = findings_copy(tmp_path)
+    table = tmp_path / "tiers"
+    experiment = "/Shared/faults/sigterm"
+    with CountingProxy(mlflow_server) as proxy:
+        proc: subprocess.Popen[str] | None = None
+        release = threading.Event()
+
+        def terminate_on_upload(method: str, path: str) -> None:
+            if method == "PUT" and "mlflow-artifacts" in path and not release.is_set():
+                release.set()
+                assert proc is not None
+                proc.send_signal(signal.SIGTERM)
+                time.sleep(1)  # hold the upload while the signal lands
+
+        proxy.before = terminate_on_upload
+        proc = popen(tmp_path, "--findings", str(findings), "--spec", str(TEMPLATE_SPEC),
+                     "--tracking-uri", proxy.uri, "--tiers-table", str(table),
+                     "--experiment", experiment)  # fmt: skip
+        _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err
+    assert "SIGTERM" in err
+    assert [r["info"]["status"] for r in runs(mlflow_server, experiment)] == ["KILLED"]
+    assert findings.read_bytes() == CLEAN.read_bytes()
+    assert not table.exists()

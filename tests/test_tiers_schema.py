@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from datetime import datetime
 
 import pytest
 from hypothesis import given
@@ -75,11 +76,14 @@ def test_ddl_has_every_column_with_its_comment_and_the_table_comment() -> None:
     assert "COMMENT 'Intervention tiers" in sql
 
 
-def test_run_id_and_time_are_not_changes() -> None:
-    assert "mlflow_run_id" not in CHANGE_COLUMNS
+def test_time_alone_is_not_a_change_but_another_run_is() -> None:
     assert "updated_at" not in CHANGE_COLUMNS
     a = tier_rows(make_spec(), project="p", findings_path="f", run_id="r1")
+    later = tier_rows(
+        make_spec(), project="p", findings_path="f", run_id="r1", updated_at=datetime(2031, 1, 1)
+    )
+    assert same_content(a, later)
     b = tier_rows(make_spec(), project="p", findings_path="f", run_id="r2")
-    assert same_content(a, b)
+    assert not same_content(a, b)
     c = tier_rows(make_spec(), project="p", findings_path="other", run_id="r1")
     assert not same_content(a, c)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 import urllib.parse
 import urllib.request
 from dataclasses import replace
@@ -228,19 +229,31 @@ def test_orphaned_running_runs_are_closed_but_live_or_foreign_ones_are_not(sqlit
     client = MlflowClient(sqlite_uri)
     exp_id = client.create_experiment(EXPERIMENT)
     fp = fingerprint(make_spec().sha256, base_sha256(DOC), "0.1.0")
+    now = int(time.time() * 1000)
+    hours_ago = now - 2 * 3600 * 1000
     owners = {
-        "dead": f"{host}:{dead.pid}",
-        "live": f"{host}:{os.getpid()}",
-        "foreign": "elsewhere:1",
+        "dead": (f"{host}:{dead.pid}", now),
+        "live": (f"{host}:{os.getpid()}", now),
+        "foreign": ("elsewhere:1", now),
+        "foreign, lease run out": ("job-cluster-7:1", hours_ago),
     }
     ids = {
         name: client.create_run(
-            exp_id, tags={tracking.FINGERPRINT_TAG: fp, tracking.OWNER_TAG: owner}
+            exp_id,
+            start_time=started,
+            tags={tracking.FINGERPRINT_TAG: fp, tracking.OWNER_TAG: owner},
         ).info.run_id
-        for name, owner in owners.items()
+        for name, (owner, started) in owners.items()
     }
     ref = start(sqlite_uri)
     assert not ref.reused
     status = {name: client.get_run(run_id).info.status for name, run_id in ids.items()}
-    assert status == {"dead": "FAILED", "live": "RUNNING", "foreign": "RUNNING"}
+    assert status == {
+        "dead": "FAILED",
+        "live": "RUNNING",
+        "foreign": "RUNNING",
+        "foreign, lease run out": "FAILED",
+    }
     assert "orphaned" in client.get_run(ids["dead"]).data.tags["alignment.error"]
+    assert "lease" in client.get_run(ids["foreign, lease run out"]).data.tags["alignment.error"]
+    assert client.get_run(ref.run_id).data.tags[tracking.LEASE_TAG] == "3600"

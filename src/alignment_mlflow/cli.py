@@ -15,6 +15,7 @@ import click
 
 from alignment_mlflow import __version__
 from alignment_mlflow.commands import COMMANDS
+from alignment_mlflow.errors import Terminated
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -53,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.Abort:
         click.echo("Aborted!", err=True)
         raise SystemExit(1) from None
+    except Terminated as exc:
+        click.echo(f"error: {exc}; the MLflow run was closed as KILLED", err=True)
+        raise SystemExit(exc.exit_code) from None
     if isinstance(code, int) and code != 0:
         raise SystemExit(code)
 

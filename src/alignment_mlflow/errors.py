@@ -74,6 +74,11 @@ class TargetError(InvalidInputError):
     valid identifier, a tracking URI or experiment name the store cannot accept."""
 
 
+class ProjectCollisionError(TargetError):
+    """Raised when the tiers table already holds another project under the same slug: two
+    project names that slug alike would otherwise delete each other's tiers."""
+
+
 # --------------------------------------------------------------------------- system failure (1)
 
 
@@ -106,3 +111,14 @@ class ConstraintViolationError(AlignmentError):
     """Raised under ``--strict`` when a data constraint failed, before anything is written."""
 
     exit_code = 3
+
+
+# --------------------------------------------------------------------------- stopped from outside
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when the process gets SIGTERM (a job cancel, ``timeout``, a pod
+    stop), so the run is closed as KILLED like after Ctrl-C instead of staying RUNNING. A
+    ``BaseException``, as ``KeyboardInterrupt`` is, so no ``except Exception`` swallows it."""
+
+    exit_code = 143  # 128 + SIGTERM, what a shell reports for a process ended by it

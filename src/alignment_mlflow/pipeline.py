@@ -92,6 +92,7 @@ def _validate(
     target = tiers_table or tiers.DEFAULT_TIERS_TABLE
     tiers.check_tiers_target(target)
     session = tiers.spark_for(target, spark)
+    tiers.check_project(target, aspec, spark=session)
     uri = tracking.resolve_tracking_uri(tracking_uri)
     name = experiment or tracking.default_experiment(aspec)
     tracking.check_experiment_name(name, uri)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any, NoReturn, TypeVar
 
@@ -89,3 +90,28 @@ def freshness_reference_option(func: F) -> F:
 def as_utc(value: datetime | None) -> datetime | None:
     """click parses dates naive; a date given on the command line means UTC."""
     return value.replace(tzinfo=timezone.utc) if value and value.tzinfo is None else value
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While a command writes, SIGTERM raises :class:`~alignment_mlflow.errors.Terminated` in the
+    main thread, so the pipeline's cleanup (run marked KILLED, findings untouched) runs as for
+    Ctrl-C. The previous handler is restored afterwards: inside a Databricks driver or a notebook
+    the process's own handling is left as it was."""
+    import signal
+    import threading
+
+    from alignment_mlflow.errors import Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated("terminated by SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

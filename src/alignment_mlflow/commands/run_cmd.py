@@ -15,6 +15,7 @@ from alignment_mlflow.commands._common import (
     findings_argument,
     freshness_reference_option,
     handle_errors,
+    sigterm_as_interrupt,
 )
 
 
@@ -76,7 +77,7 @@ def run(
         click.echo(f"{step:<18} {seconds:7.2f}s  {detail}", file=sys.stderr if out_err else stdout)
 
     # Libraries print too (MLflow's "View run" line): stdout is ours alone, theirs goes to stderr.
-    with contextlib.redirect_stdout(sys.stderr):
+    with contextlib.redirect_stdout(sys.stderr), sigterm_as_interrupt():
         result = align(
             findings,
             spec,

@@ -11,11 +11,14 @@ import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
+from alignment_mlflow.errors import ProjectCollisionError
 from alignment_mlflow.tiers.schema import (
     COLUMNS,
     TABLE_COMMENT,
     TABLE_PROPERTIES,
     change_predicate,
+    collision_message,
+    foreign_project,
     merge_condition,
     same_content,
     sql_string,
@@ -27,6 +30,13 @@ _ARROW = {
     "double": pa.float64(),
     "boolean": pa.bool_(),
     "timestamp": pa.timestamp("us", tz="UTC"),
+}
+_DELTA_TYPES = {  # Delta's primitive type names, for schema changes
+    "string": "string",
+    "int": "integer",
+    "double": "double",
+    "boolean": "boolean",
+    "timestamp": "timestamp",
 }
 
 
@@ -51,6 +61,17 @@ def current_version(uri: str) -> int | None:
     return None if table is None else int(table.version())
 
 
+def project_rows(uri: str, project: str) -> list[dict[str, Any]]:
+    """The rows under a project slug, or none when the table does not exist yet."""
+    table = _open(uri)
+    if table is None:
+        return []
+    rows: list[dict[str, Any]] = table.to_pyarrow_table(
+        filters=[("project", "=", project)]
+    ).to_pylist()
+    return rows
+
+
 def _ensure_table(uri: str) -> DeltaTable:
     """Create the table once; a concurrent creator winning the race is fine."""
     table = _open(uri)
@@ -72,19 +93,44 @@ def _ensure_table(uri: str) -> DeltaTable:
         return table
 
 
+def _add_missing_columns(table: DeltaTable) -> DeltaTable:
+    """A table an older version created lacks later nullable columns (``project_name``): add
+    them, as ``ALTER TABLE ... ADD COLUMNS`` does on Spark, so the MERGE can name them."""
+    from deltalake.schema import Field, PrimitiveType
+
+    have = {f.name for f in table.schema().fields}
+    missing = [c for c in COLUMNS if c.name not in have]
+    if missing:
+        fields = [
+            Field(
+                c.name,
+                PrimitiveType(_DELTA_TYPES[c.type]),
+                nullable=True,
+                metadata={"comment": c.comment},
+            )
+            for c in missing
+        ]
+        table.alter.add_columns(fields)
+    return table
+
+
 def merge_tiers(
     uri: str,
     rows: list[dict[str, Any]],
     *,
     project: str,
+    project_name: str,
     commit_metadata: dict[str, str],
     max_attempts: int,
 ) -> tuple[int, bool, dict[str, int]]:
     """MERGE the project's tiers; returns (version, changed, counts). Retries commit conflicts."""
     source = pa.Table.from_pylist(rows, schema=arrow_schema())
     for attempt in range(1, max_attempts + 1):
-        table = _ensure_table(uri)
+        table = _add_missing_columns(_ensure_table(uri))
         current = table.to_pyarrow_table(filters=[("project", "=", project)]).to_pylist()
+        other = foreign_project(current, project_name)
+        if other is not None:
+            raise ProjectCollisionError(collision_message(uri, project, project_name, other))
         if same_content(current, rows):
             unchanged: dict[str, int] = {"inserted": 0, "updated": 0, "deleted": 0}
             return int(table.version()), False, unchanged

@@ -14,12 +14,16 @@ import time
 import uuid
 from typing import Any
 
+from alignment_mlflow.errors import ProjectCollisionError
 from alignment_mlflow.tiers.schema import (
     CHANGE_COLUMNS,
     COLUMNS,
     KEY_COLUMNS,
     TableName,
+    add_missing_columns_sql,
     change_predicate,
+    collision_message,
+    foreign_project,
     merge_condition,
     same_content,
     spark_create_table_sql,
@@ -120,12 +124,24 @@ def _set_user_metadata(spark: Any, value: str | None) -> bool:
 
 
 def planned_statements(table: TableName, project: str, source_view: str = "src") -> list[str]:
-    """Every SQL statement :func:`merge_tiers` issues, in order."""
+    """Every SQL statement :func:`merge_tiers` issues, in order (the ALTER only on a table an
+    older version created without ``project_name``)."""
     return [
         spark_create_table_sql(table),
+        str(add_missing_columns_sql(table, [c.name for c in COLUMNS if c.name != "project_name"])),
         current_rows_sql(table, project),
         merge_sql(table, source_view, project),
     ]
+
+
+def project_rows(spark: Any, table: TableName, project: str) -> list[dict[str, Any]]:
+    """The rows under a project slug (with their project names), none when there is no table."""
+    if not spark.catalog.tableExists(str(table)):
+        return []
+    if "project_name" not in spark.table(table.quoted).columns:
+        return []
+    sql = f"SELECT DISTINCT project_name FROM {table.quoted} WHERE project = {sql_string(project)}"
+    return [r.asDict() for r in spark.sql(sql).collect()]
 
 
 def current_version(spark: Any, table: TableName) -> int | None:
@@ -140,12 +156,19 @@ def merge_tiers(
     rows: list[dict[str, Any]],
     *,
     project: str,
+    project_name: str,
     commit_metadata: dict[str, str],
     max_attempts: int,
 ) -> tuple[int, bool, dict[str, int]]:
     spark.sql(spark_create_table_sql(table))
+    alter = add_missing_columns_sql(table, list(spark.table(table.quoted).columns))
+    if alter:
+        spark.sql(alter)
     for attempt in range(1, max_attempts + 1):
         current = [r.asDict() for r in spark.sql(current_rows_sql(table, project)).collect()]
+        other = foreign_project(current, project_name)
+        if other is not None:
+            raise ProjectCollisionError(collision_message(str(table), project, project_name, other))
         if same_content(current, rows):
             return _version(spark, table), False, {}
         view = f"alignment_tiers_src_{uuid.uuid4().hex}"

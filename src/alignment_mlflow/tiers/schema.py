@@ -34,6 +34,8 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("project", "string", False, "Project slug from business_context.project_name"),
+    # Nullable: tables written before 0.2 gain the column on their next MERGE.
+    Column("project_name", "string", True, "business_context.project_name as written"),
     Column("tier", "string", False, "Tier name, e.g. High"),
     Column("tier_rank", "int", False, "1 = highest churn risk"),
     Column("min_score", "double", False, "Lower end of the churn-score band"),
@@ -51,9 +53,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("updated_at", "timestamp", False, "When this row was last written (UTC)"),
 )
 KEY_COLUMNS = ("project", "tier")
-CHANGE_COLUMNS = tuple(
-    c.name for c in COLUMNS if c.name not in (*KEY_COLUMNS, "mlflow_run_id", "updated_at")
-)
+#: A tier is rewritten when any of these differ. ``mlflow_run_id`` is one: after a failed run the
+#: rows must point at the run that completed, so the findings, the rows and MLflow agree.
+CHANGE_COLUMNS = tuple(c.name for c in COLUMNS if c.name not in (*KEY_COLUMNS, "updated_at"))
 TABLE_COMMENT = (
     "Intervention tiers of churn projects, one row per (project, tier), written by "
     "alignment_mlflow from each project's business-alignment spec."
@@ -152,6 +154,7 @@ def tier_rows(
     for i in spec.interventions:
         row = {
             "project": project,
+            "project_name": spec.business_context.project_name,
             "tier": i.tier,
             "tier_rank": i.rank,
             "min_score": float(i.band.min_score),
@@ -176,6 +179,36 @@ def same_content(current: list[dict[str, Any]], new: list[dict[str, Any]]) -> bo
     """Whether the project's rows already hold exactly the new tiers (ignoring run and time)."""
 
     def key(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-        return sorted(tuple(r[c] for c in (*KEY_COLUMNS, *CHANGE_COLUMNS)) for r in rows)
+        return sorted(tuple(r.get(c) for c in (*KEY_COLUMNS, *CHANGE_COLUMNS)) for r in rows)
 
     return key(current) == key(new)
+
+
+def foreign_project(current: list[dict[str, Any]], project_name: str) -> str | None:
+    """Another project's name when the rows under our slug belong to it: two names can slug
+    alike (``Customer Churn`` / ``customer-churn!``), and a MERGE would delete its tiers."""
+    for r in current:
+        other = r.get("project_name")
+        if other is not None and other != project_name:
+            return str(other)
+    return None
+
+
+def collision_message(table: str, slug: str, ours: str, theirs: str) -> str:
+    return (
+        f"tiers table {table} already holds project {theirs!r} under the id {slug!r}, which "
+        f"{ours!r} also slugs to; nothing was written. Rename one project (business_context."
+        "project_name) or write this one to another --tiers-table"
+    )
+
+
+def add_missing_columns_sql(table: TableName, existing: list[str]) -> str | None:
+    """``ALTER TABLE ... ADD COLUMNS`` for columns a table written by an older version lacks."""
+    have = {c.lower() for c in existing}
+    missing = [c for c in COLUMNS if c.name.lower() not in have]
+    if not missing:
+        return None
+    cols = ", ".join(
+        f"`{c.name}` {_SPARK_TYPES[c.type]} COMMENT {_comment(c.comment)}" for c in missing
+    )
+    return f"ALTER TABLE {table.quoted} ADD COLUMNS ({cols})"

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from alignment_mlflow.errors import DeltaWriteError, TargetError
+from alignment_mlflow.errors import DeltaWriteError, ProjectCollisionError, TargetError
 from alignment_mlflow.tiers.schema import is_table_name, parse_table_name, tier_rows
 
 if TYPE_CHECKING:
@@ -164,6 +164,31 @@ def _databricks_spark() -> Any:
         ) from exc
 
 
+def check_project(target: str, spec: AlignmentSpec, *, spark: Any = None) -> None:
+    """Refuse, before anything is written, a project whose slug another project already holds
+    in the table (the MERGE would delete that project's tiers)."""
+    from alignment_mlflow.tiers.schema import collision_message, foreign_project
+
+    slug, name = spec.project_slug, spec.business_context.project_name
+    try:
+        if is_table_name(target):
+            from alignment_mlflow.tiers import delta_spark
+
+            table = parse_table_name(target)
+            rows = delta_spark.project_rows(spark_for(target, spark), table, slug)
+        else:
+            from alignment_mlflow.tiers import delta_rs
+
+            rows = delta_rs.project_rows(_uri(target), slug)
+    except TargetError:
+        raise
+    except Exception as exc:
+        raise DeltaWriteError(f"reading tiers table {target} failed: {exc}") from exc
+    other = foreign_project(rows, name)
+    if other is not None:
+        raise ProjectCollisionError(collision_message(resolved_target(target), slug, name, other))
+
+
 def tiers_version(target: str, *, spark: Any = None) -> int | None:
     if is_table_name(target):
         from alignment_mlflow.tiers import delta_spark
@@ -210,9 +235,12 @@ def write_tiers(
                 name,
                 rows,
                 project=project,
+                project_name=spec.business_context.project_name,
                 commit_metadata=commit_metadata,
                 max_attempts=max_attempts,
             )
+        except ProjectCollisionError:
+            raise
         except Exception as exc:
             raise DeltaWriteError(f"writing tiers to {name} with Spark failed: {exc}") from exc
         return TiersWriteResult(str(name), version, changed, "spark", counts)
@@ -222,8 +250,15 @@ def write_tiers(
     uri = _uri(target)
     try:
         version, changed, counts = delta_rs.merge_tiers(
-            uri, rows, project=project, commit_metadata=commit_metadata, max_attempts=max_attempts
+            uri,
+            rows,
+            project=project,
+            project_name=spec.business_context.project_name,
+            commit_metadata=commit_metadata,
+            max_attempts=max_attempts,
         )
+    except ProjectCollisionError:
+        raise
     except Exception as exc:
         raise DeltaWriteError(f"writing tiers to Delta table {uri} failed: {exc}") from exc
     return TiersWriteResult(uri, version, changed, "delta-rs", counts)

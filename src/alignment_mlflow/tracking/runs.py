@@ -196,30 +196,50 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _fail_orphans(client: MlflowClient, running: Sequence[Any]) -> None:
-    """Mark FAILED the RUNNING runs of this alignment whose process on this host is gone.
+LEASE_TAG = "alignment.lease_seconds"
+DEFAULT_LEASE_SECONDS = 3600  # an alignment takes seconds; an hour RUNNING means its process died
 
-    A run stays RUNNING when its process was killed or its tracking server died before it could
-    be marked FAILED. Only runs owned by a dead process on this machine are touched: a run owned
-    by a live process (a concurrent alignment) or by another machine is left alone.
-    """
+
+def lease_seconds() -> int:
+    raw = os.environ.get("ALIGNMENT_RUN_LEASE_SECONDS", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_LEASE_SECONDS
+
+
+def _orphaned(run: Any, host: str, now_ms: int) -> str | None:
+    """Why a RUNNING run of this alignment is orphaned, or None while it may still be alive.
+
+    Its lease (``alignment.lease_seconds`` from its start) has run out, whichever machine ran it:
+    job clusters never come back to close their runs. Before that, only a run whose process on
+    this machine is gone is closed; a live process or another machine's run is left alone."""
+    tags = run.data.tags
+    lease = str(tags.get(LEASE_TAG, ""))
+    lease_ms = (int(lease) if lease.isdigit() else lease_seconds()) * 1000
+    if now_ms - int(run.info.start_time or 0) > lease_ms:
+        return f"orphaned: still RUNNING {lease_ms // 1000}s after it started (its lease)"
+    owner = str(tags.get(OWNER_TAG, ""))
+    owner_host, _, pid = owner.rpartition(":")
+    if owner_host != host or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return f"orphaned: process {owner} ended without finishing"
+    except PermissionError:
+        return None  # alive, owned by someone else
+    return None
+
+
+def _fail_orphans(client: MlflowClient, running: Sequence[Any]) -> None:
+    """Mark FAILED the RUNNING runs of this alignment that will never finish: a run stays
+    RUNNING when its process was killed or its tracking server died before it could close it."""
     import socket
 
-    host = socket.gethostname()
+    host, now_ms = socket.gethostname(), int(time.time() * 1000)
     for r in running:
-        owner = str(r.data.tags.get(OWNER_TAG, ""))
-        owner_host, _, pid = owner.rpartition(":")
-        if owner_host != host or not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-            continue  # still alive
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue  # alive, owned by someone else
-        ref = RunRef(client.tracking_uri, r.info.experiment_id, r.info.run_id, None, False, 0)
-        fail_run(client, ref, RuntimeError(f"orphaned: process {owner} ended without finishing"))
+        why = _orphaned(r, host, now_ms)
+        if why:
+            ref = RunRef(client.tracking_uri, r.info.experiment_id, r.info.run_id, None, False, 0)
+            fail_run(client, ref, RuntimeError(why))
 
 
 def start_alignment_run(
@@ -267,6 +287,7 @@ def start_alignment_run(
     ctx = replace(ctx, experiment=experiment, experiment_url=experiment_url(uri, exp_id))
     tags = report.run_tags(ctx, fingerprint=fp)
     tags[OWNER_TAG] = _owner()
+    tags[LEASE_TAG] = str(lease_seconds())
     run = _call(
         uri,
         "creating the run",
@@ -375,7 +396,9 @@ def _terminate(client: MlflowClient, run_id: str, status: str) -> None:
 
 def fail_run(client: MlflowClient, ref: RunRef, error: BaseException) -> None:
     """Record the failure on the run; never raises (the original error is what matters)."""
-    status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+    from alignment_mlflow.errors import Terminated
+
+    status = "KILLED" if isinstance(error, KeyboardInterrupt | Terminated) else "FAILED"
     message = f"{type(error).__name__}: {error}"
     with contextlib.suppress(Exception):
         client.set_tag(ref.run_id, "alignment.error", report.truncate(message, 5000))
