@@ -35,6 +35,13 @@ def env(tmp_path: Path) -> dict[str, Any]:
     }
 
 
+def delta_rows(table: Path) -> list[dict[str, Any]]:
+    from deltalake import DeltaTable
+
+    rows: list[dict[str, Any]] = DeltaTable(str(table)).to_pyarrow_table().to_pylist()
+    return rows
+
+
 def runs(uri: str) -> list[Any]:
     from mlflow import MlflowClient
 
@@ -69,12 +76,13 @@ def test_align_writes_everything_and_rerun_reuses(env: dict[str, Any]) -> None:
     assert len(runs(env["uri"])) == 1
 
 
-def test_new_run_forces_a_fresh_run_without_a_new_table_version(env: dict[str, Any]) -> None:
+def test_new_run_forces_a_fresh_run_and_the_rows_follow_it(env: dict[str, Any]) -> None:
     first = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
     second = align(env["findings"], TEMPLATE_SPEC, new_run=True, **env["kwargs"])
     assert second.run_id != first.run_id
     assert not second.reused_run
-    assert second.tiers_version == first.tiers_version
+    assert second.tiers_version == first.tiers_version + 1
+    assert {r["mlflow_run_id"] for r in delta_rows(env["table"])} == {second.run_id}
     meta = yaml.safe_load(env["findings"].read_text())["metadata"]["alignment"]
     assert meta["mlflow"]["run_id"] == second.run_id
 
@@ -155,11 +163,14 @@ def test_findings_failure_marks_run_failed_and_rerun_completes(
 
     result = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
     assert result.findings_updated
-    # The tiers were committed by the failed attempt; the rerun finds them unchanged.
-    assert result.tiers_version == 1
-    assert not result.tiers_changed
+    # The failed attempt committed the tiers naming its run; the rerun repoints them to its own,
+    # so findings, rows and the FINISHED run agree.
+    assert (result.tiers_version, result.tiers_changed) == (2, True)
     meta = yaml.safe_load(env["findings"].read_text())["metadata"]["alignment"]
     assert meta["mlflow"]["run_id"] == result.run_id
+    assert meta["delta"]["version"] == result.tiers_version
+    assert {r["mlflow_run_id"] for r in delta_rows(env["table"])} == {result.run_id}
+    assert {r.info.run_id: r.info.status for r in runs(env["uri"])}[result.run_id] == "FINISHED"
 
 
 def test_interrupt_during_delta_does_not_leave_a_running_run(
