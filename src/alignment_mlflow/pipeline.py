@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from alignment_mlflow import __version__
+from alignment_mlflow.redact import redact_uri
 from alignment_mlflow.result import JSON_KEYS, AlignmentResult
 from alignment_mlflow.spec.model import AlignmentSpec
 from alignment_mlflow.tracking.content import RunContext
@@ -167,7 +168,7 @@ def _dry_run(
     plan: _Plan, found: _Findings, verdicts: tuple[Any, ...], timings: Any
 ) -> AlignmentResult:
     planned = {
-        "log run": f"experiment {plan.experiment} at {plan.tracking_uri}",
+        "log run": f"experiment {plan.experiment} at {redact_uri(plan.tracking_uri)}",
         "merge tiers": f"{len(plan.spec.interventions)} rows for project "
         f"{plan.spec.project_slug} into {plan.tiers_table}",
         "update findings": "metadata keys business_context, success_metrics, "
@@ -176,7 +177,7 @@ def _dry_run(
     return AlignmentResult(
         findings_path=found.loc.display,
         discovery=found.discovery,
-        tracking_uri=plan.tracking_uri,
+        tracking_uri=redact_uri(plan.tracking_uri),
         experiment_id=None,
         run_id=None,
         run_url=None,
@@ -263,7 +264,7 @@ def _update_findings(
         aligned_at=_run_start(ref).isoformat().replace("+00:00", "Z"),
         package_version=__version__,
         mlflow_refs={
-            "tracking_uri": plan.tracking_uri,
+            "tracking_uri": redact_uri(plan.tracking_uri),
             "experiment_id": ref.experiment_id,
             "run_id": ref.run_id,
             "run_url": ref.run_url,
@@ -389,7 +390,7 @@ def _result(
     return AlignmentResult(
         findings_path=found.loc.display,
         discovery=found.discovery,
-        tracking_uri=plan.tracking_uri,
+        tracking_uri=redact_uri(plan.tracking_uri),
         experiment_id=ref.experiment_id,
         run_id=ref.run_id,
         run_url=ref.run_url,

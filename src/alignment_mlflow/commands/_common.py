@@ -19,6 +19,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 def fail(message: str, exit_code: int, *, as_json: bool, kind: str = "error") -> NoReturn:
     """One message on stderr and the exit code; with ``--json`` also one object on stdout, so a
     job that parses stdout always gets JSON: ``{"error", "error_type", "exit_code"}``."""
+    from alignment_mlflow.redact import redact_text
+
+    message = redact_text(message)
     click.echo(f"error: {message}", err=True)
     if as_json:
         click.echo(json.dumps({"error": message, "error_type": kind, "exit_code": exit_code}))

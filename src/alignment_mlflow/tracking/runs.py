@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from alignment_mlflow.errors import TargetError, TrackingError
+from alignment_mlflow.redact import redact_text, redact_uri
 from alignment_mlflow.tracking import content as report
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def check_experiment_name(name: str, tracking_uri: str) -> None:
     is_path = not scheme and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", tracking_uri)
     if (scheme not in _SCHEMES and not is_path) or not tracking_uri.strip() or " " in tracking_uri:
         raise TargetError(
-            f"invalid tracking URI {tracking_uri!r}: expected http(s)://host:port, "
+            f"invalid tracking URI {redact_uri(tracking_uri)!r}: expected http(s)://host:port, "
             "sqlite:///path/mlflow.db, a local folder, or databricks[://profile]"
         )
     if not name.strip():
@@ -75,6 +76,8 @@ def check_experiment_name(name: str, tracking_uri: str) -> None:
 
 
 def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:
+    """The run's page, without the URI's credentials: it is written into findings and logs."""
+    tracking_uri = redact_uri(tracking_uri)
     if tracking_uri.startswith(("http://", "https://")):
         return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
     if _is_databricks(tracking_uri):
@@ -131,7 +134,9 @@ def _call(uri: str, what: str, fn: Callable[[], T]) -> T:
 
         detail = exc.message if isinstance(exc, MlflowException) else str(exc)
         detail = detail.splitlines()[0][:300] if detail else type(exc).__name__
-        raise TrackingError(f"MLflow tracking at {uri}: {what} failed: {detail}") from exc
+        raise TrackingError(
+            redact_text(f"MLflow tracking at {uri}: {what} failed: {detail}")
+        ) from exc
 
 
 def _experiment_id(client: MlflowClient, uri: str, name: str) -> str:
@@ -139,7 +144,8 @@ def _experiment_id(client: MlflowClient, uri: str, name: str) -> str:
     if exp is not None:
         if exp.lifecycle_stage == "deleted":
             raise TargetError(
-                f"experiment {name} is deleted in {uri}; restore it or pass another --experiment"
+                f"experiment {name} is deleted in {redact_uri(uri)}; restore it or pass another "
+                "--experiment"
             )
         return str(exp.experiment_id)
     try:
@@ -399,7 +405,7 @@ def fail_run(client: MlflowClient, ref: RunRef, error: BaseException) -> None:
     from alignment_mlflow.errors import Terminated
 
     status = "KILLED" if isinstance(error, KeyboardInterrupt | Terminated) else "FAILED"
-    message = f"{type(error).__name__}: {error}"
+    message = redact_text(f"{type(error).__name__}: {error}")
     with contextlib.suppress(Exception):
         client.set_tag(ref.run_id, "alignment.error", report.truncate(message, 5000))
     with contextlib.suppress(Exception):

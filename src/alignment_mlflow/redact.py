@@ -1,0 +1,31 @@
+"""Secrets out of everything we write or print: URIs with credentials.
+
+A tracking URI may carry ``user:password@`` or a token in its query string (``?token=...``),
+given on the command line or through ``MLFLOW_TRACKING_URI``; and library error messages quote the
+URL they called. Every URI or message that leaves the process (findings, ``--json``, stdout, the
+run's tags, error messages) goes through here. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+MASK = "***"
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/@\s?#'\"]+)@")
+_QUERY_VALUE = re.compile(r"(?P<key>[?&][^=&#\s'\"]+=)(?P<value>[^&#\s'\"]*)")
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def redact_uri(uri: str) -> str:
+    """``http://ana:pw@host/x?token=t&a=1`` -> ``http://***@host/x?token=***&a=***``: user info
+    and every query value are masked (a query can name its secret anything)."""
+    out = _USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", uri)
+    if "?" in out:
+        head, _, query = out.partition("?")
+        out = head + _QUERY_VALUE.sub(lambda m: f"{m['key']}{MASK}", "?" + query)
+    return out
+
+
+def redact_text(text: str) -> str:
+    """Every URL inside a message redacted as :func:`redact_uri` does."""
+    return _URL.sub(lambda m: redact_uri(m.group(0)), text)
