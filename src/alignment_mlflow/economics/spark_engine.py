@@ -158,16 +158,20 @@ def assignments_frame(
 # --------------------------------------------------------------------------- Delta via Spark
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def create_table_sql(table: TableName, id_type: str) -> str:
     kinds = {"string": "STRING", "int": "INT", "double": "DOUBLE", "timestamp": "TIMESTAMP"}
     cols = ",\n  ".join(
         f"`{c.name}` {id_type if c.type == 'id' else kinds[c.type]} NOT NULL "
-        f"COMMENT '{c.comment.replace(chr(39), '')}'"
+        f"COMMENT {_literal(c.comment)}"
         for c in ASSIGNMENT_COLUMNS
     )
     return (
         f"CREATE TABLE IF NOT EXISTS {table.quoted} (\n  {cols}\n)\nUSING DELTA\n"
-        f"PARTITIONED BY (`project`)\nCOMMENT '{ASSIGNMENTS_COMMENT}'"
+        f"PARTITIONED BY (`project`)\nCOMMENT {_literal(ASSIGNMENTS_COMMENT)}"
     )
 
 
