@@ -194,3 +194,16 @@ def test_a_parquet_folder_of_parts(tmp_path: Path) -> None:
     result = alignment_mlflow.plan(str(folder), str(TEMPLATE_SPEC), dry_run=True)
     assert result.economics.rows == 1000
     assert result.scores_location == str(folder)
+
+
+def test_the_bundled_example_scores() -> None:
+    scores = TEMPLATE_SPEC.parent / "scores" / "churn_scores.parquet"
+    result = alignment_mlflow.plan(
+        str(scores), str(TEMPLATE_SPEC), group_columns=["segment"], dry_run=True
+    )
+    out = result.to_json()
+    assert out["rows"] == 5000
+    assert [t["customers"] for t in out["tiers"]] == [6, 427, 4567]
+    assert out["total_cost"] == 6853.5
+    assert out["within_budget"] is True
+    assert result.economics.parity_met is False  # the example shows a fairness gap
