@@ -55,7 +55,10 @@ class ArrowScores:
         return d if isinstance(d, str) else d.result()
 
     def batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
-        yield from self.dataset.to_batches(columns=list(columns), batch_size=BATCH_ROWS)
+        # Little readahead: a few batches in flight keep both cores busy; more only costs memory.
+        yield from self.dataset.to_batches(
+            columns=list(columns), batch_size=BATCH_ROWS, batch_readahead=2, fragment_readahead=1
+        )
 
 
 def _hash_files(files: Sequence[Path], root: Path) -> str:
@@ -169,22 +172,34 @@ def _check_batch(
 class _Duplicates:
     """Every id seen, to find duplicates at the end: 8 bytes per row for integer ids."""
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int) -> None:
+        # One preallocated buffer (the row count comes from Parquet footers), not a list of
+        # chunks to concatenate: that would hold the ids twice at the end.
+        self.buffer = np.empty(capacity, dtype=np.int64)
+        self.filled = 0
         self.ints: list[np.ndarray] = []
         self.other: list[pa.Array] = []
 
     def add(self, ids: pa.Array) -> None:
         if pa.types.is_integer(ids.type) and ids.null_count == 0:
-            self.ints.append(np.asarray(ids.to_numpy(), dtype=np.int64))
+            values = np.asarray(ids.to_numpy(), dtype=np.int64)
+            end = self.filled + len(values)
+            if end <= len(self.buffer):
+                self.buffer[self.filled : end] = values
+                self.filled = end
+            else:
+                self.ints.append(values)
         else:
             self.other.append(ids)
 
     def report(self, validation: Validation, id_column: str) -> None:
         what = "duplicate ids (rows beyond the first)"
+        if self.filled:
+            self.ints.insert(0, self.buffer[: self.filled])
         if self.ints and not self.other:
-            arr = np.concatenate(self.ints)
+            arr = self.ints[0] if len(self.ints) == 1 else np.concatenate(self.ints)
             self.ints = []
-            arr.sort(kind="stable")
+            arr.sort()
             same = arr[1:] == arr[:-1]
             n = int(same.sum())
             if n:
@@ -225,7 +240,7 @@ def tally(
     counts = np.zeros(k, dtype=np.int64)
     sums = np.zeros(k, dtype=np.float64)
     paid = np.array([b.paid for b in table.bands])
-    dups = _Duplicates()
+    dups = _Duplicates(scores.dataset.count_rows())
     rows = 0
     for batch in scores.batches([id_column, score_column, *group_columns]):
         n = batch.num_rows
@@ -295,32 +310,45 @@ def assignment_batches(
     ranks = pa.array([b.rank for b in table.bands], type=pa.int32())
     actions = pa.array([b.intervention for b in table.bands])
     costs = np.array([b.cost for b in table.bands])
+    # Repeated strings go to delta-rs dictionary-encoded (stored as plain strings): building
+    # and writing them costs a byte per row instead of their length. The partition column stays
+    # plain, as delta-rs needs.
+    dict_type = pa.dictionary(pa.int8(), pa.string())
+    stream_schema = pa.schema(
+        [
+            f.with_type(dict_type) if f.type == pa.string() and f.name != "project" else f
+            for f in schema
+            if f.name != "customer_id"
+        ]
+    )
+    id_at = schema.get_field_index("customer_id")
+
+    def constant(name: str, type_: pa.DataType, n: int) -> pa.Array:
+        if type_ == dict_type:
+            return pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(n, np.int8)), pa.array([constants[name]])
+            )
+        return pa.repeat(pa.scalar(constants[name], type_), n)
 
     def gen() -> Iterator[pa.RecordBatch]:
         for batch in scores.batches([id_column, score_column]):
             n = batch.num_rows
             vals = _scores(batch, score_column).to_numpy(zero_copy_only=False)
-            idx = pa.array(band_index(table, vals))
+            idx = band_index(table, vals)
+            codes = pa.array(idx.view(np.int8))
             cols: dict[str, Any] = {
-                "customer_id": batch.column(id_column),
                 "churn_score": pa.array(vals),
-                "tier": tiers.take(idx),
-                "tier_rank": ranks.take(idx),
-                "intervention": actions.take(idx),
-                "cost": pa.array(costs[np.asarray(idx)]),
+                "tier": pa.DictionaryArray.from_arrays(codes, tiers),
+                "tier_rank": ranks.take(codes),
+                "intervention": pa.DictionaryArray.from_arrays(codes, actions),
+                "cost": pa.array(costs[idx]),
             }
             arrays = [
-                cols[f.name]
-                if f.name in cols
-                else pa.repeat(pa.scalar(constants[f.name], f.type), n)
-                for f in schema
+                cols[f.name] if f.name in cols else constant(f.name, f.type, n)
+                for f in stream_schema
             ]
-            yield pa.RecordBatch.from_arrays(
-                [
-                    a.cast(f.type) if a.type != f.type else a
-                    for a, f in zip(arrays, schema, strict=True)
-                ],
-                schema=schema,
-            )
+            arrays.insert(id_at, batch.column(id_column).cast(schema.field("customer_id").type))
+            yield pa.RecordBatch.from_arrays(arrays, schema=full)
 
-    return pa.RecordBatchReader.from_batches(schema, gen())
+    full = stream_schema.insert(id_at, schema.field("customer_id"))
+    return pa.RecordBatchReader.from_batches(full, gen())
