@@ -64,7 +64,7 @@ def jobs_for(target: str) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize("target", ["dev", "prod"])
 def test_every_job_is_valid_for_the_job_model(target: str) -> None:
     jobs = jobs_for(target)
-    assert set(jobs) == {"business_alignment"}
+    assert set(jobs) == {"business_alignment", "churn_plan"}
     for definition in jobs.values():
         job = Job.from_dict(definition)
         assert job.tasks
@@ -105,6 +105,23 @@ def test_task_calls_our_entry_point_with_options_run_accepts() -> None:
     options = {opt.lstrip("-") for p in run.params for opt in p.opts}
     assert set(wheel["named_parameters"]) <= options
     assert {"findings", "spec"} <= set(wheel["named_parameters"])
+
+
+def test_plan_task_calls_plan_with_options_it_accepts() -> None:
+    from alignment_mlflow.commands.plan_cmd import plan
+
+    task = jobs_for("prod")["churn_plan"]["tasks"][0]
+    wheel = task["python_wheel_task"]
+    assert wheel["entry_point"] == "alignment-mlflow"
+    args = wheel["parameters"]
+    assert args[0] == "plan"
+    options = {opt for p in plan.params for opt in p.opts}
+    flags = [a for a in args[1:] if a.startswith("--")]
+    assert flags
+    assert set(flags) <= options
+    assert {"--scores", "--spec"} <= set(flags)
+    assert args[args.index("--assignments-table") + 1] == "prod.churn.churn_assignments"
+    assert args[args.index("--scores") + 1] == "prod.churn.churn_scores"
 
 
 def test_bundle_layout() -> None:

@@ -11,9 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["AlignmentResult", "AlignmentSpec", "__version__", "align", "load_spec"]
+__all__ = [
+    "AlignmentResult",
+    "AlignmentSpec",
+    "PlanResult",
+    "__version__",
+    "align",
+    "load_spec",
+    "plan",
+]
 
 if TYPE_CHECKING:
+    from alignment_mlflow.economics.api import PlanResult, plan
     from alignment_mlflow.pipeline import AlignmentResult, align
     from alignment_mlflow.spec import load_spec
     from alignment_mlflow.spec.model import AlignmentSpec
@@ -24,6 +33,10 @@ def __getattr__(name: str) -> Any:
         from alignment_mlflow import pipeline
 
         return getattr(pipeline, name)
+    if name in ("plan", "PlanResult"):
+        from alignment_mlflow.economics import api
+
+        return getattr(api, name)
     if name == "load_spec":
         from alignment_mlflow.spec import load_spec
 

@@ -1,0 +1,191 @@
+"""`python bench/plan.py`: tier assignment + aggregation on 10M and 50M synthetic scores.
+
+Prints one table: our plan (Arrow engine: validation, tiers, totals; then with the assignments
+written to Delta), the naive pandas way (read_parquet, pd.cut, groupby, to_parquet), the floor
+(read id and score with pyarrow and write the same output columns, no logic) and local Spark
+(validation + tally through the Spark engine; the Delta write needs jars not available here).
+Each variant runs in its own process; time is the work inside it (imports and JVM start
+excluded), peak memory is that process's peak RSS (``os.wait4``; includes the interpreter and its
+imports). Scores are generated with a fixed seed into a temp dir that is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SPEC = REPO / "examples" / "churn_alignment.yaml"
+VARIANTS = ("plan", "plan+write", "pandas", "floor", "spark")
+
+
+def generate(path: Path, rows: int) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(20260101)
+    schema = pa.schema([("customer_id", pa.int64()), ("churn_score", pa.float64())])
+    with pq.ParquetWriter(path, schema) as w:
+        step = 5_000_000
+        for start in range(0, rows, step):
+            n = min(step, rows - start)
+            ids = np.arange(start, start + n, dtype=np.int64)
+            w.write_table(pa.table({"customer_id": ids, "churn_score": rng.beta(2, 5, n)}), 1 << 20)
+
+
+def child(variant: str, scores: Path, out: Path) -> float:
+    """Runs in the measured process; returns the seconds of work."""
+    if variant in ("plan", "plan+write"):
+        from alignment_mlflow.economics import arrow_engine, assignments, core
+        from alignment_mlflow.economics.bands import band_table
+        from alignment_mlflow.spec import load_spec
+
+        spec = load_spec(SPEC)
+        start = time.perf_counter()
+        table = band_table(spec)
+        src = arrow_engine.open_scores(str(scores))
+        tally, top_k = arrow_engine.tally(
+            src, table, id_column="customer_id", score_column="churn_score"
+        )
+        core.economics(spec, table, tally, top_k)
+        if variant == "plan+write":
+            import datetime
+
+            import pyarrow as pa
+
+            constants = {
+                "project": "bench", "currency": "USD", "spec_sha256": spec.sha256,
+                "plan_run_id": "0" * 32, "scored_at": datetime.datetime.now(datetime.timezone.utc),
+            }  # fmt: skip
+            reader = arrow_engine.assignment_batches(
+                src, table, id_column="customer_id", score_column="churn_score",
+                constants=constants, schema=assignments.arrow_schema(pa.int64()),
+            )  # fmt: skip
+            assignments.write(str(out), reader, project="bench", commit_metadata={})
+            src.digest  # noqa: B018 - the run's params need it; it hashes in a thread meanwhile
+        return time.perf_counter() - start
+    if variant == "pandas":
+        import pandas as pd
+
+        start = time.perf_counter()
+        df = pd.read_parquet(scores)
+        df["tier"] = pd.cut(df["churn_score"], [0, 0.5, 0.8, 1.0], labels=["Low", "Medium", "High"],
+                            include_lowest=True)  # fmt: skip
+        df["cost"] = df["tier"].map({"Low": 0.5, "Medium": 10.0, "High": 50.0}).astype(float)
+        df.groupby("tier", observed=True).agg(n=("customer_id", "size"), s=("churn_score", "sum"))
+        df.to_parquet(out)
+        return time.perf_counter() - start
+    if variant == "floor":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from alignment_mlflow.economics import assignments
+
+        schema = assignments.arrow_schema(pa.int64())
+        start = time.perf_counter()
+        const = {
+            "project": "bench", "tier": "Low", "tier_rank": 3, "intervention": "x", "cost": 0.5,
+            "currency": "USD", "spec_sha256": "0" * 64, "plan_run_id": "0" * 32,
+            "scored_at": None,
+        }  # fmt: skip
+        with pq.ParquetWriter(out, schema.remove_metadata()) as w:
+            for batch in pq.ParquetFile(scores).iter_batches(1 << 20):
+                n = batch.num_rows
+                cols = []
+                for f in schema:
+                    if f.name == "customer_id":
+                        cols.append(batch.column(0))
+                    elif f.name == "churn_score":
+                        cols.append(batch.column(1))
+                    elif f.name == "scored_at":
+                        cols.append(pa.repeat(pa.scalar(0, f.type), n))
+                    else:
+                        cols.append(pa.repeat(pa.scalar(const[f.name], f.type), n))
+                w.write_batch(pa.RecordBatch.from_arrays(cols, schema=schema.remove_metadata()))
+        return time.perf_counter() - start
+    if variant == "spark":
+        from pyspark.sql import SparkSession
+
+        from alignment_mlflow.economics import core, spark_engine
+        from alignment_mlflow.economics.bands import band_table
+        from alignment_mlflow.spec import load_spec
+
+        spark = (
+            SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+            .config("spark.driver.memory", "4g").config("spark.sql.shuffle.partitions", "8")
+            .getOrCreate()
+        )  # fmt: skip
+        spec = load_spec(SPEC)
+        start = time.perf_counter()
+        table = band_table(spec)
+        df = spark.read.parquet(str(scores))
+        spark_engine.validate(df, id_column="customer_id", score_column="churn_score",
+                              group_columns=[], source="bench")  # fmt: skip
+        tally, top_k = spark_engine.tally(df, table, score_column="churn_score")
+        core.economics(spec, table, tally, top_k)
+        took = time.perf_counter() - start
+        spark.stop()
+        return took
+    raise ValueError(variant)
+
+
+def measure(variant: str, scores: Path, work: Path) -> tuple[float, float]:
+    out = work / f"out-{variant.replace('+', '_')}"
+    result = work / "result.json"
+    here = str(Path(__file__).parent)
+    code = (
+        f"import json, sys; sys.path.insert(0, {here!r}); import plan as b; "
+        f"t = b.child({variant!r}, b.Path({str(scores)!r}), b.Path({str(out)!r})); "
+        f"json.dump(t, open({str(result)!r}, 'w'))"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{variant} failed with exit {proc.returncode}")
+    seconds = float(json.loads(result.read_text()))
+    shutil.rmtree(out, ignore_errors=True)
+    if out.is_file():
+        out.unlink()
+    return seconds, usage.ru_maxrss / 1024  # MiB
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000_000, 50_000_000])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    args = parser.parse_args()
+    header = (
+        f"{'rows':>11} {'variant':<11} {'seconds':>8} {'rows/s':>12} {'peak MiB':>9} "
+        f"{'vs pandas':>9} {'vs floor':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory(prefix="plan-bench-") as tmp:
+        work = Path(tmp)
+        for rows in args.rows:
+            scores = work / f"scores-{rows}.parquet"
+            generate(scores, rows)
+            results = {v: measure(v, scores, work) for v in args.variants}
+            for v, (sec, mib) in results.items():
+                vs_pandas = results["pandas"][0] / sec if "pandas" in results else float("nan")
+                vs_floor = sec / results["floor"][0] if "floor" in results else float("nan")
+                print(f"{rows:>11,} {v:<11} {sec:>8.2f} {rows / sec:>12,.0f} {mib:>9,.0f} "
+                      f"{vs_pandas:>8.1f}x {vs_floor:>7.2f}x")  # fmt: skip
+            print(f"{'':>11} input columns in memory (id + score): {rows * 16 / 2**20:,.0f} MiB")
+            scores.unlink()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""``alignment-mlflow plan``: what this month's scores cost, save and whether it is fair."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+
+import click
+
+from alignment_mlflow.commands._common import handle_errors
+
+
+@click.command()
+@click.option(
+    "--scores",
+    required=True,
+    metavar="PATH_OR_TABLE",
+    help="Parquet file or folder, Delta table path (local or /Volumes/...), or "
+    "catalog.schema.table (read with Spark).",
+)
+@click.option(
+    "--spec", required=True, metavar="SPEC", help="Alignment spec, or an aligned findings file."
+)
+@click.option("--id-column", default="customer_id", show_default=True, metavar="COL")
+@click.option("--score-column", default="churn_score", show_default=True, metavar="COL")
+@click.option(
+    "--group-column",
+    "group_columns",
+    multiple=True,
+    metavar="COL",
+    help="Judge parity of paid interventions across this column's groups (repeatable).",
+)
+@click.option(
+    "--assignments-table",
+    metavar="PATH_OR_NAME",
+    help="Write one row per customer to this Delta table (path: delta-rs; name: Spark), "
+    "replacing the project's previous rows.",
+)
+@click.option("--tracking-uri", metavar="URI", help="MLflow tracking URI [default: as for run].")
+@click.option(
+    "--experiment",
+    metavar="NAME",
+    help="Experiment [default: the alignment's (aligned findings), else "
+    "/Shared/alignment/<project slug>].",
+)
+@click.option("--dry-run", is_flag=True, help="Validate and compute; write nothing.")
+@click.option(
+    "--profile", metavar="NAME", help="Databricks config profile for a spec on dbfs:/ or Volumes."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@handle_errors
+def plan(
+    scores: str,
+    spec: str,
+    id_column: str,
+    score_column: str,
+    group_columns: tuple[str, ...],
+    assignments_table: str | None,
+    tracking_uri: str | None,
+    experiment: str | None,
+    dry_run: bool,
+    profile: str | None,
+    as_json: bool,
+) -> None:
+    """Cost, expected saves, budget fit and parity of the spec's tiers on scored customers.
+
+    Scores are read as churn probabilities; the scored population is taken as one budget
+    period's campaign. Exit codes: 0 done, 2 invalid input (nothing written), 1 a system failed.
+    """
+    from alignment_mlflow.economics.api import plan as run_plan
+
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
+    out = sys.stderr if as_json else sys.stdout
+
+    def progress(step: str, seconds: float, detail: str) -> None:
+        click.echo(f"{step:<18} {seconds:7.2f}s  {detail}", file=out)
+
+    with contextlib.redirect_stdout(sys.stderr):
+        result = run_plan(
+            scores,
+            spec,
+            id_column=id_column,
+            score_column=score_column,
+            group_columns=group_columns,
+            assignments_table=assignments_table,
+            tracking_uri=tracking_uri,
+            experiment=experiment,
+            dry_run=dry_run,
+            profile=profile,
+            progress=progress,
+        )
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+    else:
+        click.echo("")
+        for line in result.summary_lines():
+            click.echo(line)

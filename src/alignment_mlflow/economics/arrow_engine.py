@@ -1,0 +1,354 @@
+"""The local engine: Arrow end to end, streaming record batches, so memory stays bounded.
+
+Scores come from ``pyarrow.dataset`` (a Parquet file or folder) or delta-rs (a Delta table), one
+record batch at a time. Each batch's score column is viewed as a NumPy array without a copy and
+the band predicates of :func:`band_masks` run on it; counts and score sums per band are
+``bincount``-ed. The only state that grows with the rows is 8 bytes per customer for the
+duplicate-id check (integer ids; other id types keep the ids themselves). No pandas.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from alignment_mlflow.economics.bands import BandTable, band_masks
+from alignment_mlflow.economics.core import (
+    SAMPLE_IDS,
+    ScoresError,
+    Tally,
+    TopK,
+    Validation,
+    check_columns,
+)
+
+BATCH_ROWS = 1 << 20
+_HASH_CHUNK = 8 << 20
+
+
+@dataclass
+class ArrowScores:
+    """Scores readable batch by batch, with a content digest that is cheap to get."""
+
+    location: str
+    kind: str  # "parquet", "delta" or "arrow"
+    dataset: ds.Dataset
+    _digest: Future[str] | str = field(repr=False, default="")
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.dataset.schema.names)
+
+    @property
+    def digest(self) -> str:
+        d = self._digest
+        return d if isinstance(d, str) else d.result()
+
+    def batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+        # Little readahead: a few batches in flight keep both cores busy; more only costs memory.
+        yield from self.dataset.to_batches(
+            columns=list(columns), batch_size=BATCH_ROWS, batch_readahead=2, fragment_readahead=1
+        )
+
+
+def _hash_files(files: Sequence[Path], root: Path) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f.relative_to(root) if f != root else f.name).encode() + b"\0")
+        with f.open("rb") as fh:
+            while chunk := fh.read(_HASH_CHUNK):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _hash_table(table: pa.Table) -> str:
+    h = hashlib.sha256(str(table.schema).encode())
+    for column in table.columns:
+        for chunk in column.chunks:
+            for buf in chunk.buffers():
+                if buf is not None:
+                    h.update(buf)
+    return h.hexdigest()
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scores-digest")
+    return _POOL
+
+
+def open_scores(location: str | os.PathLike[str] | pa.Table) -> ArrowScores:
+    """A Parquet file or folder, a Delta table path or URI, or an in-memory Arrow table."""
+    if isinstance(location, pa.Table):
+        return ArrowScores("<arrow table>", "arrow", ds.dataset(location), _hash_table(location))
+    where = os.fspath(location)
+    path = Path(where)
+    if "://" not in where and not path.exists():
+        raise ScoresError(
+            f"scores {where} not found: pass a Parquet file or folder or a Delta table"
+        )
+    is_delta = "://" in where or (path / "_delta_log").is_dir()
+    if is_delta:
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            table = DeltaTable(where)
+        except TableNotFoundError as exc:
+            raise ScoresError(f"scores {where}: no Delta table there ({exc})") from exc
+        uris = sorted(table.file_uris())
+        digest = hashlib.sha256(
+            f"{table.table_uri}\0{table.version()}\0".encode() + "\0".join(uris).encode()
+        ).hexdigest()
+        return ArrowScores(where, "delta", table.to_pyarrow_dataset(), digest)
+    files: list[Path] = (
+        sorted(p for p in path.rglob("*.parquet") if not p.name.startswith((".", "_")))
+        if path.is_dir()
+        else [path]
+    )
+    if not files:
+        raise ScoresError(f"scores folder {where} has no .parquet files")
+    try:
+        dataset = ds.dataset([str(f) for f in files], format="parquet")
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ScoresError(f"scores {where} are not readable Parquet: {exc}") from exc
+    root = path if path.is_dir() else path.parent
+    return ArrowScores(where, "parquet", dataset, _pool().submit(_hash_files, files, root))
+
+
+def _sample(ids: pa.Array, mask: np.ndarray) -> list[Any]:
+    picked: list[Any] = pc.filter(ids, pa.array(mask)).slice(0, SAMPLE_IDS).to_pylist()
+    return picked
+
+
+def band_index(table: BandTable, scores: np.ndarray) -> np.ndarray:
+    """Each score's band index (uint8), from the shared predicates; scores must be valid."""
+    idx = np.zeros(len(scores), dtype=np.uint8)
+    for i, mask in enumerate(band_masks(table, scores)):
+        if i:
+            idx += mask.view(np.uint8) * np.uint8(i)
+    return idx
+
+
+def _scores(batch: pa.RecordBatch, score_column: str) -> pa.Array:
+    s = batch.column(score_column)
+    if pa.types.is_floating(s.type) or pa.types.is_integer(s.type) or pa.types.is_decimal(s.type):
+        return s if s.type == pa.float64() else s.cast(pa.float64())
+    raise ScoresError(
+        f"score column {score_column!r} has type {s.type}; expected numbers (churn probabilities "
+        "in [0, 1]); pass the right --score-column"
+    )
+
+
+def _check_batch(
+    validation: Validation, ids: pa.Array, s: pa.Array, vals: np.ndarray, score_column: str
+) -> None:
+    """Count and sample the invalid scores of a batch (null, NaN, outside [0, 1])."""
+    ok = (vals >= 0.0) & (vals <= 1.0)  # NaN and nulls (NaN in the view) fail both
+    if s.null_count == 0 and bool(ok.all()):
+        return
+    null = np.asarray(pc.is_null(s).to_numpy(zero_copy_only=False))
+    nan = np.isnan(vals) & ~null
+    out = ~ok & ~null & ~nan
+    validation.add(score_column, "null scores", int(null.sum()), _sample(ids, null))
+    validation.add(score_column, "NaN scores", int(nan.sum()), _sample(ids, nan))
+    validation.add(score_column, "scores outside [0, 1]", int(out.sum()), _sample(ids, out))
+
+
+class _Duplicates:
+    """Every id seen, to find duplicates at the end: 8 bytes per row for integer ids."""
+
+    def __init__(self, capacity: int) -> None:
+        # One preallocated buffer (the row count comes from Parquet footers), not a list of
+        # chunks to concatenate: that would hold the ids twice at the end.
+        self.buffer = np.empty(capacity, dtype=np.int64)
+        self.filled = 0
+        self.ints: list[np.ndarray] = []
+        self.other: list[pa.Array] = []
+
+    def add(self, ids: pa.Array) -> None:
+        if pa.types.is_integer(ids.type) and ids.null_count == 0:
+            values = np.asarray(ids.to_numpy(), dtype=np.int64)
+            end = self.filled + len(values)
+            if end <= len(self.buffer):
+                self.buffer[self.filled : end] = values
+                self.filled = end
+            else:
+                self.ints.append(values)
+        else:
+            self.other.append(ids)
+
+    def report(self, validation: Validation, id_column: str) -> None:
+        what = "duplicate ids (rows beyond the first)"
+        if self.filled:
+            self.ints.insert(0, self.buffer[: self.filled])
+        if self.ints and not self.other:
+            arr = self.ints[0] if len(self.ints) == 1 else np.concatenate(self.ints)
+            self.ints = []
+            arr.sort()
+            same = arr[1:] == arr[:-1]
+            n = int(same.sum())
+            if n:
+                validation.add(id_column, what, n, np.unique(arr[1:][same])[:SAMPLE_IDS].tolist())
+            return
+        chunks = [pa.array(a, type=pa.int64()) for a in self.ints] + self.other
+        if not chunks:
+            return
+        common = chunks[0].type if len({c.type for c in chunks}) == 1 else pa.string()
+        ids = pa.chunked_array([c.cast(common) for c in chunks])
+        counts = pc.value_counts(ids)
+        n = counts.field("counts")
+        dup = pc.greater(n, 1)
+        extra = int(pc.sum(pc.subtract(pc.filter(n, dup), 1)).as_py() or 0)
+        values = pc.filter(counts.field("values"), dup).slice(0, SAMPLE_IDS).to_pylist()
+        validation.add(id_column, what, extra, values)
+
+
+def tally(
+    scores: ArrowScores,
+    table: BandTable,
+    *,
+    id_column: str,
+    score_column: str,
+    group_columns: Sequence[str] = (),
+) -> tuple[Tally, TopK]:
+    """One streaming pass: validate every row and tally the bands; raises :class:`ScoresError`."""
+    validation = Validation(scores.location)
+    check_columns(
+        validation,
+        scores.columns,
+        id_column=id_column,
+        score_column=score_column,
+        group_columns=group_columns,
+    )
+    out = Tally.empty(table, group_columns)
+    k = len(table)
+    counts = np.zeros(k, dtype=np.int64)
+    sums = np.zeros(k, dtype=np.float64)
+    paid = np.array([b.paid for b in table.bands])
+    dups = _Duplicates(scores.dataset.count_rows())
+    rows = 0
+    for batch in scores.batches([id_column, score_column, *group_columns]):
+        n = batch.num_rows
+        if n == 0:
+            continue
+        rows += n
+        ids = batch.column(id_column)
+        if ids.null_count:
+            validation.add(id_column, "null ids", ids.null_count, ["(row without id)"])
+        dups.add(ids)
+        s = _scores(batch, score_column)
+        vals = s.to_numpy(zero_copy_only=False)
+        _check_batch(validation, ids, s, vals, score_column)
+        if validation.issues:
+            continue  # keep counting problems; the tallies are not used
+        idx = band_index(table, vals)
+        counts += np.bincount(idx, minlength=k)
+        sums += np.bincount(idx, weights=vals, minlength=k)
+        if group_columns:
+            is_paid = pa.array(paid[idx])
+            for g in group_columns:
+                labels = batch.column(g)
+                for vc, field_name in (
+                    (pc.value_counts(labels), "all"),
+                    (pc.value_counts(pc.filter(labels, is_paid)), "paid"),
+                ):
+                    for label, c in zip(
+                        vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True
+                    ):
+                        out.add_group(
+                            g,
+                            label,
+                            c if field_name == "all" else 0,
+                            c if field_name == "paid" else 0,
+                        )
+    if rows == 0:
+        validation.empty()
+    dups.report(validation, id_column)
+    validation.raise_if_any()
+    for i in range(k):
+        out.add_band(i, int(counts[i]), float(sums[i]))
+
+    def top_k(i: int, want: int) -> tuple[float, float]:
+        """A second pass: the band's scores, partially sorted (only runs over budget)."""
+        parts = []
+        for batch in scores.batches([score_column]):
+            vals = _scores(batch, score_column).to_numpy(zero_copy_only=False)
+            parts.append(vals[band_index(table, vals) == i])
+        band_scores = np.concatenate(parts) if parts else np.zeros(0)
+        top = np.partition(band_scores, len(band_scores) - want)[len(band_scores) - want :]
+        return float(top.min()), float(top.sum())
+
+    return out, top_k
+
+
+def assignment_batches(
+    scores: ArrowScores,
+    table: BandTable,
+    *,
+    id_column: str,
+    score_column: str,
+    constants: dict[str, Any],
+    schema: pa.Schema,
+) -> pa.RecordBatchReader:
+    """The assignments, one row per customer, as a stream (scores already validated)."""
+    tiers = pa.array([b.tier for b in table.bands])
+    ranks = pa.array([b.rank for b in table.bands], type=pa.int32())
+    actions = pa.array([b.intervention for b in table.bands])
+    costs = np.array([b.cost for b in table.bands])
+    # Repeated strings go to delta-rs dictionary-encoded (stored as plain strings): building
+    # and writing them costs a byte per row instead of their length. The partition column stays
+    # plain, as delta-rs needs.
+    dict_type = pa.dictionary(pa.int8(), pa.string())
+    stream_schema = pa.schema(
+        [
+            f.with_type(dict_type) if f.type == pa.string() and f.name != "project" else f
+            for f in schema
+            if f.name != "customer_id"
+        ]
+    )
+    id_at = schema.get_field_index("customer_id")
+
+    def constant(name: str, type_: pa.DataType, n: int) -> pa.Array:
+        if type_ == dict_type:
+            return pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(n, np.int8)), pa.array([constants[name]])
+            )
+        return pa.repeat(pa.scalar(constants[name], type_), n)
+
+    def gen() -> Iterator[pa.RecordBatch]:
+        for batch in scores.batches([id_column, score_column]):
+            n = batch.num_rows
+            vals = _scores(batch, score_column).to_numpy(zero_copy_only=False)
+            idx = band_index(table, vals)
+            codes = pa.array(idx.view(np.int8))
+            cols: dict[str, Any] = {
+                "churn_score": pa.array(vals),
+                "tier": pa.DictionaryArray.from_arrays(codes, tiers),
+                "tier_rank": ranks.take(codes),
+                "intervention": pa.DictionaryArray.from_arrays(codes, actions),
+                "cost": pa.array(costs[idx]),
+            }
+            arrays = [
+                cols[f.name] if f.name in cols else constant(f.name, f.type, n)
+                for f in stream_schema
+            ]
+            arrays.insert(id_at, batch.column(id_column).cast(schema.field("customer_id").type))
+            yield pa.RecordBatch.from_arrays(arrays, schema=full)
+
+    full = stream_schema.insert(id_at, schema.field("customer_id"))
+    return pa.RecordBatchReader.from_batches(full, gen())

@@ -1,0 +1,225 @@
+"""The Spark engine: the same band table as a column expression, aggregation in Spark.
+
+:func:`band_index_column` applies :func:`band_masks` (the very code the Arrow engine and the
+scalar reference run) to a Spark ``Column``, so a boundary score lands in the same tier on a
+cluster as on a laptop. Validation, tallies and the content digest are Spark aggregations; only
+per-tier and per-group totals and at most a few sample ids come back to the driver.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from alignment_mlflow.economics.bands import BandTable, band_masks, paid_indices
+from alignment_mlflow.economics.core import (
+    SAMPLE_IDS,
+    ScoresError,
+    Tally,
+    TopK,
+    Validation,
+    check_columns,
+)
+from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
+from alignment_mlflow.tiers.schema import TableName, sql_string
+
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+_RUN_ID = re.compile(r"[A-Za-z0-9_\-]+")
+
+
+def band_index_column(table: BandTable, score: Any) -> Any:
+    """The band index of ``score`` (a Column), null when no band holds it."""
+    from pyspark.sql import functions as F
+
+    masks = band_masks(table, score)
+    expr = F.when(masks[0], F.lit(0))
+    for i, mask in enumerate(masks[1:], start=1):
+        expr = expr.when(mask, F.lit(i))
+    return expr
+
+
+def _numeric(df: Any, column: str) -> bool:
+    from pyspark.sql import types as T
+
+    kind = df.schema[column].dataType
+    return isinstance(kind, T.NumericType)
+
+
+def validate(
+    df: Any, *, id_column: str, score_column: str, group_columns: Sequence[str], source: str
+) -> tuple[int, str]:
+    """Raise :class:`ScoresError` on bad scores; returns (rows, content digest)."""
+    from pyspark.sql import functions as F
+
+    validation = Validation(source)
+    check_columns(
+        validation,
+        df.columns,
+        id_column=id_column,
+        score_column=score_column,
+        group_columns=group_columns,
+    )
+    if not _numeric(df, score_column):
+        kind = df.schema[score_column].dataType.simpleString()
+        raise ScoresError(
+            f"score column {score_column!r} has type {kind}; expected numbers "
+            "(churn probabilities in [0, 1]); pass the right --score-column"
+        )
+    ident, s = F.col(id_column), F.col(score_column).cast("double")
+    conditions = {
+        "null scores": s.isNull(),
+        "NaN scores": F.isnan(s),
+        "scores outside [0, 1]": s.isNotNull() & ~F.isnan(s) & ((s < 0.0) | (s > 1.0)),
+    }
+    aggs = [F.count(F.lit(1)).alias("rows"), F.count_if(ident.isNull()).alias("null ids")]
+    aggs += [F.count_if(c).alias(name) for name, c in conditions.items()]
+    # An order-independent content digest: the same customers and scores hash the same.
+    row_hash = F.xxhash64(ident, s, *[F.col(g) for g in group_columns])
+    aggs += [F.sum(row_hash.cast("decimal(38,0)")).alias("h"), F.bit_xor(row_hash).alias("x")]
+    got = df.agg(*aggs).collect()[0].asDict()
+    if got["rows"] == 0:
+        validation.empty()
+    validation.add(id_column, "null ids", got["null ids"], ["(row without id)"])
+    for name, cond in conditions.items():
+        if got[name]:
+            ids = [r[0] for r in df.where(cond).select(ident).limit(SAMPLE_IDS).collect()]
+            validation.add(score_column, name, got[name], ids)
+    dups = df.where(ident.isNotNull()).groupBy(ident).count().where(F.col("count") > 1)
+    extra = dups.agg(F.sum(F.col("count") - 1)).collect()[0][0]
+    if extra:
+        ids = [r[0] for r in dups.select(id_column).limit(SAMPLE_IDS).collect()]
+        validation.add(id_column, "duplicate ids (rows beyond the first)", int(extra), ids)
+    validation.raise_if_any()
+    return int(got["rows"]), f"spark:{got['rows']}:{got['h']}:{got['x']}"
+
+
+def tally(
+    df: Any,
+    table: BandTable,
+    *,
+    score_column: str,
+    group_columns: Sequence[str] = (),
+) -> tuple[Tally, TopK]:
+    """Tier counts and score sums (and group shares) aggregated in Spark; scores validated."""
+    from pyspark.sql import functions as F
+
+    s = F.col(score_column).cast("double")
+    tiered = df.select(
+        band_index_column(table, s).alias("_tier"), s.alias("_score"), *group_columns
+    )
+    out = Tally.empty(table, group_columns)
+    for r in tiered.groupBy("_tier").agg(F.count(F.lit(1)), F.sum("_score")).collect():
+        out.add_band(int(r[0]), int(r[1]), float(r[2]))
+    paid = F.col("_tier").isin(list(paid_indices(table))).cast("long")
+    for g in group_columns:
+        for r in tiered.groupBy(g).agg(F.count(F.lit(1)), F.sum(paid)).collect():
+            out.add_group(g, r[0], int(r[1]), int(r[2] or 0))
+
+    def top_k(i: int, k: int) -> tuple[float, float]:
+        top = tiered.where(F.col("_tier") == i).orderBy(F.desc("_score")).limit(k)
+        row = top.agg(F.min("_score"), F.sum("_score")).collect()[0]
+        return float(row[0]), float(row[1])
+
+    return out, top_k
+
+
+def assignments_frame(
+    df: Any, table: BandTable, *, id_column: str, score_column: str, constants: dict[str, Any]
+) -> Any:
+    """One row per customer, in :data:`ASSIGNMENT_COLUMNS` order and types."""
+    from pyspark.sql import functions as F
+
+    s = F.col(score_column).cast("double")
+    idx = band_index_column(table, s)
+
+    def pick(values: Sequence[Any]) -> Any:
+        return F.array(*[F.lit(v) for v in values])[idx]
+
+    computed = {
+        "customer_id": F.col(id_column),
+        "churn_score": s,
+        "tier": pick([b.tier for b in table.bands]),
+        "tier_rank": pick([b.rank for b in table.bands]).cast("int"),
+        "intervention": pick([b.intervention for b in table.bands]),
+        "cost": pick([b.cost for b in table.bands]).cast("double"),
+    }
+    kinds = {"string": "string", "int": "int", "double": "double", "timestamp": "timestamp"}
+    cols = [
+        (
+            computed[c.name] if c.name in computed else F.lit(constants[c.name]).cast(kinds[c.type])
+        ).alias(c.name)
+        for c in ASSIGNMENT_COLUMNS
+    ]
+    return df.select(*cols)
+
+
+# --------------------------------------------------------------------------- Delta via Spark
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def create_table_sql(table: TableName, id_type: str) -> str:
+    kinds = {"string": "STRING", "int": "INT", "double": "DOUBLE", "timestamp": "TIMESTAMP"}
+    cols = ",\n  ".join(
+        f"`{c.name}` {id_type if c.type == 'id' else kinds[c.type]} NOT NULL "
+        f"COMMENT {_literal(c.comment)}"
+        for c in ASSIGNMENT_COLUMNS
+    )
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table.quoted} (\n  {cols}\n)\nUSING DELTA\n"
+        f"PARTITIONED BY (`project`)\nCOMMENT {_literal(ASSIGNMENTS_COMMENT)}"
+    )
+
+
+def unchanged_sql(table: TableName, project: str, run_id: str) -> str:
+    """Counts the project's rows, and those not written by this plan run."""
+    if not _RUN_ID.fullmatch(run_id):
+        raise ValueError(f"not a run id: {run_id!r}")
+    return (
+        f"SELECT count(*) AS n, count_if(plan_run_id <> '{run_id}') AS other "
+        f"FROM {table.quoted} WHERE project = {sql_string(project)}"
+    )
+
+
+def _version(spark: Any, table: TableName) -> int:
+    from delta.tables import DeltaTable
+
+    return int(DeltaTable.forName(spark, table.quoted).history(1).collect()[0]["version"])
+
+
+def write_assignments(
+    spark: Any,
+    table: TableName,
+    frame: Any,
+    *,
+    rows: int,
+    project: str,
+    run_id: str,
+    commit_metadata: dict[str, str],
+) -> tuple[int, bool]:
+    """Replace the project's rows (``replaceWhere``: one atomic Delta commit); returns
+    (version, changed). No commit when the project's rows already came from this run."""
+    id_type = frame.schema["customer_id"].dataType.simpleString().upper()
+    spark.sql(create_table_sql(table, id_type))
+    got = spark.sql(unchanged_sql(table, project, run_id)).collect()[0]
+    if int(got["n"]) == rows and int(got["other"] or 0) == 0:
+        return _version(spark, table), False
+    previous = spark.conf.get(USER_METADATA, None)
+    spark.conf.set(USER_METADATA, json.dumps(commit_metadata, sort_keys=True))
+    try:
+        (
+            frame.write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", f"project = {sql_string(project)}")
+            .saveAsTable(str(table))
+        )
+    finally:
+        if previous is None:
+            spark.conf.unset(USER_METADATA)
+        else:
+            spark.conf.set(USER_METADATA, previous)
+    return _version(spark, table), True

@@ -1,0 +1,268 @@
+"""The Spark engine against the Arrow engine on the same Parquet, up to the Delta write.
+
+Delta jars cannot be downloaded here: the assignments' SQL goes through Spark's own parser, and
+the real ``replaceWhere`` write runs only with ALIGNMENT_TEST_DELTA_SPARK=1 (as for the tiers).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import alignment_mlflow
+from _specs import make_spec, spec_data
+from alignment_mlflow.economics import arrow_engine, core, spark_engine
+from alignment_mlflow.economics.bands import band_table
+from alignment_mlflow.economics.core import ScoresError
+from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS
+from alignment_mlflow.spec import load_spec
+from alignment_mlflow.tiers.schema import parse_table_name
+
+pytestmark = pytest.mark.spark
+
+SPEC = make_spec()
+TABLE = band_table(SPEC)
+EDGES = sorted(
+    {
+        x
+        for b in TABLE.bands
+        for e in (b.min_score, b.max_score)
+        for x in (e, math.nextafter(e, -1.0), math.nextafter(e, 2.0))
+        if 0.0 <= x <= 1.0
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("alignment-mlflow-plan-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+def write_scores(path: Path, scores: list[float], groups: list[str] | None = None) -> Path:
+    data: dict[str, Any] = {
+        "customer_id": pa.array(range(len(scores)), pa.int64()),
+        "churn_score": pa.array(scores, pa.float64()),
+    }
+    if groups is not None:
+        data["segment"] = groups
+    pq.write_table(pa.table(data), path)
+    return path
+
+
+def both(spark: Any, path: Path, spec: Any = SPEC, groups: list[str] = ()) -> tuple[Any, Any]:  # type: ignore[assignment]
+    table = band_table(spec)
+    src = arrow_engine.open_scores(str(path))
+    a_tally, a_top = arrow_engine.tally(
+        src, table, id_column="customer_id", score_column="churn_score", group_columns=groups
+    )
+    df = spark.read.parquet(str(path))
+    spark_engine.validate(
+        df, id_column="customer_id", score_column="churn_score", group_columns=groups, source="t"
+    )
+    s_tally, s_top = spark_engine.tally(df, table, score_column="churn_score", group_columns=groups)
+    return core.economics(spec, table, a_tally, a_top), core.economics(spec, table, s_tally, s_top)
+
+
+def assert_same(a: core.Economics, s: core.Economics) -> None:
+    assert [(t.tier, t.customers) for t in a.tiers] == [(t.tier, t.customers) for t in s.tiers]
+    for x, y in zip(a.tiers, s.tiers, strict=True):
+        assert x.cost == y.cost
+        assert x.expected_saves == pytest.approx(y.expected_saves, rel=1e-12)
+    assert a.total_cost == s.total_cost
+    assert a.within_budget == s.within_budget
+    assert [(p.column, p.groups) for p in a.parity] == [(p.column, p.groups) for p in s.parity]
+    assert a.parity_met == s.parity_met
+    if a.allocation is not None:
+        assert s.allocation is not None
+        assert a.allocation.score_cutoff == s.allocation.score_cutoff
+        assert a.allocation.partial_customers == s.allocation.partial_customers
+        assert a.allocation.cost == s.allocation.cost
+
+
+def test_every_boundary_lands_in_the_same_tier(spark: Any, tmp_path: Path) -> None:
+    from pyspark.sql import functions as F
+
+    path = write_scores(tmp_path / "edges.parquet", EDGES)
+    df = spark.read.parquet(str(path))
+    got = {
+        r["churn_score"]: r["t"]
+        for r in df.select(
+            "churn_score", spark_engine.band_index_column(TABLE, F.col("churn_score")).alias("t")
+        ).collect()
+    }
+    for score in EDGES:
+        [expected] = [i for i, inter in enumerate(SPEC.interventions) if inter.band.contains(score)]
+        assert got[score] == expected == TABLE.tier_of(score)
+    assert TABLE.bands[got[0.8]].tier == "Medium"
+    a, s = both(spark, path)
+    assert_same(a, s)
+
+
+def test_over_budget_allocation_and_parity_agree(spark: Any, tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    scores = list(rng.random(3000)) + EDGES
+    groups = [("a", "b", "c")[i % 3] for i in range(len(scores))]
+    data = spec_data()
+    data["business_context"]["budget_constraints"] = "$20k per month"
+    spec = load_spec(data)
+    a, s = both(spark, write_scores(tmp_path / "s.parquet", scores, groups), spec, ["segment"])
+    assert a.allocation is not None
+    assert_same(a, s)
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    scores=st.lists(st.one_of(st.floats(0.0, 1.0), st.sampled_from(EDGES)), min_size=1, max_size=60)
+)
+def test_property_spark_and_arrow_agree(
+    spark: Any, tmp_path_factory: Any, scores: list[float]
+) -> None:
+    path = write_scores(
+        tmp_path_factory.mktemp("p") / "s.parquet",
+        scores,
+        ["x", "y"] * (len(scores) // 2) + ["x"] * (len(scores) % 2),
+    )
+    a, s = both(spark, path, groups=["segment"])
+    assert_same(a, s)
+
+
+@pytest.mark.parametrize(
+    ("ids", "scores", "needle"),
+    [
+        ([1, 2, 3], [0.1, None, 0.2], "1 null scores (first ids: 2)"),
+        ([1, 2, 3], [0.1, float("nan"), 0.2], "1 NaN scores (first ids: 2)"),
+        ([1, 2, 3], [0.1, -1.0, 0.2], "1 scores outside [0, 1] (first ids: 2)"),
+        ([1, 1, 3], [0.1, 0.2, 0.3], "1 duplicate ids (rows beyond the first) (first ids: 1)"),
+    ],
+)
+def test_spark_validation_matches(
+    spark: Any, tmp_path: Path, ids: list[int], scores: list[Any], needle: str
+) -> None:
+    path = tmp_path / "bad.parquet"
+    pq.write_table(
+        pa.table({"customer_id": ids, "churn_score": pa.array(scores, pa.float64())}), path
+    )
+    with pytest.raises(ScoresError) as err:
+        spark_engine.validate(spark.read.parquet(str(path)), id_column="customer_id",
+                              score_column="churn_score", group_columns=[], source="t")  # fmt: skip
+    assert needle in str(err.value)
+
+
+def test_assignments_frame_matches_the_arrow_rows(spark: Any, tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    path = write_scores(tmp_path / "s.parquet", [*EDGES, 0.33, 0.77])
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    constants = {
+        "project": "p",
+        "currency": "USD",
+        "spec_sha256": "abc",
+        "plan_run_id": "r1",
+        "scored_at": when,
+    }
+    frame = spark_engine.assignments_frame(spark.read.parquet(str(path)), TABLE,
+                                           id_column="customer_id", score_column="churn_score",
+                                           constants=constants)  # fmt: skip
+    assert frame.columns == [c.name for c in ASSIGNMENT_COLUMNS]
+    from alignment_mlflow.economics import assignments
+
+    src = arrow_engine.open_scores(str(path))
+    reader = arrow_engine.assignment_batches(src, TABLE, id_column="customer_id", score_column="churn_score",
+                                             constants=constants, schema=assignments.arrow_schema(pa.int64()))  # fmt: skip
+    arrow_rows = {r["customer_id"]: r for r in reader.read_all().to_pylist()}
+    for r in frame.collect():
+        mine = arrow_rows[r["customer_id"]]
+        for c in (
+            "tier",
+            "tier_rank",
+            "intervention",
+            "cost",
+            "churn_score",
+            "project",
+            "plan_run_id",
+        ):
+            assert r[c] == mine[c]
+
+
+def test_plan_api_on_a_spark_dataframe(spark: Any, tmp_path: Path) -> None:
+    path = write_scores(tmp_path / "s.parquet", [0.9, 0.8, 0.5, 0.1], ["a", "b", "a", "b"])
+    df = spark.read.parquet(str(path))
+    result = alignment_mlflow.plan(df, str(Path(__file__).parent.parent / "examples" / "churn_alignment.yaml"),
+                                   group_columns=["segment"], dry_run=True)  # fmt: skip
+    assert result.engine == "spark"
+    assert [t.customers for t in result.economics.tiers] == [1, 2, 1]
+    local = alignment_mlflow.plan(str(path), str(Path(__file__).parent.parent / "examples" / "churn_alignment.yaml"),
+                                  group_columns=["segment"], dry_run=True)  # fmt: skip
+    assert local.to_json() | {"timings": {}} == result.to_json() | {"timings": {}}
+
+
+def parse(spark: Any, sql: str) -> Any:
+    return spark._jsparkSession.sessionState().sqlParser().parsePlan(sql)
+
+
+def test_delta_statements_are_accepted_by_sparks_parser(spark: Any) -> None:
+    name = parse_table_name("main.churn.churn_assignments")
+    create = spark_engine.create_table_sql(name, "BIGINT")
+    assert parse(spark, create) is not None
+    assert "PARTITIONED BY (`project`)" in create
+    assert (
+        parse(spark, spark_engine.unchanged_sql(name, "customer_churn_prediction", "abc123"))
+        is not None
+    )
+    # the replaceWhere predicate is a valid Spark expression
+    assert (
+        spark._jsparkSession.sessionState()
+        .sqlParser()
+        .parseExpression("project = 'customer_churn_prediction'")
+        is not None
+    )
+    with pytest.raises(ValueError, match="not a run id"):
+        spark_engine.unchanged_sql(name, "p", "x' OR '1'='1")
+
+
+@pytest.mark.delta_spark
+@pytest.mark.skipif(
+    not os.environ.get("ALIGNMENT_TEST_DELTA_SPARK"),
+    reason="needs Delta jars on the Spark classpath",
+)
+def test_full_spark_write(
+    spark: Any, tmp_path: Path
+) -> None:  # pragma: no cover - needs Delta jars
+    from datetime import datetime, timezone
+
+    path = write_scores(tmp_path / "s.parquet", [0.9, 0.8, 0.5, 0.1])
+    spark.sql("CREATE SCHEMA IF NOT EXISTS plan_test")
+    name = parse_table_name("plan_test.assignments")
+    constants = {"project": "p", "currency": "USD", "spec_sha256": "abc", "plan_run_id": "r1",
+                 "scored_at": datetime.now(timezone.utc)}  # fmt: skip
+    frame = spark_engine.assignments_frame(spark.read.parquet(str(path)), TABLE, id_column="customer_id",
+                                           score_column="churn_score", constants=constants)  # fmt: skip
+    v1, changed = spark_engine.write_assignments(
+        spark, name, frame, rows=4, project="p", run_id="r1", commit_metadata={}
+    )
+    assert changed
+    v2, changed = spark_engine.write_assignments(
+        spark, name, frame, rows=4, project="p", run_id="r1", commit_metadata={}
+    )
+    assert (v2, changed) == (v1, False)
