@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from alignment_mlflow.findings.document import MAX_FINDINGS_BYTES
 from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -124,15 +125,62 @@ def test_50_mb_spec_is_refused_before_reading(tmp_path: Path) -> None:
     assert_rejected(result, tmp_path, "50,000,000 bytes", "big.yaml")
 
 
-def test_50_mb_findings_is_refused(tmp_path: Path) -> None:
+def test_findings_over_the_limit_is_refused_before_reading(tmp_path: Path) -> None:
     workspace(tmp_path)
     big = tmp_path / "big" / "huge_findings.yaml"
     big.parent.mkdir()
     with big.open("wb") as fh:
         fh.write(CLEAN.read_bytes())
-        fh.write(b"# padding\n" * 5_000_000)
+        fh.truncate(MAX_FINDINGS_BYTES + 1)  # sparse: the size is real, the disk stays empty
     result = run_cli(tmp_path, "--findings", str(big), "--spec", str(TEMPLATE_SPEC))
     assert_rejected(result, tmp_path, "over the limit", "huge_findings.yaml")
+
+
+# --------------------------------------------------------------------------- unbounded reads
+
+NOT_FILES = {
+    "device": lambda tmp: Path("/dev/zero"),
+    "fifo": lambda tmp: _fifo(tmp / "pipe_findings.yaml"),
+    "sparse_10_gb": lambda tmp: _sparse(tmp / "sparse_findings.yaml", 10 << 30),
+}
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)  # nobody ever writes: opening it without O_NONBLOCK would hang
+    return path
+
+
+def _sparse(path: Path, size: int) -> Path:
+    with path.open("wb") as fh:
+        fh.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_FILES), ids=str)
+def test_findings_that_is_no_regular_file_is_refused_at_once(kind: str, tmp_path: Path) -> None:
+    workspace(tmp_path)
+    path = NOT_FILES[kind](tmp_path)
+    result = run_cli(tmp_path, "--findings", str(path), "--spec", str(TEMPLATE_SPEC))
+    expected = {"device": "is a character device", "fifo": "is a FIFO", "sparse_10_gb": "over"}
+    assert_rejected(result, tmp_path, expected[kind], str(path))
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_FILES), ids=str)
+def test_spec_that_is_no_regular_file_is_refused_at_once(kind: str, tmp_path: Path) -> None:
+    folder = workspace(tmp_path)
+    path = NOT_FILES[kind](tmp_path)
+    result = run_cli(tmp_path, "--findings", str(folder), "--spec", str(path))
+    expected = {"device": "is a character device", "fifo": "is a FIFO", "sparse_10_gb": "over"}
+    assert_rejected(result, tmp_path, expected[kind], str(path))
+
+
+def test_a_fifo_among_findings_in_a_folder_is_refused(tmp_path: Path) -> None:
+    workspace(tmp_path)
+    folder = tmp_path / "only_a_pipe"
+    folder.mkdir()
+    pipe = _fifo(folder / "x_findings.yaml")
+    result = run_cli(tmp_path, "--findings", str(folder), "--spec", str(TEMPLATE_SPEC))
+    assert_rejected(result, tmp_path, "is a FIFO", str(pipe))
 
 
 def test_folder_without_findings(tmp_path: Path) -> None:
@@ -171,7 +219,7 @@ def test_unreadable_spec(tmp_path: Path) -> None:
 
 
 def test_the_corpus_is_big_enough() -> None:
-    generated = 7  # the tests above that build their input
+    generated = 14  # the tests above that build their input
     assert len(SPEC_CASES) + len(FINDINGS_CASES) + len(ARG_CASES) + generated >= 60
 
 

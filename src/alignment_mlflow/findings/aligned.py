@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from alignment_mlflow.boundedio import FileTooLargeError, NotARegularFileError
 from alignment_mlflow.errors import FindingsError, InvalidInputError, StorageError
-from alignment_mlflow.findings.document import FINDINGS_SUFFIX, parse_findings
+from alignment_mlflow.findings.document import FINDINGS_SUFFIX, MAX_FINDINGS_BYTES, parse_findings
 from alignment_mlflow.findings.storage import LocalStore, store_for
 from alignment_mlflow.spec import AlignmentSpec, build_spec, load_spec, spec_from_text
+from alignment_mlflow.spec.loader import MAX_SPEC_BYTES
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,12 @@ def load_spec_source(
     if isinstance(store, LocalStore) and not where.endswith(FINDINGS_SUFFIX):
         return SpecSource(load_spec(path), where)  # size, type and line checks of the file loader
     try:
-        data = store.read_bytes(path)
+        limit = MAX_FINDINGS_BYTES if where.endswith(FINDINGS_SUFFIX) else MAX_SPEC_BYTES
+        data = store.read_bytes(path, max_bytes=limit)
+    except FileTooLargeError as exc:
+        raise InvalidInputError(f"spec {where}: {exc.strerror}; is this the right file?") from exc
+    except NotARegularFileError as exc:
+        raise InvalidInputError(f"spec {where} {exc.strerror}; pass a spec file") from exc
     except FileNotFoundError as exc:
         raise InvalidInputError(f"spec file not found: {where}") from exc
     except IsADirectoryError as exc:

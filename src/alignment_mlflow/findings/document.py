@@ -21,7 +21,9 @@ from alignment_mlflow.yamlio import YamlLoadError, load_yaml
 if TYPE_CHECKING:
     pass
 
-MAX_FINDINGS_BYTES = 32 * 1024 * 1024
+#: About 10,000 columns of the framework's richest column entries (~6 KB each); 5,000 columns
+#: take ~31 MB. Files are read bounded by this (never more), then parsed once.
+MAX_FINDINGS_BYTES = 64 * 1024 * 1024
 FINDINGS_SUFFIX = "_findings.yaml"
 #: The framework's ExplorationFindings fields: its loader rejects any other top-level key.
 FRAMEWORK_KEYS = (

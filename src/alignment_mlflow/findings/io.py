@@ -14,9 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from alignment_mlflow.boundedio import FileTooLargeError, NotARegularFileError
 from alignment_mlflow.errors import ConcurrentUpdateError, FindingsError, StorageError
 from alignment_mlflow.findings.discovery import DiscoveryChoice, choose_findings
-from alignment_mlflow.findings.document import FINDINGS_SUFFIX, FindingsDocument, parse_findings
+from alignment_mlflow.findings.document import (
+    FINDINGS_SUFFIX,
+    MAX_FINDINGS_BYTES,
+    FindingsDocument,
+    parse_findings,
+)
 from alignment_mlflow.findings.storage import ConflictError, Store, sha256, store_for
 from alignment_mlflow.findings.writeback import apply_metadata
 
@@ -43,6 +49,13 @@ class FindingsWriteResult:
 
 
 def _wrap(exc: OSError, what: str, where: str) -> Exception:
+    if isinstance(exc, FileTooLargeError):
+        return FindingsError(
+            f"{what}: {where}: {exc.strerror} bytes ({MAX_FINDINGS_BYTES >> 20} MiB); "
+            "is this the right file?"
+        )
+    if isinstance(exc, NotARegularFileError):
+        return FindingsError(f"{what}: {where} {exc.strerror}; pass a findings file")
     if isinstance(exc, FileNotFoundError):
         return FindingsError(f"{what}: {where} does not exist; check the path")
     if isinstance(exc, PermissionError):
@@ -75,7 +88,7 @@ def locate_findings(
 
 def read_findings(loc: FindingsLocation) -> FindingsDocument:
     try:
-        data = loc.store.read_bytes(loc.path)
+        data = loc.store.read_bytes(loc.path, max_bytes=MAX_FINDINGS_BYTES)
     except OSError as exc:
         raise _wrap(exc, "cannot read findings", loc.display) from exc
     return parse_findings(data, loc.display)
@@ -95,7 +108,8 @@ def read_related_findings(loc: FindingsLocation, doc: FindingsDocument) -> list[
         if e.path == loc.path:
             continue
         try:
-            out.append(parse_findings(loc.store.read_bytes(e.path), e.path))
+            data = loc.store.read_bytes(e.path, max_bytes=MAX_FINDINGS_BYTES)
+            out.append(parse_findings(data, e.path))
         except (OSError, FindingsError):
             continue
     return out

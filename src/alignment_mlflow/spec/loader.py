@@ -12,9 +12,9 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
+from alignment_mlflow.boundedio import FileTooLargeError, NotARegularFileError, read_bounded
 from alignment_mlflow.errors import Problem, SpecError
 from alignment_mlflow.spec import sections as sec
 from alignment_mlflow.spec.model import AlignmentSpec
@@ -100,22 +100,24 @@ def load_spec(source: str | os.PathLike[str] | Mapping[str, Any]) -> AlignmentSp
     """A spec from a ``.yaml``/``.yml``/``.json`` file, or from a dict written in a notebook."""
     if isinstance(source, Mapping):
         return build_spec(source)
-    path = Path(source)
     where = str(source)
     try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise SpecError([Problem("", "is a folder", "a spec file (.yaml)", where)], where)
-        if size > MAX_SPEC_BYTES:
-            raise SpecError(
-                [
-                    Problem(
-                        "", f"file is {size:,} bytes, over the {MAX_SPEC_BYTES:,} limit", "", where
-                    )
-                ],
-                where,
-            )
-        data = path.read_bytes()
+        data = read_bounded(source, MAX_SPEC_BYTES)
+    except IsADirectoryError:
+        raise SpecError([Problem("", "is a folder", "a spec file (.yaml)", where)], where) from None
+    except NotARegularFileError as exc:
+        raise SpecError(
+            [Problem("", str(exc.strerror), "a spec file (.yaml)", where)], where
+        ) from None
+    except FileTooLargeError as exc:
+        raise SpecError(
+            [
+                Problem(
+                    "", f"file is {exc.size:,} bytes, over the {MAX_SPEC_BYTES:,} limit", "", where
+                )
+            ],
+            where,
+        ) from None
     except FileNotFoundError:
         raise SpecError(
             [Problem("", "file not found", "an existing spec file (alignment-mlflow init)", where)],
