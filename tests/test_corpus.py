@@ -270,3 +270,61 @@ def test_random_specs_never_crash_the_cli(section: str, value: object, tmp_path:
     if result.exit_code == 2:
         assert "random.yaml" in result.output
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+
+
+# --------------------------------------------------------------------------- hostile YAML
+
+
+@pytest.mark.parametrize("levels", [10_000, 30_000], ids=str)
+@pytest.mark.parametrize("style", ["flow", "block"])
+def test_deep_nesting_is_refused_before_composing(style: str, levels: int, tmp_path: Path) -> None:
+    """10,000 levels used to raise RecursionError; 30,000 crashed the process inside libyaml."""
+    folder = workspace(tmp_path)
+    spec = tmp_path / "deep.yaml"
+    body = "[" * levels + "]" * levels if style == "flow" else "- " * levels + "x"
+    spec.write_text(f"business_context: {body}\n" if style == "flow" else body + "\n")
+    result = run_cli(tmp_path, "--findings", str(folder), "--spec", str(spec))
+    assert_rejected(result, tmp_path, "nested more than 100 levels deep", "deep.yaml:1")
+
+
+def test_deep_findings_are_refused(tmp_path: Path) -> None:
+    workspace(tmp_path)
+    bad = tmp_path / "bad" / "deep_findings.yaml"
+    bad.parent.mkdir()
+    bad.write_text(CLEAN.read_text() + "snapshot_id: " + "[" * 30_000 + "]" * 30_000 + "\n")
+    result = run_cli(tmp_path, "--findings", str(bad), "--spec", str(TEMPLATE_SPEC))
+    assert_rejected(result, tmp_path, "nested more than 100 levels deep", "deep_findings.yaml")
+
+
+@pytest.mark.parametrize("tag", ["!!int", "!!float", "!!bool", "!!timestamp", "!!binary"])
+def test_a_mistagged_findings_value_is_never_echoed(tag: str, tmp_path: Path) -> None:
+    workspace(tmp_path)
+    bad = tmp_path / "bad" / "tagged_findings.yaml"
+    bad.parent.mkdir()
+    secret = "jane.doe@example.com"
+    bad.write_text(
+        CLEAN.read_text().replace("most_common_value: S01500", f"most_common_value: {tag} {secret}")
+    )
+    result = run_cli(tmp_path, "--findings", str(bad), "--spec", str(TEMPLATE_SPEC))
+    assert_rejected(result, tmp_path, "columns.entity_id.universal_metrics.most_common_value")
+    assert secret not in result.stderr + result.stdout
+    assert "jane" not in result.stderr + result.stdout
+
+
+def test_mixed_and_date_keys_in_findings_align_and_rerun(tmp_path: Path) -> None:
+    """YAML keys of mixed types (``1:``, ``b:``, a date) used to crash the content hash."""
+    folder = tmp_path / "findings"
+    folder.mkdir()
+    path = folder / CLEAN.name
+    path.write_text(
+        CLEAN.read_text().replace("metadata:\n", "metadata:\n  1: a\n  b: c\n  2020-01-01: d\n", 1)
+    )
+    args = ("--findings", str(path), "--spec", str(TEMPLATE_SPEC), "--json")
+    args += ("--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    first = run_cli(tmp_path, *args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = run_cli(tmp_path, *args)
+    assert again.returncode == 0, again.stderr[-2000:]
+    import json
+
+    assert json.loads(again.stdout)["reused_run"] is True

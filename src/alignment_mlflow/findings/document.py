@@ -8,7 +8,6 @@ summary that deliberately leaves out raw column values (``most_common_value``, `
 from __future__ import annotations
 
 import hashlib
-import json
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from alignment_mlflow.errors import FindingsError
-from alignment_mlflow.yamlio import YamlLoadError, load_yaml
+from alignment_mlflow.yamlio import YamlLoadError, canonical_json, load_yaml
 
 if TYPE_CHECKING:
     pass
@@ -145,8 +144,7 @@ def base_sha256(doc: FindingsDocument) -> str:
     meta = data.get("metadata")
     if isinstance(meta, Mapping):
         data["metadata"] = {k: v for k, v in meta.items() if k not in OUR_METADATA_KEYS}
-    blob = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
 
 
 def dataset_name(file_name: str) -> str:

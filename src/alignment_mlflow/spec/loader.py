@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -19,14 +18,13 @@ from alignment_mlflow.errors import Problem, SpecError
 from alignment_mlflow.spec import sections as sec
 from alignment_mlflow.spec.model import AlignmentSpec
 from alignment_mlflow.spec.render import source_sections
-from alignment_mlflow.yamlio import YamlLoadError, load_yaml
+from alignment_mlflow.yamlio import YamlLoadError, canonical_json, load_yaml
 
 MAX_SPEC_BYTES = 1_048_576
 
 
 def _canonical_sha256(sections: Mapping[str, Any]) -> str:
-    blob = json.dumps(sections, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(sections).encode("utf-8")).hexdigest()
 
 
 def build_spec(

@@ -135,7 +135,7 @@ def business_context(raw: Any, c: Collector) -> BusinessContext | None:
         )
         stakeholders = []
     budget_text = _text(c, f"{p}.budget_constraints", d.get("budget_constraints"), required=False)
-    budget = parse_budget(budget_text) if budget_text else None
+    budget = c.parse(f"{p}.budget_constraints", budget_text, parse_budget) if budget_text else None
     ctx = BusinessContext(
         project_name=_text(c, f"{p}.project_name", d.get("project_name")),
         business_objective=_text(c, f"{p}.business_objective", d.get("business_objective")),
