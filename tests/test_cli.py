@@ -99,3 +99,36 @@ def test_wheel_task_arguments() -> None:
     assert _wheel_task_args(["run", "--findings", "/x"]) == ["run", "--findings", "/x"]
     assert _wheel_task_args(["--help"]) == ["--help"]
     assert _wheel_task_args([]) == []
+
+
+def test_the_entry_point_called_in_process_returns_like_click() -> None:
+    """A Databricks python_wheel_task calls the entry point inside its own interpreter: it must
+    raise SystemExit (which the host handles), never end the host process with os._exit."""
+    code = (
+        "from alignment_mlflow.cli import main\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit as exc:\n"
+        "    print('host still alive, code', exc.code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "host still alive, code 0" in out.stdout
+
+
+def test_the_cli_process_flushes_everything_before_its_hard_exit(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "alignment_mlflow", "validate", str(TEMPLATE_SPEC)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.rstrip().splitlines()[-1].strip()  # the whole summary arrived
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("[")
+    out = subprocess.run(
+        [sys.executable, "-m", "alignment_mlflow", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2
+    assert "bad.yaml" in out.stderr
