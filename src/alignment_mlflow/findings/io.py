@@ -127,9 +127,9 @@ def update_findings_metadata(
     The write is compare-and-swap on the content we read: if someone changed the file since, we
     re-read it, re-apply our keys to their version and try again (bounded).
     """
-    text, expected = doc.text, doc.sha256
+    text, expected, loaded = doc.text, doc.sha256, doc.data
     for attempt in range(1, max_attempts + 1):
-        new_text = apply_metadata(text, updates)
+        new_text = apply_metadata(text, updates, data=loaded)
         if new_text == text:
             return FindingsWriteResult(loc.display, False, expected, expected, attempt)
         data = new_text.encode("utf-8")
@@ -139,7 +139,7 @@ def update_findings_metadata(
         except ConflictError:
             time.sleep(random.uniform(0.01, 0.05) * attempt)
             fresh = read_findings(loc)
-            text, expected = fresh.text, fresh.sha256
+            text, expected, loaded = fresh.text, fresh.sha256, fresh.data
         except OSError as exc:
             raise _wrap(exc, "cannot write findings", loc.display) from exc
     raise ConcurrentUpdateError(

@@ -13,6 +13,7 @@ import yaml
 
 from alignment_mlflow.spec.model import plain, plain_dict
 from alignment_mlflow.spec.render import source_sections
+from alignment_mlflow.yamlio import canonical_json
 
 if TYPE_CHECKING:
     from alignment_mlflow.spec.model import AlignmentSpec
@@ -22,22 +23,41 @@ def _dump(data: Any) -> str:
     return yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
 
 
-def apply_metadata(text: str, updates: Mapping[str, Any]) -> str:
+def _unchanged(old: Any, updates: Mapping[str, Any]) -> bool:
+    """Whether ``metadata`` already holds exactly ``updates`` (compared as canonical JSON, so
+    ``1`` and ``true`` differ)."""
+    if not isinstance(old, Mapping) or any(k not in old for k in updates):
+        return False
+    new = {k: plain(v) for k, v in updates.items()}
+    return canonical_json({k: old[k] for k in updates}) == canonical_json(new)
+
+
+def apply_metadata(
+    text: str, updates: Mapping[str, Any], *, data: Mapping[str, Any] | None = None
+) -> str:
     """Set ``updates`` under the top-level ``metadata`` mapping, changing no other byte.
 
-    Only the ``metadata`` block is re-dumped (with the framework's own dump options) and spliced
-    into the original text; the result is checked by parsing it back. If the splice cannot be
-    verified (an unusual layout), the whole document is dumped as the framework would.
+    ``data`` is the document already loaded from ``text`` (by :func:`parse_findings`): passing
+    it spares a parse, and when the metadata already holds the updates (a rerun) the text is
+    returned as it is without parsing or dumping anything. Otherwise only the ``metadata``
+    block is re-dumped (with the framework's own dump options) and spliced into the original
+    text; the result is checked by parsing it back. If the splice cannot be verified (an unusual
+    layout), the whole document is dumped as the framework would.
     """
+    if data is not None and _unchanged(data.get("metadata"), updates):
+        return text
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
+        if data is None and root is not None:
+            data = loader.construct_document(root)
     finally:
         loader.dispose()
-    if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
+    if not isinstance(data, Mapping) or not isinstance(root, yaml.MappingNode):
         raise ValueError("findings text is not a mapping")
     old = data.get("metadata")
+    if _unchanged(old, updates):
+        return text
     meta = dict(old) if isinstance(old, Mapping) else {}
     for key, value in updates.items():
         meta[key] = plain(value)
