@@ -393,6 +393,46 @@ SPECS += [
         first("success_metrics", target=">= 1e999"),
     ),
     spec_case(
+        "metric_key_typo",
+        "success_metrics[0].rationle: unknown key 'rationle'; did you mean 'rationale'?",
+        lambda d: d["success_metrics"][0].__setitem__(
+            "rationle", d["success_metrics"][0].pop("rationale")
+        ),
+    ),
+    spec_case(
+        "deployment_key_typo",
+        "deployment_requirements.retrainig: unknown key 'retrainig'; did you mean 'retraining'?",
+        lambda d: d["deployment_requirements"].__setitem__(
+            "retrainig", d["deployment_requirements"].pop("retraining")
+        ),
+    ),
+    spec_case(
+        "required_key_typo",
+        "success_metrics[0].targt: unknown key 'targt'; did you mean 'target'?",
+        lambda d: d["success_metrics"][0].__setitem__(
+            "targt", d["success_metrics"][0].pop("target")
+        ),
+    ),
+    spec_case(
+        "intervention_key_typo",
+        "interventions[1].cots: unknown key 'cots'; did you mean 'cost'?",
+        lambda d: d["interventions"][1].__setitem__("cots", d["interventions"][1].pop("cost")),
+    ),
+    spec_case(
+        "constraint_key_typo",
+        "data_constraints[0].requirment: unknown key 'requirment'; did you mean 'requirement'?",
+        lambda d: d["data_constraints"][0].__setitem__(
+            "requirment", d["data_constraints"][0].pop("requirement")
+        ),
+    ),
+    spec_case(
+        "context_key_typo",
+        "business_context.timelime: unknown key 'timelime'; did you mean 'timeline'?",
+        lambda d: d["business_context"].__setitem__(
+            "timelime", d["business_context"].pop("timeline")
+        ),
+    ),
+    spec_case(
         "budget_overflows_after_m",
         "business_context.budget_constraints: budget '$1e305M per month' is not a finite amount",
         lambda d: d["business_context"].__setitem__("budget_constraints", "$1e305M per month"),

@@ -65,7 +65,7 @@ def build_spec(
     tiers = sec.interventions(top["interventions"], c) if present("interventions") else []
     if c.problems or ctx is None or deploy is None:
         raise SpecError(c.problems, source)
-    warnings = []
+    warnings = list(c.warnings)
     if ctx.budget_constraints and ctx.budget is None:
         warnings.append(
             f"business_context.budget_constraints {ctx.budget_constraints!r}: no amount found; "
