@@ -6,7 +6,7 @@ import json
 
 import click
 
-from alignment_mlflow.commands._common import handle_errors
+from alignment_mlflow.commands._common import echo, handle_errors
 
 
 @click.command()
@@ -34,15 +34,15 @@ def check(findings: str, spec: str, profile: str | None, strict: bool, as_json: 
     verdicts = verify_constraints(aspec, doc.view, now=datetime.now(timezone.utc), related=related)
     if as_json:
         payload = {"findings_path": loc.display, "constraints": [v.to_dict() for v in verdicts]}
-        click.echo(json.dumps(payload, default=str, indent=2))
+        echo(json.dumps(payload, default=str, indent=2))
     else:
-        click.echo(f"findings: {loc.display}")
+        echo(f"findings: {loc.display}")
         for v in verdicts:
-            click.echo(f"  {v.status.upper():<13} {v.constraint}: {v.reason}")
+            echo(f"  {v.status.upper():<13} {v.constraint}: {v.reason}")
             for note in v.notes:
-                click.echo(f"  {'':<13} note: {note}")
+                echo(f"  {'':<13} note: {note}")
         counts = summarise(verdicts)
-        click.echo("summary: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
+        echo("summary: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
     if strict and any_failed(verdicts):
         failed = ", ".join(v.constraint for v in verdicts if v.status == "failed")
         raise ConstraintViolationError(f"--strict: failed data constraint(s): {failed}")

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from alignment_mlflow.commands._common import handle_errors
+from alignment_mlflow.commands._common import SafeFormatter, echo, handle_errors
 
 
 @click.command()
@@ -65,12 +65,14 @@ def run(
 
     # With --json, stdout carries exactly one JSON object: everything else goes to stderr.
     out_err = as_json
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SafeFormatter("%(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
 
     stdout = sys.stdout
 
     def progress(step: str, seconds: float, detail: str) -> None:
-        click.echo(f"{step:<18} {seconds:7.2f}s  {detail}", file=sys.stderr if out_err else stdout)
+        echo(f"{step:<18} {seconds:7.2f}s  {detail}", file=sys.stderr if out_err else stdout)
 
     # Libraries print too (MLflow's "View run" line): stdout is ours alone, theirs goes to stderr.
     with contextlib.redirect_stdout(sys.stderr):
@@ -87,8 +89,8 @@ def run(
             progress=progress,
         )
     if as_json:
-        click.echo(json.dumps(result.to_json(), sort_keys=False))
+        echo(json.dumps(result.to_json(), sort_keys=False))
     else:
-        click.echo("")
+        echo("")
         for line in result.summary_lines():
-            click.echo(line)
+            echo(line)
