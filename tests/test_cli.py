@@ -99,3 +99,93 @@ def test_wheel_task_arguments() -> None:
     assert _wheel_task_args(["run", "--findings", "/x"]) == ["run", "--findings", "/x"]
     assert _wheel_task_args(["--help"]) == ["--help"]
     assert _wheel_task_args([]) == []
+
+
+def test_the_entry_point_called_in_process_returns_like_click() -> None:
+    """A Databricks python_wheel_task calls the entry point inside its own interpreter: it must
+    raise SystemExit (which the host handles), never end the host process with os._exit."""
+    code = (
+        "from alignment_mlflow.cli import main\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit as exc:\n"
+        "    print('host still alive, code', exc.code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "host still alive, code 0" in out.stdout
+
+
+def test_the_cli_process_flushes_everything_before_its_hard_exit(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "alignment_mlflow", "validate", str(TEMPLATE_SPEC)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.rstrip().splitlines()[-1].strip()  # the whole summary arrived
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("[")
+    out = subprocess.run(
+        [sys.executable, "-m", "alignment_mlflow", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2
+    assert "bad.yaml" in out.stderr
+
+
+HOSTILE = '"Churn \\e[2J\\e]0;pwned\\a \\0 \\u202egnp.exe"'  # YAML escapes: ESC, BEL, NUL, RLO
+RAW = ("\x1b", "\x07", "\x00", "\u202e")
+
+
+def _hostile_spec(tmp_path: Path) -> Path:
+    text = TEMPLATE_SPEC.read_text().replace(
+        "project_name: Customer Churn Prediction", f"project_name: {HOSTILE}"
+    )
+    text = text.replace("- constraint: PII Handling", f"- constraint: {HOSTILE}")
+    spec = tmp_path / "hostile.yaml"
+    spec.write_text(text)
+    return spec
+
+
+def _assert_escaped(output: str) -> None:
+    for ch in RAW:
+        assert ch not in output, repr(ch)
+    assert "\\x1b[2J" in output
+
+
+def test_validate_run_and_check_print_control_characters_escaped(tmp_path: Path) -> None:
+    spec = _hostile_spec(tmp_path)
+    findings = FINDINGS_FIXTURES / "subscription_clean_408768_findings.yaml"
+    runner = CliRunner()
+    for args in (
+        ["validate", str(spec)],
+        ["check", str(findings), "--spec", str(spec)],
+        ["run", "--findings", str(findings), "--spec", str(spec), "--dry-run"],
+    ):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        _assert_escaped(result.output)
+
+
+def test_error_messages_escape_control_characters(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(
+        TEMPLATE_SPEC.read_text().replace("cost: $50/customer", 'cost: "\\e[2J free"', 1)
+    )
+    result = CliRunner().invoke(cli, ["validate", str(spec)])
+    assert result.exit_code == 2
+    _assert_escaped(result.output)
+
+
+def test_show_escapes_values_from_the_findings(tmp_path: Path) -> None:
+    src = FINDINGS_FIXTURES / "subscription_aligned_408768_findings.yaml"
+    text = src.read_text()
+    assert "project_name: Customer Churn Prediction" in text
+    path = tmp_path / "x_findings.yaml"
+    path.write_text(
+        text.replace("project_name: Customer Churn Prediction", f"project_name: {HOSTILE}")
+    )
+    result = CliRunner().invoke(cli, ["show", str(path)])
+    assert result.exit_code == 0, result.output
+    _assert_escaped(result.output)

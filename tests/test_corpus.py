@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from alignment_mlflow.findings.document import MAX_FINDINGS_BYTES
 from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -124,15 +125,62 @@ def test_50_mb_spec_is_refused_before_reading(tmp_path: Path) -> None:
     assert_rejected(result, tmp_path, "50,000,000 bytes", "big.yaml")
 
 
-def test_50_mb_findings_is_refused(tmp_path: Path) -> None:
+def test_findings_over_the_limit_is_refused_before_reading(tmp_path: Path) -> None:
     workspace(tmp_path)
     big = tmp_path / "big" / "huge_findings.yaml"
     big.parent.mkdir()
     with big.open("wb") as fh:
         fh.write(CLEAN.read_bytes())
-        fh.write(b"# padding\n" * 5_000_000)
+        fh.truncate(MAX_FINDINGS_BYTES + 1)  # sparse: the size is real, the disk stays empty
     result = run_cli(tmp_path, "--findings", str(big), "--spec", str(TEMPLATE_SPEC))
     assert_rejected(result, tmp_path, "over the limit", "huge_findings.yaml")
+
+
+# --------------------------------------------------------------------------- unbounded reads
+
+NOT_FILES = {
+    "device": lambda tmp: Path("/dev/zero"),
+    "fifo": lambda tmp: _fifo(tmp / "pipe_findings.yaml"),
+    "sparse_10_gb": lambda tmp: _sparse(tmp / "sparse_findings.yaml", 10 << 30),
+}
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)  # nobody ever writes: opening it without O_NONBLOCK would hang
+    return path
+
+
+def _sparse(path: Path, size: int) -> Path:
+    with path.open("wb") as fh:
+        fh.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_FILES), ids=str)
+def test_findings_that_is_no_regular_file_is_refused_at_once(kind: str, tmp_path: Path) -> None:
+    workspace(tmp_path)
+    path = NOT_FILES[kind](tmp_path)
+    result = run_cli(tmp_path, "--findings", str(path), "--spec", str(TEMPLATE_SPEC))
+    expected = {"device": "is a character device", "fifo": "is a FIFO", "sparse_10_gb": "over"}
+    assert_rejected(result, tmp_path, expected[kind], str(path))
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_FILES), ids=str)
+def test_spec_that_is_no_regular_file_is_refused_at_once(kind: str, tmp_path: Path) -> None:
+    folder = workspace(tmp_path)
+    path = NOT_FILES[kind](tmp_path)
+    result = run_cli(tmp_path, "--findings", str(folder), "--spec", str(path))
+    expected = {"device": "is a character device", "fifo": "is a FIFO", "sparse_10_gb": "over"}
+    assert_rejected(result, tmp_path, expected[kind], str(path))
+
+
+def test_a_fifo_among_findings_in_a_folder_is_refused(tmp_path: Path) -> None:
+    workspace(tmp_path)
+    folder = tmp_path / "only_a_pipe"
+    folder.mkdir()
+    pipe = _fifo(folder / "x_findings.yaml")
+    result = run_cli(tmp_path, "--findings", str(folder), "--spec", str(TEMPLATE_SPEC))
+    assert_rejected(result, tmp_path, "is a FIFO", str(pipe))
 
 
 def test_folder_without_findings(tmp_path: Path) -> None:
@@ -171,7 +219,7 @@ def test_unreadable_spec(tmp_path: Path) -> None:
 
 
 def test_the_corpus_is_big_enough() -> None:
-    generated = 7  # the tests above that build their input
+    generated = 14  # the tests above that build their input
     assert len(SPEC_CASES) + len(FINDINGS_CASES) + len(ARG_CASES) + generated >= 60
 
 
@@ -222,3 +270,61 @@ def test_random_specs_never_crash_the_cli(section: str, value: object, tmp_path:
     if result.exit_code == 2:
         assert "random.yaml" in result.output
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+
+
+# --------------------------------------------------------------------------- hostile YAML
+
+
+@pytest.mark.parametrize("levels", [10_000, 30_000], ids=str)
+@pytest.mark.parametrize("style", ["flow", "block"])
+def test_deep_nesting_is_refused_before_composing(style: str, levels: int, tmp_path: Path) -> None:
+    """10,000 levels used to raise RecursionError; 30,000 crashed the process inside libyaml."""
+    folder = workspace(tmp_path)
+    spec = tmp_path / "deep.yaml"
+    body = "[" * levels + "]" * levels if style == "flow" else "- " * levels + "x"
+    spec.write_text(f"business_context: {body}\n" if style == "flow" else body + "\n")
+    result = run_cli(tmp_path, "--findings", str(folder), "--spec", str(spec))
+    assert_rejected(result, tmp_path, "nested more than 100 levels deep", "deep.yaml:1")
+
+
+def test_deep_findings_are_refused(tmp_path: Path) -> None:
+    workspace(tmp_path)
+    bad = tmp_path / "bad" / "deep_findings.yaml"
+    bad.parent.mkdir()
+    bad.write_text(CLEAN.read_text() + "snapshot_id: " + "[" * 30_000 + "]" * 30_000 + "\n")
+    result = run_cli(tmp_path, "--findings", str(bad), "--spec", str(TEMPLATE_SPEC))
+    assert_rejected(result, tmp_path, "nested more than 100 levels deep", "deep_findings.yaml")
+
+
+@pytest.mark.parametrize("tag", ["!!int", "!!float", "!!bool", "!!timestamp", "!!binary"])
+def test_a_mistagged_findings_value_is_never_echoed(tag: str, tmp_path: Path) -> None:
+    workspace(tmp_path)
+    bad = tmp_path / "bad" / "tagged_findings.yaml"
+    bad.parent.mkdir()
+    secret = "jane.doe@example.com"
+    bad.write_text(
+        CLEAN.read_text().replace("most_common_value: S01500", f"most_common_value: {tag} {secret}")
+    )
+    result = run_cli(tmp_path, "--findings", str(bad), "--spec", str(TEMPLATE_SPEC))
+    assert_rejected(result, tmp_path, "columns.entity_id.universal_metrics.most_common_value")
+    assert secret not in result.stderr + result.stdout
+    assert "jane" not in result.stderr + result.stdout
+
+
+def test_mixed_and_date_keys_in_findings_align_and_rerun(tmp_path: Path) -> None:
+    """YAML keys of mixed types (``1:``, ``b:``, a date) used to crash the content hash."""
+    folder = tmp_path / "findings"
+    folder.mkdir()
+    path = folder / CLEAN.name
+    path.write_text(
+        CLEAN.read_text().replace("metadata:\n", "metadata:\n  1: a\n  b: c\n  2020-01-01: d\n", 1)
+    )
+    args = ("--findings", str(path), "--spec", str(TEMPLATE_SPEC), "--json")
+    args += ("--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    first = run_cli(tmp_path, *args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = run_cli(tmp_path, *args)
+    assert again.returncode == 0, again.stderr[-2000:]
+    import json
+
+    assert json.loads(again.stdout)["reused_run"] is True

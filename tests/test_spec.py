@@ -13,6 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _specs import spec_data
 from alignment_mlflow.errors import SpecError
 from alignment_mlflow.spec import (
     SECTIONS,
@@ -252,3 +253,23 @@ def test_random_specs_raise_spec_error_or_load(data: dict[str, Any]) -> None:
     else:
         problems_found = (None,)
     assert problems_found
+
+
+def test_a_misspelt_required_key_gives_one_message_with_the_suggestion() -> None:
+    data = spec_data()
+    data["success_metrics"][0]["targt"] = data["success_metrics"][0].pop("target")
+    with pytest.raises(SpecError) as info:
+        load_spec(data)
+    assert [p.message for p in info.value.problems] == [
+        "unknown key 'targt'; did you mean 'target'?"
+    ]
+
+
+def test_an_unknown_key_far_from_any_known_one_is_kept_with_a_warning() -> None:
+    data = spec_data()
+    data["deployment_requirements"]["owner_team"] = "platform"
+    spec = load_spec(data)
+    assert spec.deployment_requirements.raw["owner_team"] == "platform"
+    assert any(
+        w.startswith("deployment_requirements.owner_team: unknown key") for w in spec.warnings
+    )

@@ -72,3 +72,59 @@ def test_line_map_uses_problem_paths() -> None:
 
 def test_empty_document_is_none() -> None:
     assert load_yaml("").data is None
+
+
+def test_a_document_without_aliases_is_never_a_billion_laughs() -> None:
+    """A wide findings file has far more than MAX_EXPANDED_NODES nodes and no alias at all."""
+    from alignment_mlflow.yamlio import MAX_EXPANDED_NODES
+
+    rows = "".join(f"c{i}: {{a: 1, b: [x, y], c: {{d: e}}}}\n" for i in range(30_000))
+    loaded = load_yaml(rows, max_bytes=10_000_000)
+    assert len(loaded.data) == 30_000
+    assert MAX_EXPANDED_NODES < 30_000 * 8
+
+
+def test_aliases_that_add_little_are_fine_and_bombs_are_not() -> None:
+    small = "base: &b {x: 1, y: [1, 2, 3]}\n" + "".join(f"k{i}: *b\n" for i in range(100))
+    assert load_yaml(small).data["k99"] == {"x": 1, "y": [1, 2, 3]}
+    with pytest.raises(YamlLoadError, match="billion laughs"):
+        load_yaml(billion_laughs(7))
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("a:\n  b: !!int secret-value\n", "a.b"),
+        ("a: {b: !!float secret-value}\n", "a.b"),
+        ("- !!bool secret-value\n", "[0]"),
+        ("when: !!timestamp secret-value\n", "when"),
+    ],
+)
+def test_a_value_that_does_not_fit_its_tag_names_the_field_not_the_value(
+    text: str, path: str
+) -> None:
+    with pytest.raises(YamlLoadError) as info:
+        load_yaml(text)
+    assert f"{path}: value does not match its tag" in str(info.value)
+    assert "secret" not in str(info.value)
+
+
+@pytest.mark.parametrize("levels", [101, 10_000, 30_000])
+def test_nesting_is_bounded_without_recursion(levels: int) -> None:
+    for text in ("[" * levels + "]" * levels, "- " * levels + "x", "{a: " * levels + "}" * levels):
+        with pytest.raises(YamlLoadError, match="nested more than 100 levels"):
+            load_yaml(text, max_bytes=10_000_000)
+    assert load_yaml("[" * 100 + "]" * 100).data is not None
+
+
+def test_canonical_json_hashes_mixed_keys_and_keeps_plain_hashes() -> None:
+    import json
+    from datetime import date
+
+    from alignment_mlflow.yamlio import canonical_json
+
+    plain = {"b": [1, {"c": 2}], "a": None}
+    assert canonical_json(plain) == json.dumps(plain, sort_keys=True, ensure_ascii=False)
+    mixed = {1: "a", "b": "c", date(2020, 1, 1): "d"}
+    assert canonical_json(mixed) == canonical_json(dict(reversed(mixed.items())))
+    assert canonical_json({1: "x"}) != canonical_json({"int:1": "y"})

@@ -8,8 +8,13 @@ Only click is imported here; each command imports what it needs when it runs, so
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 import click
 
@@ -38,12 +43,62 @@ def _wheel_task_args(args: list[str]) -> list[str]:
     return args
 
 
+def _owns_process() -> bool:
+    """Whether this call is the whole process (console script or ``python -m``), not a host
+    program calling the entry point in-process (a Databricks wheel task, a notebook, a test)."""
+    if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        return False
+    top = sys.modules.get("__main__")
+    spec = getattr(top, "__spec__", None)
+    if spec is not None and spec.name == "alignment_mlflow.__main__":
+        return True
+    return os.path.basename(getattr(top, "__file__", "") or "") == "alignment-mlflow"
+
+
+def finish_process(code: int) -> NoReturn:
+    """End a process whose work is done without running native teardown.
+
+    deltalake (delta-rs#2184) and pyarrow leave native pool threads alive; tearing the
+    interpreter down under them intermittently aborts (exit -6, "terminate called without an
+    active exception") after everything was written. Python's exit handlers still run and the
+    streams are flushed; only the C++ static destructors are skipped, via ``os._exit``.
+    """
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def _exit_code(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    print(exc.code, file=sys.stderr)
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """The console script, and what a Databricks ``python_wheel_task`` calls inside its own Python
-    process. Success returns normally: a ``SystemExit``, even ``SystemExit(0)``, can mark the task
-    failed there (kedro-org/kedro#3191, #4217). Failure prints one message and raises
-    ``SystemExit`` with the exit code (2 input, 1 system, 3 strict), as the shell expects."""
+    process. Success returns normally there: a ``SystemExit``, even ``SystemExit(0)``, can mark
+    the task failed (kedro-org/kedro#3191, #4217). Failure prints one message and raises
+    ``SystemExit`` with the exit code (2 input, 1 system, 3 strict, 143 SIGTERM). As a process of
+    its own (console script, ``python -m``) it ends through :func:`finish_process`."""
     args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _run(args)
+    except SystemExit as exc:
+        if _owns_process():
+            finish_process(_exit_code(exc))
+        raise
+    if _owns_process():
+        finish_process(0)
+
+
+def _run(args: list[str]) -> None:
+    """Run the command without click's standalone mode, which always ends in ``SystemExit``."""
     try:
         code = cli.main(
             args=_wheel_task_args(args), prog_name="alignment-mlflow", standalone_mode=False

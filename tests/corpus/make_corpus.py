@@ -45,6 +45,16 @@ def billion_laughs() -> str:
     return doc
 
 
+def nested(levels: int) -> str:
+    return "".join(f"{'  ' * i}k{i}:\n" for i in range(levels)) + f"{'  ' * levels}v: 1\n"
+
+
+def tagged(old: str, new: str) -> str:
+    text = yaml.safe_dump(TEMPLATE, sort_keys=False)
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
 def first(section: str, **changes: Any) -> Mutation:
     def mutate(d: dict[str, Any]) -> None:
         d[section][0].update(changes)
@@ -344,6 +354,113 @@ SPECS: list[tuple[str, str, str]] = [
 ]
 
 
+SPECS += [
+    # hostile YAML: explicit tags that do not fit, nesting, absurd numbers (issue 13)
+    text_case(
+        "tag_int_on_text",
+        "business_context.project_name: value does not match its tag !!int",
+        tagged("project_name: Customer", "project_name: !!int Customer"),
+    ),
+    text_case(
+        "tag_float_on_text",
+        "interventions[0].cost: value does not match its tag !!float",
+        tagged("cost: $50/customer", "cost: !!float $50/customer"),
+    ),
+    text_case(
+        "tag_timestamp_on_text",
+        "business_context.timeline: value does not match its tag !!timestamp",
+        tagged("timeline: Q1 2025", "timeline: !!timestamp Q1 2025"),
+    ),
+    text_case(
+        "tag_bool_on_text",
+        "deployment_requirements.scoring_mode: value does not match its tag !!bool",
+        tagged("scoring_mode: Both", "scoring_mode: !!bool Both"),
+    ),
+    text_case(
+        "tag_binary_not_base64",
+        "business_context.timeline: not valid YAML: failed to decode base64",
+        tagged("timeline: Q1 2025", "timeline: !!binary Q1 2025!"),
+    ),
+    text_case(
+        "tag_python_object",
+        "could not determine a constructor for the tag",
+        tagged("timeline: Q1 2025", "timeline: !!python/object/apply:os.system [ls]"),
+    ),
+    text_case("unhashable_key", "found unhashable key", "? [a, b]\n: 1\n"),
+    text_case("nested_150_levels", "nested more than 100 levels deep", nested(150)),
+    spec_case(
+        "cost_overflows_after_k",
+        "interventions[0].cost: cost '$1e308k/customer' is not a finite amount",
+        first("interventions", cost="$1e308k/customer"),
+    ),
+    spec_case(
+        "cost_absurd",
+        "interventions[0].cost: cost '$1e20/customer' is over",
+        first("interventions", cost="$1e20/customer"),
+    ),
+    spec_case(
+        "cost_yaml_inf",
+        "interventions[0].cost: cannot read cost 'inf'",
+        first("interventions", cost=float("inf")),
+    ),
+    spec_case(
+        "rate_yaml_nan",
+        "interventions[0].expected_effectiveness: cannot read rate 'nan'",
+        first("interventions", expected_effectiveness=float("nan")),
+    ),
+    spec_case(
+        "target_overflow",
+        "success_metrics[0].target: '1e999' is not a finite number",
+        first("success_metrics", target=">= 1e999"),
+    ),
+    spec_case(
+        "metric_key_typo",
+        "success_metrics[0].rationle: unknown key 'rationle'; did you mean 'rationale'?",
+        lambda d: d["success_metrics"][0].__setitem__(
+            "rationle", d["success_metrics"][0].pop("rationale")
+        ),
+    ),
+    spec_case(
+        "deployment_key_typo",
+        "deployment_requirements.retrainig: unknown key 'retrainig'; did you mean 'retraining'?",
+        lambda d: d["deployment_requirements"].__setitem__(
+            "retrainig", d["deployment_requirements"].pop("retraining")
+        ),
+    ),
+    spec_case(
+        "required_key_typo",
+        "success_metrics[0].targt: unknown key 'targt'; did you mean 'target'?",
+        lambda d: d["success_metrics"][0].__setitem__(
+            "targt", d["success_metrics"][0].pop("target")
+        ),
+    ),
+    spec_case(
+        "intervention_key_typo",
+        "interventions[1].cots: unknown key 'cots'; did you mean 'cost'?",
+        lambda d: d["interventions"][1].__setitem__("cots", d["interventions"][1].pop("cost")),
+    ),
+    spec_case(
+        "constraint_key_typo",
+        "data_constraints[0].requirment: unknown key 'requirment'; did you mean 'requirement'?",
+        lambda d: d["data_constraints"][0].__setitem__(
+            "requirment", d["data_constraints"][0].pop("requirement")
+        ),
+    ),
+    spec_case(
+        "context_key_typo",
+        "business_context.timelime: unknown key 'timelime'; did you mean 'timeline'?",
+        lambda d: d["business_context"].__setitem__(
+            "timelime", d["business_context"].pop("timeline")
+        ),
+    ),
+    spec_case(
+        "budget_overflows_after_m",
+        "business_context.budget_constraints: budget '$1e305M per month' is not a finite amount",
+        lambda d: d["business_context"].__setitem__("budget_constraints", "$1e305M per month"),
+    ),
+]
+
+
 def findings_with(old: str, new: str) -> str:
     assert old in FINDINGS, old
     return FINDINGS.replace(old, new, 1)
@@ -380,6 +497,25 @@ FINDINGS_CASES: list[tuple[str, str, str]] = [
     ),
     ("alias_bomb", "billion laughs", billion_laughs()),
     ("a_list", "expected a YAML mapping", "- 1\n- 2\n"),
+    (
+        "tag_int_on_pii",
+        "columns.entity_id.universal_metrics.most_common_value: value does not match its tag !!int",
+        findings_with("most_common_value: S01500", "most_common_value: !!int jane.doe@example.com"),
+    ),
+    (
+        "tag_timestamp_on_text",
+        "exploration_timestamp: value does not match its tag !!timestamp",
+        findings_with(
+            "exploration_timestamp: '2026-11-24T01:13:41.975025'",
+            "exploration_timestamp: !!timestamp 'Tuesday morning'",
+        ),
+    ),
+    (
+        "tag_python_object",
+        "could not determine a constructor",
+        findings_with("row_count: 1322", "row_count: !!python/object/apply:os.system [ls]"),
+    ),
+    ("nested_150_levels", "nested more than 100 levels deep", nested(150)),
 ]
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -15,14 +17,41 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# C0 controls but newline and tab, DEL, C1 controls, bidi embeddings/overrides/isolates and the
+# invisible marks: a spec or findings value holding them could rewrite the terminal or reorder
+# what a reviewer reads.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    ch = ord(match.group())
+    return f"\\x{ch:02x}" if ch < 0x100 else f"\\u{ch:04x}"
+
+
+def safe(text: object) -> str:
+    """``text`` with every control, bidi and invisible character written as an escape."""
+    return _UNSAFE.sub(_escape, str(text))
+
+
+def echo(text: object = "", *, err: bool = False, file: Any = None) -> None:
+    """The one way commands print: always through :func:`safe`."""
+    click.echo(safe(text), err=err, file=file)
+
+
+class SafeFormatter(logging.Formatter):
+    """Log records (library warnings, ours) pass through :func:`safe` too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return safe(super().format(record))
+
 
 def fail(message: str, exit_code: int, *, as_json: bool, kind: str = "error") -> NoReturn:
     """One message on stderr and the exit code; with ``--json`` also one object on stdout, so a
     job that parses stdout always gets JSON: ``{"error", "error_type", "exit_code"}``."""
     from alignment_mlflow.redact import redact_text
 
-    message = redact_text(message)
-    click.echo(f"error: {message}", err=True)
+    message = safe(redact_text(message))
+    echo(f"error: {message}", err=True)
     if as_json:
         click.echo(json.dumps({"error": message, "error_type": kind, "exit_code": exit_code}))
     sys.exit(exit_code)

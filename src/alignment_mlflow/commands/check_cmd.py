@@ -9,6 +9,7 @@ import click
 
 from alignment_mlflow.commands._common import (
     as_utc,
+    echo,
     findings_argument,
     freshness_reference_option,
     handle_errors,
@@ -62,16 +63,16 @@ def check(
             "status": status,
             "constraints": [v.to_dict() for v in verdicts],
         }
-        click.echo(json.dumps(payload, default=str, indent=2))
+        echo(json.dumps(payload, default=str, indent=2))
     else:
-        click.echo(f"status:   {status.upper()}")
-        click.echo(f"findings: {loc.display}")
+        echo(f"status:   {status.upper()}")
+        echo(f"findings: {loc.display}")
         for v in verdicts:
-            click.echo(f"  {v.status.upper():<13} {v.constraint}: {v.reason}")
+            echo(f"  {v.status.upper():<13} {v.constraint}: {v.reason}")
             for note in v.notes:
-                click.echo(f"  {'':<13} note: {note}")
+                echo(f"  {'':<13} note: {note}")
         counts = summarise(verdicts)
-        click.echo("summary: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
+        echo("summary: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
     if strict and any_failed(verdicts):
         failed = ", ".join(v.constraint for v in verdicts if v.status == "failed")
         raise ConstraintViolationError(f"--strict: failed data constraint(s): {failed}")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from alignment_mlflow.commands._common import findings_argument, handle_errors
+from alignment_mlflow.commands._common import echo, findings_argument, handle_errors
 
 
 @click.command()
@@ -27,28 +27,28 @@ def show(findings: str, profile: str | None, as_json: bool) -> None:
     meta = doc.data.get("metadata") or {}
     ours = {k: meta[k] for k in OUR_METADATA_KEYS if k in meta}
     if as_json:
-        click.echo(json.dumps({"findings_path": loc.display, **ours}, default=str, indent=2))
+        echo(json.dumps({"findings_path": loc.display, **ours}, default=str, indent=2))
         return
-    click.echo(f"findings: {loc.display}" + (f" ({loc.discovery.reason})" if loc.discovery else ""))
+    echo(f"findings: {loc.display}" + (f" ({loc.discovery.reason})" if loc.discovery else ""))
     if not ours:
-        click.echo("no alignment stored (run `alignment-mlflow run` to add one)")
+        echo("no alignment stored (run `alignment-mlflow run` to add one)")
         return
     ctx: dict[str, Any] = ours.get("business_context") or {}
-    click.echo(f"project:  {ctx.get('project_name', '-')}: {ctx.get('business_objective', '-')}")
+    echo(f"project:  {ctx.get('project_name', '-')}: {ctx.get('business_objective', '-')}")
     for m in ours.get("success_metrics") or []:
-        click.echo(f"  metric  {m.get('Metric')}: {m.get('Target')} [{m.get('Priority')}]")
+        echo(f"  metric  {m.get('Metric')}: {m.get('Target')} [{m.get('Priority')}]")
     al: dict[str, Any] = ours.get("alignment") or {}
     if al:
         ml, delta = al.get("mlflow") or {}, al.get("delta") or {}
-        click.echo(f"aligned:  {al.get('aligned_at')} (package {al.get('package_version')})")
-        click.echo(f"spec:     sha256 {al.get('spec_sha256')}")
-        click.echo(f"run:      {ml.get('run_url') or ml.get('run_id')} ({ml.get('tracking_uri')})")
-        click.echo(f"tiers:    {delta.get('table')} version {delta.get('version')}")
+        echo(f"aligned:  {al.get('aligned_at')} (package {al.get('package_version')})")
+        echo(f"spec:     sha256 {al.get('spec_sha256')}")
+        echo(f"run:      {ml.get('run_url') or ml.get('run_id')} ({ml.get('tracking_uri')})")
+        echo(f"tiers:    {delta.get('table')} version {delta.get('version')}")
         for t in al.get("interventions") or []:
             cost = t.get("cost") or {}
-            click.echo(
+            echo(
                 f"  tier    {t.get('rank')}. {t.get('tier')} {t.get('band')}: "
                 f"{t.get('intervention')} ({cost.get('text')})"
             )
         for c in al.get("data_constraints") or []:
-            click.echo(f"  check   {c.get('constraint')}: {c.get('status')} - {c.get('reason')}")
+            echo(f"  check   {c.get('constraint')}: {c.get('status')} - {c.get('reason')}")

@@ -11,7 +11,9 @@ from datetime import datetime
 import click
 
 from alignment_mlflow.commands._common import (
+    SafeFormatter,
     as_utc,
+    echo,
     findings_argument,
     freshness_reference_option,
     handle_errors,
@@ -69,12 +71,14 @@ def run(
 
     # With --json, stdout carries exactly one JSON object: everything else goes to stderr.
     out_err = as_json
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SafeFormatter("%(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
 
     stdout = sys.stdout
 
     def progress(step: str, seconds: float, detail: str) -> None:
-        click.echo(f"{step:<18} {seconds:7.2f}s  {detail}", file=sys.stderr if out_err else stdout)
+        echo(f"{step:<18} {seconds:7.2f}s  {detail}", file=sys.stderr if out_err else stdout)
 
     # Libraries print too (MLflow's "View run" line): stdout is ours alone, theirs goes to stderr.
     with contextlib.redirect_stdout(sys.stderr), sigterm_as_interrupt():
@@ -94,8 +98,8 @@ def run(
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
-        click.echo(json.dumps(result.to_json(), sort_keys=False))
+        echo(json.dumps(result.to_json(), sort_keys=False))
     else:
-        click.echo("")
+        echo("")
         for line in result.summary_lines():
-            click.echo(line)
+            echo(line)

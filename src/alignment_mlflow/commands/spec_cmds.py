@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from alignment_mlflow.commands._common import handle_errors
+from alignment_mlflow.commands._common import echo, handle_errors
 
 
 @click.command()
@@ -30,7 +30,7 @@ def init(out: str, force: bool) -> None:
         raise InvalidInputError(f"{path} exists; pass --force to overwrite it")
     template = files("alignment_mlflow").joinpath("templates/churn_alignment.yaml").read_text()
     path.write_text(template, encoding="utf-8")
-    click.echo(f"wrote {path}; edit it, then: alignment-mlflow validate {path}")
+    echo(f"wrote {path}; edit it, then: alignment-mlflow validate {path}")
 
 
 @click.command()
@@ -40,4 +40,4 @@ def validate(spec: str) -> None:
     """Check a spec; print what it means, or every problem (exit 2)."""
     from alignment_mlflow.spec import load_spec, render_summary
 
-    click.echo(render_summary(load_spec(spec)))
+    echo(render_summary(load_spec(spec)))

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from alignment_mlflow.boundedio import FileTooLargeError, NotARegularFileError, read_bounded
 from alignment_mlflow.errors import FindingsError, InvalidInputError, StorageError
-from alignment_mlflow.findings.document import FINDINGS_SUFFIX, parse_findings
+from alignment_mlflow.findings.document import FINDINGS_SUFFIX, MAX_FINDINGS_BYTES, parse_findings
 from alignment_mlflow.findings.storage import LocalStore, store_for
 from alignment_mlflow.spec import (
     AlignmentSpec,
@@ -78,11 +79,15 @@ def load_spec_source(
     store, path = store_for(where, profile=profile, client=client)
     if isinstance(store, LocalStore) and not where.endswith(FINDINGS_SUFFIX):
         spec = load_spec(path)  # size, type and line checks of the file loader
-        with open(path, "rb") as f:
-            text = f.read(MAX_SPEC_BYTES + 1).decode("utf-8")
+        text = read_bounded(path, MAX_SPEC_BYTES).decode("utf-8")
         return SpecSource(spec, where, text=text)
     try:
-        data = store.read_bytes(path)
+        limit = MAX_FINDINGS_BYTES if where.endswith(FINDINGS_SUFFIX) else MAX_SPEC_BYTES
+        data = store.read_bytes(path, max_bytes=limit)
+    except FileTooLargeError as exc:
+        raise InvalidInputError(f"spec {where}: {exc.strerror}; is this the right file?") from exc
+    except NotARegularFileError as exc:
+        raise InvalidInputError(f"spec {where} {exc.strerror}; pass a spec file") from exc
     except FileNotFoundError as exc:
         raise InvalidInputError(f"spec file not found: {where}") from exc
     except IsADirectoryError as exc:

@@ -8,7 +8,6 @@ summary that deliberately leaves out raw column values (``most_common_value``, `
 from __future__ import annotations
 
 import hashlib
-import json
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,12 +15,14 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from alignment_mlflow.errors import FindingsError
-from alignment_mlflow.yamlio import YamlLoadError, load_yaml
+from alignment_mlflow.yamlio import YamlLoadError, canonical_json, load_yaml
 
 if TYPE_CHECKING:
     pass
 
-MAX_FINDINGS_BYTES = 32 * 1024 * 1024
+#: About 10,000 columns of the framework's richest column entries (~6 KB each); 5,000 columns
+#: take ~31 MB. Files are read bounded by this (never more), then parsed once.
+MAX_FINDINGS_BYTES = 64 * 1024 * 1024
 FINDINGS_SUFFIX = "_findings.yaml"
 #: The framework's ExplorationFindings fields: its loader rejects any other top-level key.
 FRAMEWORK_KEYS = (
@@ -150,8 +151,7 @@ def base_sha256(doc: FindingsDocument) -> str:
     )
     if theirs:
         data["metadata"] = theirs
-    blob = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
 
 
 def dataset_name(file_name: str) -> str:

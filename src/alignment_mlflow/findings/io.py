@@ -14,9 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from alignment_mlflow.boundedio import FileTooLargeError, NotARegularFileError
 from alignment_mlflow.errors import ConcurrentUpdateError, FindingsError, StorageError
 from alignment_mlflow.findings.discovery import DiscoveryChoice, choose_findings
-from alignment_mlflow.findings.document import FINDINGS_SUFFIX, FindingsDocument, parse_findings
+from alignment_mlflow.findings.document import (
+    FINDINGS_SUFFIX,
+    MAX_FINDINGS_BYTES,
+    FindingsDocument,
+    parse_findings,
+)
 from alignment_mlflow.findings.storage import ConflictError, Store, sha256, store_for
 from alignment_mlflow.findings.writeback import apply_metadata
 
@@ -43,6 +49,13 @@ class FindingsWriteResult:
 
 
 def _wrap(exc: OSError, what: str, where: str) -> Exception:
+    if isinstance(exc, FileTooLargeError):
+        return FindingsError(
+            f"{what}: {where}: {exc.strerror} bytes ({MAX_FINDINGS_BYTES >> 20} MiB); "
+            "is this the right file?"
+        )
+    if isinstance(exc, NotARegularFileError):
+        return FindingsError(f"{what}: {where} {exc.strerror}; pass a findings file")
     if isinstance(exc, FileNotFoundError):
         return FindingsError(f"{what}: {where} does not exist; check the path")
     if isinstance(exc, PermissionError):
@@ -75,7 +88,7 @@ def locate_findings(
 
 def read_findings(loc: FindingsLocation) -> FindingsDocument:
     try:
-        data = loc.store.read_bytes(loc.path)
+        data = loc.store.read_bytes(loc.path, max_bytes=MAX_FINDINGS_BYTES)
     except OSError as exc:
         raise _wrap(exc, "cannot read findings", loc.display) from exc
     return parse_findings(data, loc.display)
@@ -95,7 +108,8 @@ def read_related_findings(loc: FindingsLocation, doc: FindingsDocument) -> list[
         if e.path == loc.path:
             continue
         try:
-            out.append(parse_findings(loc.store.read_bytes(e.path), e.path))
+            data = loc.store.read_bytes(e.path, max_bytes=MAX_FINDINGS_BYTES)
+            out.append(parse_findings(data, e.path))
         except (OSError, FindingsError):
             continue
     return out
@@ -113,9 +127,9 @@ def update_findings_metadata(
     The write is compare-and-swap on the content we read: if someone changed the file since, we
     re-read it, re-apply our keys to their version and try again (bounded).
     """
-    text, expected = doc.text, doc.sha256
+    text, expected, loaded = doc.text, doc.sha256, doc.data
     for attempt in range(1, max_attempts + 1):
-        new_text = apply_metadata(text, updates)
+        new_text = apply_metadata(text, updates, data=loaded)
         if new_text == text:
             return FindingsWriteResult(loc.display, False, expected, expected, attempt)
         data = new_text.encode("utf-8")
@@ -125,7 +139,7 @@ def update_findings_metadata(
         except ConflictError:
             time.sleep(random.uniform(0.01, 0.05) * attempt)
             fresh = read_findings(loc)
-            text, expected = fresh.text, fresh.sha256
+            text, expected, loaded = fresh.text, fresh.sha256, fresh.data
         except OSError as exc:
             raise _wrap(exc, "cannot write findings", loc.display) from exc
     raise ConcurrentUpdateError(

@@ -14,6 +14,7 @@ import yaml
 
 from alignment_mlflow.spec.model import plain, plain_dict
 from alignment_mlflow.spec.render import source_sections
+from alignment_mlflow.yamlio import canonical_json
 
 if TYPE_CHECKING:
     from alignment_mlflow.spec.model import AlignmentSpec
@@ -36,18 +37,34 @@ _BOM = "\ufeff"
 _COMMENT_LINES = re.compile(r"(?:[ \t]*(?:#[^\r\n]*)?(?:\r\n|\r|\n))*(?:[ \t]*#[^\r\n]*)?")
 
 
-def apply_metadata(text: str, updates: Mapping[str, Any]) -> str:
+def _unchanged(old: Any, updates: Mapping[str, Any]) -> bool:
+    """Whether ``metadata`` already holds exactly ``updates`` (compared as canonical JSON, so
+    ``1`` and ``true`` differ)."""
+    if not isinstance(old, Mapping) or any(k not in old for k in updates):
+        return False
+    new = {k: plain(v) for k, v in updates.items()}
+    return canonical_json({k: old[k] for k in updates}) == canonical_json(new)
+
+
+def apply_metadata(
+    text: str, updates: Mapping[str, Any], *, data: Mapping[str, Any] | None = None
+) -> str:
     """Set ``updates`` under the top-level ``metadata`` mapping, changing no other byte.
 
-    Only the ``metadata`` block is re-dumped (with the framework's own dump options) and spliced
-    into the original text; the result is checked by parsing it back. If the splice cannot be
-    verified (an unusual layout), the whole document is dumped as the framework would. A byte
-    order mark, the file's line endings (CRLF stays CRLF) and the comments between ``metadata``
-    and the next key are kept; comments inside the ``metadata`` block itself are not.
+    ``data`` is the document already loaded from ``text`` (by :func:`parse_findings`): passing
+    it spares a parse, and when the metadata already holds the updates (a rerun) the text is
+    returned as it is without parsing or dumping anything. Otherwise only the ``metadata``
+    block is re-dumped (with the framework's own dump options) and spliced into the original
+    text; the result is checked by parsing it back. If the splice cannot be verified (an unusual
+    layout), the whole document is dumped as the framework would. A byte order mark, the file's
+    line endings (CRLF stays CRLF) and the comments between ``metadata`` and the next key are
+    kept; comments inside the ``metadata`` block itself are not.
     """
+    if data is not None and _unchanged(data.get("metadata"), updates):
+        return text
     bom = _BOM if text.startswith(_BOM) else ""
     body = text[len(bom) :]  # libyaml's marks do not count the BOM
-    return bom + _apply(body, updates, _newline(body))
+    return bom + _apply(body, updates, _newline(body), data)
 
 
 def _newline(text: str) -> str:
@@ -60,16 +77,21 @@ def _newline(text: str) -> str:
     return "\n"
 
 
-def _apply(text: str, updates: Mapping[str, Any], newline: str) -> str:
+def _apply(
+    text: str, updates: Mapping[str, Any], newline: str, data: Mapping[str, Any] | None
+) -> str:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
+        if data is None and root is not None:
+            data = loader.construct_document(root)
     finally:
         loader.dispose()
-    if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
+    if not isinstance(data, Mapping) or not isinstance(root, yaml.MappingNode):
         raise ValueError("findings text is not a mapping")
     old = data.get("metadata")
+    if _unchanged(old, updates):
+        return text
     meta = dict(old) if isinstance(old, Mapping) else {}
     for key, value in updates.items():
         meta[key] = plain(value)

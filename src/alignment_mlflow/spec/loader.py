@@ -9,24 +9,22 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
-import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
+from alignment_mlflow.boundedio import FileTooLargeError, NotARegularFileError, read_bounded
 from alignment_mlflow.errors import Problem, SpecError
 from alignment_mlflow.spec import sections as sec
 from alignment_mlflow.spec.model import AlignmentSpec
 from alignment_mlflow.spec.render import source_sections
-from alignment_mlflow.yamlio import YamlLoadError, load_yaml
+from alignment_mlflow.yamlio import YamlLoadError, canonical_json, load_yaml
 
 MAX_SPEC_BYTES = 1_048_576
 
 
 def _canonical_sha256(sections: Mapping[str, Any]) -> str:
-    blob = json.dumps(sections, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(sections).encode("utf-8")).hexdigest()
 
 
 def build_spec(
@@ -68,7 +66,7 @@ def build_spec(
     tiers = sec.interventions(top["interventions"], c) if present("interventions") else []
     if c.problems or ctx is None or deploy is None:
         raise SpecError(c.problems, source)
-    warnings = []
+    warnings = list(c.warnings)
     if ctx.budget_constraints and ctx.budget is None:
         warnings.append(
             f"business_context.budget_constraints {ctx.budget_constraints!r}: no amount found; "
@@ -101,22 +99,24 @@ def load_spec(source: str | os.PathLike[str] | Mapping[str, Any]) -> AlignmentSp
     """A spec from a ``.yaml``/``.yml``/``.json`` file, or from a dict written in a notebook."""
     if isinstance(source, Mapping):
         return build_spec(source)
-    path = Path(source)
     where = str(source)
     try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise SpecError([Problem("", "is a folder", "a spec file (.yaml)", where)], where)
-        if size > MAX_SPEC_BYTES:
-            raise SpecError(
-                [
-                    Problem(
-                        "", f"file is {size:,} bytes, over the {MAX_SPEC_BYTES:,} limit", "", where
-                    )
-                ],
-                where,
-            )
-        data = path.read_bytes()
+        data = read_bounded(source, MAX_SPEC_BYTES)
+    except IsADirectoryError:
+        raise SpecError([Problem("", "is a folder", "a spec file (.yaml)", where)], where) from None
+    except NotARegularFileError as exc:
+        raise SpecError(
+            [Problem("", str(exc.strerror), "a spec file (.yaml)", where)], where
+        ) from None
+    except FileTooLargeError as exc:
+        raise SpecError(
+            [
+                Problem(
+                    "", f"file is {exc.size:,} bytes, over the {MAX_SPEC_BYTES:,} limit", "", where
+                )
+            ],
+            where,
+        ) from None
     except FileNotFoundError:
         raise SpecError(
             [Problem("", "file not found", "an existing spec file (alignment-mlflow init)", where)],

@@ -251,11 +251,24 @@ def _match_money(text: str) -> tuple[re.Match[str], float, str] | None:
     return m, amount, code.upper()
 
 
+#: No cost or budget comes near this; beyond it floats lose cents and sums overflow.
+MAX_AMOUNT = 1e15
+
+
+def _check_amount(kind: str, text: str, amount: float) -> None:
+    """``$1e308k`` overflows to infinity only after the multiplier; ``$1e20`` is finite nonsense."""
+    if not math.isfinite(amount):
+        raise ValueError(f"{kind} {text!r} is not a finite amount; write the amount in digits")
+    if abs(amount) > MAX_AMOUNT:
+        raise ValueError(f"{kind} {text!r} is over {MAX_AMOUNT:,.0f}; is the multiplier right?")
+
+
 def parse_money(text: str) -> Money:
     found = _match_money(text)
     if not found:
         raise ValueError(f"cannot read cost {text!r}; write it like {MONEY_FORMS}")
     m, amount, currency = found
+    _check_amount("cost", text, amount)
     if amount < 0:
         raise ValueError(f"cost {text!r} is negative; a cost is an amount >= 0")
     rest = text[m.end() :].strip()
@@ -301,11 +314,15 @@ def _period_in(text: str, *, standalone: bool) -> Period | None:
 
 
 def parse_budget(text: str) -> Money | None:
-    """``$50k for retention campaigns per month`` -> 50000 USD monthly; None when unreadable."""
+    """``$50k for retention campaigns per month`` -> 50000 USD monthly; None when unreadable.
+
+    Free text stays text, but an amount that overflows or is absurd raises ``ValueError``.
+    """
     found = _match_money(text)
     if not found:
         return None
     _, amount, currency = found
+    _check_amount("budget", text, amount)
     if amount < 0:
         return None
     return Money(

@@ -8,6 +8,7 @@ snake_case.
 from __future__ import annotations
 
 import datetime
+import difflib
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -62,6 +63,7 @@ class Collector:
         self.problems: list[Problem] = []
         #: Fields already reported as unusable values (binary data...): one message per field.
         self.settled: set[str] = set()
+        self.warnings: list[str] = []
 
     def add(self, path: str, message: str, expected: str = "") -> None:
         if _field_key(path) in self.settled:
@@ -142,6 +144,60 @@ def _normalise_mapping(
     return out
 
 
+#: The keys each entry is read for. Other keys are kept (the notebook's extras travel along to
+#: MLflow and the findings) with a warning, except near-misses of these, which are errors.
+KNOWN_KEYS = {
+    "business_context": (
+        "project_name",
+        "business_objective",
+        "stakeholders",
+        "timeline",
+        "budget_constraints",
+    ),
+    "success_metrics": (
+        "metric",
+        "target",
+        "priority",
+        "rationale",
+        "mlflow_metric",
+        "measured_on",
+    ),
+    "deployment_requirements": (
+        "scoring_mode",
+        "batch_frequency",
+        "real_time_latency",
+        "retraining",
+        "infrastructure",
+        "model_registry",
+        "monitoring",
+    ),
+    "data_constraints": ("constraint", "requirement", "status", "check"),
+    "interventions": ("risk_level", "intervention", "cost", "expected_effectiveness"),
+}
+
+
+def check_keys(d: dict[str, Any], path: str, section: str, c: Collector) -> None:
+    """Say "did you mean" for a misspelt key, as for sections.
+
+    A key close to a known one (``rationle``, ``retrainig``) is an error: a typo must not pass
+    unnoticed, and it would silently drop a value. When the key it resembles is absent, the value
+    is read under the right name so a misspelt required key gives one message, not a second
+    "is missing". Any other unknown key is kept, with a warning.
+    """
+    known = KNOWN_KEYS[section]
+    for key in [k for k in d if k not in known]:
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+        if close:
+            if close[0] not in d:
+                d[close[0]] = d[key]
+            c.add(f"{path}.{key}", f"unknown key {key!r}; did you mean {close[0]!r}?")
+        else:
+            c.warnings.append(
+                f"{path}.{key}: unknown key, kept as extra information "
+                f"(known keys: {', '.join(known)})"
+            )
+
+
 def _text(c: Collector, path: str, value: Any, *, required: bool = True) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -176,6 +232,7 @@ def business_context(raw: Any, c: Collector) -> BusinessContext | None:
         return None
     d = _normalise_mapping(raw, "business_context", c)
     p = "business_context"
+    check_keys(d, p, p, c)
     stakeholders = d.get("stakeholders", [])
     if isinstance(stakeholders, str):
         stakeholders = [stakeholders]
@@ -185,7 +242,7 @@ def business_context(raw: Any, c: Collector) -> BusinessContext | None:
         )
         stakeholders = []
     budget_text = _text(c, f"{p}.budget_constraints", d.get("budget_constraints"), required=False)
-    budget = parse_budget(budget_text) if budget_text else None
+    budget = c.parse(f"{p}.budget_constraints", budget_text, parse_budget) if budget_text else None
     ctx = BusinessContext(
         project_name=_text(c, f"{p}.project_name", d.get("project_name")),
         business_objective=_text(c, f"{p}.business_objective", d.get("business_objective")),
@@ -209,6 +266,7 @@ def success_metrics(raw: Any, c: Collector) -> list[SuccessMetric]:
     for i, item in _list_of_mappings(c, "success_metrics", raw, allow_empty=False):
         p = f"success_metrics[{i}]"
         d = _normalise_mapping(item, p, c, _METRIC_KEYS)
+        check_keys(d, p, "success_metrics", c)
         name = _text(c, f"{p}.metric", d.get("metric"))
         target = c.parse(f"{p}.target", d.get("target"), parse_threshold)
         if d.get("target") is None:
@@ -240,6 +298,7 @@ def deployment(raw: Any, c: Collector) -> DeploymentRequirements | None:
         )
         return None
     d = _normalise_mapping(raw, "deployment_requirements", c)
+    check_keys(d, "deployment_requirements", "deployment_requirements", c)
 
     def text(key: str) -> str | None:
         v = d.get(key)
@@ -269,6 +328,7 @@ def constraints(raw: Any, c: Collector) -> list[DataConstraint]:
     for i, item in _list_of_mappings(c, "data_constraints", raw, allow_empty=True):
         p = f"data_constraints[{i}]"
         d = _normalise_mapping(item, p, c)
+        check_keys(d, p, "data_constraints", c)
         name = _text(c, f"{p}.constraint", d.get("constraint"))
         requirement = _text(c, f"{p}.requirement", d.get("requirement"))
         status_text = d.get("status", "To verify")
@@ -316,6 +376,7 @@ def interventions(raw: Any, c: Collector) -> list[Intervention]:
     for i, item in entries:
         p = f"interventions[{i}]"
         d = _normalise_mapping(item, p, c, _INTERVENTION_KEYS)
+        check_keys(d, p, "interventions", c)
         for key, example in (
             ("risk_level", "'High (>0.8)'"),
             ("cost", "'$50/customer'"),

@@ -14,6 +14,8 @@ import posixpath
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from alignment_mlflow.boundedio import FileTooLargeError
+
 
 class ConflictError(Exception):
     """Raised by :meth:`Store.write_bytes` when the file changed since it was read."""
@@ -28,6 +30,12 @@ class Entry:
     mtime: float | None = None  # seconds since the epoch
 
 
+def check_size(path: str, size: int | None, max_bytes: int | None) -> None:
+    """Refuse a file whose (known) size is over ``max_bytes``."""
+    if max_bytes is not None and size is not None and size > max_bytes:
+        raise FileTooLargeError(path, size, max_bytes)
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -36,7 +44,9 @@ class Store(ABC):
     """Read, list, stat, and write-if-unchanged; nothing else is needed for findings."""
 
     @abstractmethod
-    def read_bytes(self, path: str) -> bytes: ...
+    def read_bytes(self, path: str, *, max_bytes: int | None = None) -> bytes:
+        """The file's bytes; with ``max_bytes``, refuse a larger file before reading it all
+        (:class:`~alignment_mlflow.boundedio.FileTooLargeError`)."""
 
     @abstractmethod
     def write_bytes(self, path: str, data: bytes, *, expected_sha256: str | None) -> None:

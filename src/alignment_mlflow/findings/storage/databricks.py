@@ -29,7 +29,13 @@ except ImportError as exc:  # pragma: no cover - databricks-sdk is a runtime dep
         "dbfs:/ and /Volumes/ paths off a cluster need databricks-sdk: pip install databricks-sdk"
     ) from exc
 
-from alignment_mlflow.findings.storage.base import ConflictError, Entry, Store, sha256
+from alignment_mlflow.findings.storage.base import (
+    ConflictError,
+    Entry,
+    Store,
+    check_size,
+    sha256,
+)
 
 T = TypeVar("T")
 _DBFS_CHUNK = 1 << 20  # the DBFS API moves at most 1 MB per call
@@ -88,13 +94,20 @@ class DatabricksStore(Store):
         return FilesAPI(self.client.api_client)
 
     # -- Store ------------------------------------------------------------------------------
-    def read_bytes(self, path: str) -> bytes:
+    def read_bytes(self, path: str, *, max_bytes: int | None = None) -> bytes:
         if self._is_volume(path):
+            if max_bytes is not None:
+                check_size(path, self.stat(path).size, max_bytes)
             resp = self._call(path, lambda: self._files().download(path))
-            return resp.contents.read() if resp.contents is not None else b""
+            if resp.contents is None:
+                return b""
+            data: bytes = resp.contents.read(-1 if max_bytes is None else max_bytes + 1)
+            check_size(path, len(data), max_bytes)
+            return data
         entry = self.stat(path)
         if entry.is_dir:
             raise IsADirectoryError(errno.EISDIR, "is a folder", path)
+        check_size(path, entry.size, max_bytes)
         dbfs, p = self._dbfs(), self._dbfs_path(path)
         out = bytearray()
         while True:
@@ -105,6 +118,7 @@ class DatabricksStore(Store):
             )
             data = base64.b64decode(chunk.data or "")
             out += data
+            check_size(path, len(out), max_bytes)
             if not data or len(data) < _DBFS_CHUNK:
                 return bytes(out)
 

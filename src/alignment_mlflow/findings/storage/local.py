@@ -6,10 +6,12 @@ import contextlib
 import errno
 import fcntl
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from alignment_mlflow.boundedio import read_bounded
 from alignment_mlflow.findings.storage.base import ConflictError, Entry, Store, sha256
 
 
@@ -56,8 +58,9 @@ def _keep_mode(tmp: str, original: Path) -> None:
 
 
 class LocalStore(Store):
-    def read_bytes(self, path: str) -> bytes:
-        return Path(path).read_bytes()
+    def read_bytes(self, path: str, *, max_bytes: int | None = None) -> bytes:
+        """Only regular files, never more than ``max_bytes`` (a FIFO or device is refused)."""
+        return read_bounded(path, sys.maxsize - 1 if max_bytes is None else max_bytes)
 
     def stat(self, path: str) -> Entry:
         p = Path(path)

@@ -7,7 +7,7 @@ import posixpath
 import threading
 import time
 
-from alignment_mlflow.findings.storage.base import ConflictError, Entry, Store, sha256
+from alignment_mlflow.findings.storage.base import ConflictError, Entry, Store, check_size, sha256
 
 
 class MemoryStore(Store):
@@ -23,9 +23,10 @@ class MemoryStore(Store):
         prefix = path.rstrip("/") + "/"
         return path == "/" or any(p.startswith(prefix) for p in self._files)
 
-    def read_bytes(self, path: str) -> bytes:
+    def read_bytes(self, path: str, *, max_bytes: int | None = None) -> bytes:
         p = self._norm(path)
         if p in self._files:
+            check_size(path, len(self._files[p][0]), max_bytes)
             return self._files[p][0]
         if self._is_dir(p):
             raise IsADirectoryError(errno.EISDIR, "is a folder", path)
