@@ -103,26 +103,28 @@ def naive_baseline(uri: str) -> None:
     from alignment_mlflow.findings.document import parse_findings
     from alignment_mlflow.spec import load_spec
     from alignment_mlflow.tracking import content as report
+    from alignment_mlflow.tracking.report import report_html
 
     spec = load_spec(SPEC)
     path = next(FINDINGS.glob("*aggregated*_findings.yaml"))
     view = parse_findings(path.read_bytes(), str(path)).view
+    ctx = report.RunContext(spec, view, str(path), "x", (), "0")
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("/Shared/bench/naive")
     exp_id = exp.experiment_id if exp else client.create_experiment("/Shared/bench/naive")
-    run = client.create_run(exp_id, run_name=report.run_name(view))
+    run = client.create_run(exp_id, run_name=report.run_name(view, spec))
     rid = run.info.run_id
     for k, v in report.flatten_params(spec).items():
         client.log_param(rid, k, v)
-    tags = report.run_tags(spec, findings=view, findings_location=str(path), findings_sha256="x",
-                           fingerprint="x", package_version="0")  # fmt: skip
-    for k, v in tags.items():
+    for k, v in report.run_tags(ctx, fingerprint="x").items():
         client.set_tag(rid, k, v)
+    for k, m in report.run_metrics(ctx).items():
+        client.log_metric(rid, k, m)
     for name, table in report.tables(spec, []).items():
         columns = {c: [row[i] for row in table["data"]] for i, c in enumerate(table["columns"])}
         client.log_table(rid, columns, f"alignment/{name}.json")
     client.log_text(rid, json.dumps({}), "alignment/spec.yaml")
-    client.log_text(rid, report.report_html(spec, view, []), "alignment/report.html")
+    client.log_text(rid, report_html(ctx), "report.html")
     client.set_tag(rid, "alignment.delta_version", "1")
     client.set_terminated(rid, "FINISHED")
 

@@ -66,7 +66,7 @@ def test_system_failure_ends_with_exit_1(
     with pytest.raises(SystemExit) as exc:
         wheel_task(monkeypatch, params)
     assert exc.value.code == 1
-    assert "error: writing tiers" in capsys.readouterr().err
+    assert "error: reading tiers table" in capsys.readouterr().err
 
 
 def test_usage_errors_keep_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:

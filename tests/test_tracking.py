@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pytest
 from mlflow import MlflowClient
 
@@ -127,11 +128,12 @@ def test_run_holds_params_tags_description_and_artifacts(sqlite_uri: str, tmp_pa
         ).read_text()
     )
     assert table["columns"][:2] == ["rank", "tier"]
-    # MLflow's own reader understands our table artifact.
-    df = client.load_table(
-        client.get_experiment_by_name(EXPERIMENT).experiment_id, "alignment/interventions.json"
-    )
-    assert list(df["tier"]) == ["High", "Medium", "Low"]
+    # MLflow's own reader understands our table artifact (MLflow 3; 2.x searches the global URI).
+    if int(mlflow.__version__.split(".")[0]) >= 3:
+        df = client.load_table(
+            client.get_experiment_by_name(EXPERIMENT).experiment_id, "alignment/interventions.json"
+        )
+        assert list(df["tier"]) == ["High", "Medium", "Low"]
     finish(sqlite_uri, ref, **{"alignment.delta_version": "3"})
     done = client.get_run(ref.run_id)
     assert done.info.status == "FINISHED"
@@ -196,9 +198,10 @@ def test_server_run_is_complete_over_rest_within_the_request_budget(
     print(f"\nrequests for one alignment run: {len(requests)}")
     for r in requests:
         print("  ", *r)
-    # lookup + create experiment, search, create run, log-batch, log-inputs, 5 alignment/
-    # uploads, final log-batch, report.html upload, update
-    assert len(requests) <= 14
+    # lookup + create experiment, search, create run, log-batch, log-inputs, the run's artifact
+    # location (MLflow's public log_artifacts, once per run), 5 alignment/ uploads, final
+    # log-batch, report.html upload, update
+    assert len(requests) <= 15
 
     run = rest(counting_proxy.upstream_uri, "runs/get", run_id=ref.run_id)["run"]
     assert run["info"]["status"] == "FINISHED"

@@ -400,12 +400,12 @@ SPECS += [
     ),
     spec_case(
         "cost_yaml_inf",
-        "interventions[0].cost: cannot read cost 'inf'",
+        "interventions[0].cost: is not a finite number",
         first("interventions", cost=float("inf")),
     ),
     spec_case(
         "rate_yaml_nan",
-        "interventions[0].expected_effectiveness: cannot read rate 'nan'",
+        "interventions[0].expected_effectiveness: is not a finite number",
         first("interventions", expected_effectiveness=float("nan")),
     ),
     spec_case(

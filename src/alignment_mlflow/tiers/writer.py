@@ -183,7 +183,8 @@ def check_project(target: str, spec: AlignmentSpec, *, spark: Any = None) -> Non
     except TargetError:
         raise
     except Exception as exc:
-        raise DeltaWriteError(f"reading tiers table {target} failed: {exc}") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DeltaWriteError(f"reading tiers table {target} failed: {first}") from exc
     other = foreign_project(rows, name)
     if other is not None:
         raise ProjectCollisionError(collision_message(resolved_target(target), slug, name, other))

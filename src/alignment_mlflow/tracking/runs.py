@@ -181,19 +181,21 @@ def _write_artifacts(
 
 
 def _upload(client: MlflowClient, uri: str, ref: RunRef, folder: Path) -> None:
-    """Upload the folder with the run's artifact repository (saves the get-run lookup)."""
-    try:
-        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-        from mlflow.tracking._tracking_service.utils import _artifact_repos_cache
-        from mlflow.utils.uri import add_databricks_profile_info_to_artifact_uri
+    """Upload a folder's files to the run's artifact root with MLflow's public client (it looks
+    the run's artifact location up once per run and caches the repository).
 
-        artifact_uri = add_databricks_profile_info_to_artifact_uri(ref.artifact_uri, uri)
-        repo = get_artifact_repository(artifact_uri, tracking_uri=uri)
-        _artifact_repos_cache[ref.run_id] = repo
-    except ImportError:  # pragma: no cover - older/newer MLflow layouts
+    MLflow 2.x resolves ``mlflow-artifacts:`` locations (a tracking server's proxied artifacts)
+    against the process-global tracking URI, not the client's; there the global URI is set to the
+    client's for the call, through MLflow's own (internal) context manager."""
+    import mlflow
+
+    if int(mlflow.__version__.split(".", 1)[0]) >= 3:
         client.log_artifacts(ref.run_id, str(folder))
         return
-    repo.log_artifacts(str(folder))
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    with _use_tracking_uri(uri):
+        client.log_artifacts(ref.run_id, str(folder))
 
 
 def _owner() -> str:
