@@ -11,9 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["AlignmentResult", "AlignmentSpec", "__version__", "align", "load_spec"]
+__all__ = [
+    "AlignmentResult",
+    "AlignmentSpec",
+    "GateResult",
+    "__version__",
+    "align",
+    "gate",
+    "load_spec",
+]
 
 if TYPE_CHECKING:
+    from alignment_mlflow.gate.api import gate
+    from alignment_mlflow.gate.result import GateResult
     from alignment_mlflow.pipeline import AlignmentResult, align
     from alignment_mlflow.spec import load_spec
     from alignment_mlflow.spec.model import AlignmentSpec
@@ -24,6 +34,14 @@ def __getattr__(name: str) -> Any:
         from alignment_mlflow import pipeline
 
         return getattr(pipeline, name)
+    if name == "gate":
+        from alignment_mlflow.gate.api import gate
+
+        return gate
+    if name == "GateResult":
+        from alignment_mlflow.gate.result import GateResult
+
+        return GateResult
     if name == "load_spec":
         from alignment_mlflow.spec import load_spec
 

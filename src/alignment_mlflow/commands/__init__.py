@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from alignment_mlflow.commands import check_cmd, findings_cmds, run_cmd, spec_cmds
+from alignment_mlflow.commands import check_cmd, findings_cmds, gate_cmd, run_cmd, spec_cmds
 
 COMMANDS: list[click.Command] = [
     spec_cmds.init,
@@ -12,4 +12,5 @@ COMMANDS: list[click.Command] = [
     findings_cmds.show,
     check_cmd.check,
     run_cmd.run,
+    gate_cmd.gate,
 ]
