@@ -9,6 +9,7 @@ failure is the tracking system's (exit 1).
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,8 +28,12 @@ MAX_TAG_VALUE = 5000  # under every registry's limit (MLflow 8000, workspace reg
 
 
 def make_client(tracking_uri: str, registry_uri: str | None = None) -> MlflowClient:
+    """The registry defaults to the tracking store (MLflow's own default would be the process's
+    global URI); on Databricks MLflow picks Unity Catalog itself."""
     from mlflow import MlflowClient
 
+    if registry_uri is None and not tracking_uri.startswith("databricks"):
+        registry_uri = tracking_uri
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
 
 
@@ -87,6 +92,13 @@ def _latest(metrics: list[Any]) -> dict[str, float]:
     return {k: v[2] for k, v in best.items()}
 
 
+def _logged_model_id(source: str | None) -> str | None:
+    """MLflow 3 registers a logged model with source ``models:/m-<id>`` (and the registry does
+    not always fill ``model_id``)."""
+    m = re.fullmatch(r"models:/(m-[0-9a-f]+)", source or "")
+    return m.group(1) if m else None
+
+
 def read_subject(
     client: MlflowClient, uri: str, *, model_run: str | None, model_version: tuple[str, str] | None
 ) -> Subject:
@@ -106,7 +118,7 @@ def read_subject(
     logged: dict[str, float] = {}
     sources: list[str] = []
     run_id = version.run_id
-    model_id = getattr(version, "model_id", None)
+    model_id = getattr(version, "model_id", None) or _logged_model_id(version.source)
     if model_id:
         lm = _call(
             uri, f"reading logged model {model_id}", lambda: client.get_logged_model(model_id)
@@ -182,6 +194,14 @@ def write_run(
     return done
 
 
+def _registry(client: MlflowClient) -> Any:
+    """The registry client under ``MlflowClient``: its public tag and alias setters first read
+    the registered model (a prompt check) on every call, which would double the requests for a
+    version we have just read. Falls back to the public client on other MLflow layouts."""
+    get = getattr(client, "_get_registry_client", None)
+    return get() if callable(get) else client
+
+
 def write_version(
     client: MlflowClient, uri: str, version: Any, wanted: Mapping[str, str]
 ) -> list[str]:
@@ -192,7 +212,7 @@ def write_version(
         _call(
             uri,
             f"tagging {ref}",
-            lambda k=key, val=value: client.set_model_version_tag(  # type: ignore[misc]
+            lambda k=key, val=value: _registry(client).set_model_version_tag(  # type: ignore[misc]
                 version.name, version.version, k, val
             ),
         )
@@ -205,7 +225,7 @@ def set_alias(client: MlflowClient, uri: str, version: Any, alias: str) -> list[
     _call(
         uri,
         f"setting alias {alias}",
-        lambda: client.set_registered_model_alias(version.name, alias, version.version),
+        lambda: _registry(client).set_registered_model_alias(version.name, alias, version.version),
     )
     return [f"alias {alias} -> models:/{version.name}/{version.version}"]
 
