@@ -50,8 +50,7 @@ def test_run_page_shows_the_verdict_tags(browser: Any, mlflow_server: str, tmp_p
     context.add_init_script("window.localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false')")
     page = context.new_page()
     page.goto(
-        f"{mlflow_server}/#/experiments/{exp_id}/runs/{model.run_id}"
-        "?workflowType=machine_learning",
+        f"{mlflow_server}/#/experiments/{exp_id}/runs/{model.run_id}?workflowType=machine_learning",
         wait_until="load",
         timeout=60_000,
     )
