@@ -9,6 +9,7 @@ metrics the template spec maps: ``roc_auc``, ``precision_at_20pct``, ``latency_p
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,16 +32,27 @@ class TrainedModel:
 
 @contextlib.contextmanager
 def _uris(tracking_uri: str, registry_uri: str | None) -> Iterator[None]:
+    """Point the fluent API (what training code uses) at the store, then put MLflow's global
+    URIs *and* the environment variables ``set_tracking_uri`` also sets back exactly as they were,
+    so later tests that rely on MLflow's defaults are not redirected to this store."""
     import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
 
-    old_t, old_r = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    saved = (tracking_utils._tracking_uri, registry_utils._registry_uri)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(registry_uri or tracking_uri)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(old_t)
-        mlflow.set_registry_uri(old_r)
+        mlflow.set_tracking_uri(saved[0])  # type: ignore[arg-type]
+        registry_utils._registry_uri = saved[1]
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def train_and_register(
