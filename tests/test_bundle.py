@@ -12,6 +12,7 @@ import tomllib
 import yaml
 from databricks.bundles.jobs import Job
 
+from alignment_mlflow.commands.gate_cmd import gate
 from alignment_mlflow.commands.run_cmd import run
 from conftest import REPO
 
@@ -64,7 +65,7 @@ def jobs_for(target: str) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize("target", ["dev", "prod"])
 def test_every_job_is_valid_for_the_job_model(target: str) -> None:
     jobs = jobs_for(target)
-    assert set(jobs) == {"business_alignment", "churn_plan"}
+    assert set(jobs) == {"business_alignment", "churn_plan", "success_metric_gate"}
     for definition in jobs.values():
         job = Job.from_dict(definition)
         assert job.tasks
@@ -122,6 +123,21 @@ def test_plan_task_calls_plan_with_options_it_accepts() -> None:
     assert {"--scores", "--spec"} <= set(flags)
     assert args[args.index("--assignments-table") + 1] == "prod.churn.churn_assignments"
     assert args[args.index("--scores") + 1] == "prod.churn.churn_scores"
+
+
+def test_gate_task_calls_gate_with_the_model_version_job_parameter() -> None:
+    job = jobs_for("prod")["success_metric_gate"]
+    assert [p["name"] for p in job["parameters"]] == ["model_version"]
+    assert job["parameters"][0]["default"] == "models:/prod.churn.churn_model/1"
+    [task] = job["tasks"]
+    wheel = task["python_wheel_task"]
+    assert wheel["entry_point"] == "alignment-mlflow"
+    args = wheel["parameters"]
+    assert args[0] == "gate"
+    options = {opt for p in gate.params for opt in p.opts}
+    assert {a for a in args[1:] if a.startswith("--")} <= options
+    assert args[args.index("--model-version") + 1] == "{{job.parameters.model_version}}"
+    assert args[args.index("--spec") + 1] == "/Volumes/prod/churn/config/churn_alignment.yaml"
 
 
 def test_bundle_layout() -> None:

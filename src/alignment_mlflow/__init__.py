@@ -14,15 +14,19 @@ __version__ = "0.2.0"
 __all__ = [
     "AlignmentResult",
     "AlignmentSpec",
+    "GateResult",
     "PlanResult",
     "__version__",
     "align",
+    "gate",
     "load_spec",
     "plan",
 ]
 
 if TYPE_CHECKING:
     from alignment_mlflow.economics.api import PlanResult, plan
+    from alignment_mlflow.gate.api import gate
+    from alignment_mlflow.gate.result import GateResult
     from alignment_mlflow.pipeline import AlignmentResult, align
     from alignment_mlflow.spec import load_spec
     from alignment_mlflow.spec.model import AlignmentSpec
@@ -37,6 +41,14 @@ def __getattr__(name: str) -> Any:
         from alignment_mlflow.economics import api
 
         return getattr(api, name)
+    if name == "gate":
+        from alignment_mlflow.gate.api import gate
+
+        return gate
+    if name == "GateResult":
+        from alignment_mlflow.gate.result import GateResult
+
+        return GateResult
     if name == "load_spec":
         from alignment_mlflow.spec import load_spec
 

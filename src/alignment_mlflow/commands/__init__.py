@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from alignment_mlflow.commands import check_cmd, findings_cmds, plan_cmd, run_cmd, spec_cmds
+from alignment_mlflow.commands import (
+    check_cmd,
+    findings_cmds,
+    gate_cmd,
+    plan_cmd,
+    run_cmd,
+    spec_cmds,
+)
 
 COMMANDS: list[click.Command] = [
     spec_cmds.init,
@@ -13,4 +20,5 @@ COMMANDS: list[click.Command] = [
     check_cmd.check,
     run_cmd.run,
     plan_cmd.plan,
+    gate_cmd.gate,
 ]

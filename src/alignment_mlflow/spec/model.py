@@ -51,6 +51,7 @@ Operator = Literal[">=", ">", "<=", "<", "=="]
 Priority = Literal["High", "Medium", "Low"]
 ConstraintStatus = Literal["to_verify", "passed", "failed", "manual"]
 Period = Literal["hourly", "daily", "weekly", "monthly", "quarterly", "yearly"]
+MeasuredOn = Literal["model", "serving", "business"]
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,12 @@ class SuccessMetric:
     priority: Priority
     rationale: str
     raw: dict[str, Any]  # as given, keys normalised (metric/target/priority/rationale/...)
+    # The metric key in a model run holding the value (``roc_auc``; ``latency_p99:s`` names the
+    # logged unit); None: the gate looks for a key equal to the slug.
+    mlflow_metric: str | None = None
+    # Where the value is measured: "business" targets (judged after a campaign) are deferred by the
+    # gate and never block a model.
+    measured_on: MeasuredOn = "model"
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,8 @@ def spec_to_dict(spec: AlignmentSpec) -> dict[str, Any]:
                     "target": _threshold_dict(m.target),
                     "priority": m.priority,
                     "rationale": m.rationale,
+                    "mlflow_metric": m.mlflow_metric,
+                    "measured_on": m.measured_on,
                 }
                 for m in spec.success_metrics
             ],
@@ -146,9 +148,10 @@ def render_summary(spec: AlignmentSpec) -> str:
         value = f"{t.value:.0%}" if t.unit == "%" else f"{t.value:g}"
         extra = " ".join(x for x in (t.unit if t.unit != "%" else None, t.qualifier) if x)
         label = f"{t.label} " if t.label else ""
+        source = f"  <- {m.mlflow_metric}" if m.mlflow_metric else ""
         lines.append(
             f"  {m.slug:<32} {label}{t.operator} {value}{(' ' + extra) if extra else ''}"
-            f"  [{m.priority}]"
+            f"  [{m.priority}, {m.measured_on}]{source}"
         )
     lines.append("intervention tiers (highest risk first):")
     for i in spec.interventions:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ from alignment_mlflow.spec.model import (
     DataConstraint,
     DeploymentRequirements,
     Intervention,
+    MeasuredOn,
     Money,
     Rate,
     SuccessMetric,
@@ -284,9 +286,42 @@ def success_metrics(raw: Any, c: Collector) -> list[SuccessMetric]:
             )
         elif slug:
             seen[slug] = i
+        mlflow_metric, measured_on = _gate_fields(c, p, d)
         if name and slug and target is not None and priority is not None:
-            out.append(SuccessMetric(name, slug, target, priority, rationale, d))
+            out.append(
+                SuccessMetric(
+                    name, slug, target, priority, rationale, d, mlflow_metric, measured_on
+                )
+            )
     return out
+
+
+MEASURED_ON: tuple[MeasuredOn, ...] = ("model", "serving", "business")
+_MLFLOW_KEY = re.compile(r"^[\w\-./ ]+(?::(?:ms|s|%))?$")
+
+
+def _gate_fields(c: Collector, p: str, d: Mapping[str, Any]) -> tuple[str | None, MeasuredOn]:
+    """The optional keys the success-metric gate reads: ``mlflow_metric`` (an MLflow metric key,
+    optionally ``:ms``/``:s``/``%`` for the unit it was logged in) and ``measured_on``."""
+    key = d.get("mlflow_metric")
+    mlflow_metric: str | None = None
+    if key is not None:
+        if not isinstance(key, str) or not _MLFLOW_KEY.match(key.strip()):
+            c.add(
+                f"{p}.mlflow_metric",
+                f"{key!r} is not an MLflow metric key",
+                "a key such as roc_auc, optionally with its unit: latency_p99:s",
+            )
+        else:
+            mlflow_metric = key.strip()
+    where = d.get("measured_on", "model")
+    measured_on: MeasuredOn = "model"
+    norm = where.strip().lower() if isinstance(where, str) else None
+    if norm in MEASURED_ON:
+        measured_on = MEASURED_ON[MEASURED_ON.index(norm)]
+    else:
+        c.add(f"{p}.measured_on", f"unknown value {where!r}", "model, serving or business")
+    return mlflow_metric, measured_on
 
 
 def deployment(raw: Any, c: Collector) -> DeploymentRequirements | None:

@@ -1,0 +1,103 @@
+"""``alignment-mlflow gate``: judge a model against the alignment's success metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+
+import click
+
+from alignment_mlflow.commands._common import handle_errors
+
+
+@click.command()
+@click.option(
+    "--spec",
+    required=True,
+    metavar="SPEC",
+    help="Alignment spec, or an aligned findings file (judges exactly what was aligned).",
+)
+@click.option("--model-run", metavar="RUN_ID", help="The model's MLflow run.")
+@click.option(
+    "--model-version",
+    metavar="models:/NAME/VERSION",
+    help="A registered version: its source run (and MLflow 3 logged model) is judged.",
+)
+@click.option(
+    "--tracking-uri",
+    metavar="URI",
+    help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI, else MLflow's local default; "
+    "'databricks' on a cluster].",
+)
+@click.option("--registry-uri", metavar="URI", help="Model registry URI [default: MLflow's].")
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="SLUG=KEY",
+    help="Where a metric's value is logged, e.g. model_latency=latency_p99:s (repeatable). "
+    "Default: the spec's mlflow_metric, else a key equal to the slug.",
+)
+@click.option(
+    "--promote-alias",
+    metavar="ALIAS",
+    help="Set this alias on the version only when the verdict is passed.",
+)
+@click.option(
+    "--allow-incomplete", is_flag=True, help="Exit 0 when a High-priority metric is not measured."
+)
+@click.option(
+    "--tag-versions",
+    is_flag=True,
+    help="With --model-run: also tag the versions registered from that run.",
+)
+@click.option("--dry-run", is_flag=True, help="Judge and print; write nothing.")
+@click.option(
+    "--profile", metavar="NAME", help="Databricks config profile for dbfs:/ and /Volumes specs."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@handle_errors
+def gate(
+    spec: str,
+    model_run: str | None,
+    model_version: str | None,
+    tracking_uri: str | None,
+    registry_uri: str | None,
+    metrics: tuple[str, ...],
+    promote_alias: str | None,
+    allow_incomplete: bool,
+    tag_versions: bool,
+    dry_run: bool,
+    profile: str | None,
+    as_json: bool,
+) -> None:
+    """Judge a model's logged metrics against the spec; tag the verdict on its run and version.
+
+    Exit codes: 0 passed, 3 failed (or incomplete without --allow-incomplete), 2 invalid input
+    (unknown run or version, a mapping to a missing metric, a bad spec), 1 a system failed.
+    """
+    from alignment_mlflow.gate.api import gate as run_gate
+
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
+    # Libraries print too: stdout carries only our output (exactly one JSON object with --json).
+    with contextlib.redirect_stdout(sys.stderr):
+        result = run_gate(
+            spec,
+            model_run=model_run,
+            model_version=model_version,
+            tracking_uri=tracking_uri,
+            registry_uri=registry_uri,
+            metrics=list(metrics),
+            promote_alias=promote_alias,
+            tag_versions=tag_versions,
+            dry_run=dry_run,
+            profile=profile,
+        )
+    if as_json:
+        click.echo(json.dumps(result.to_json(), sort_keys=False))
+    else:
+        for line in result.summary_lines():
+            click.echo(line)
+    sys.exit(result.exit_code(allow_incomplete))
