@@ -55,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     from mlflow import MlflowClient
 
-    from alignment_mlflow.gate.api import gate
+    from alignment_mlflow.gating.api import gate
 
     with tempfile.TemporaryDirectory(prefix="gate-bench-") as tmp:
         root = Path(tmp)

@@ -78,7 +78,8 @@ def test_prod_resolves_its_own_catalog() -> None:
     assert params["tiers-table"] == "prod.churn.intervention_tiers"
     assert params["findings"] == "/Volumes/prod/churn/findings"
     dev = jobs_for("dev")["business_alignment"]["tasks"][0]["python_wheel_task"]["named_parameters"]
-    assert dev["tiers-table"] == "main.churn.intervention_tiers"
+    # Each developer works in a schema of their own, as Databricks' default template does.
+    assert dev["tiers-table"] == "main.${workspace.current_user.short_name}.intervention_tiers"
 
 
 @pytest.mark.parametrize(
@@ -158,12 +159,21 @@ def test_bundle_layout() -> None:
         "findings_path",
         "spec_path",
         "experiment",
+        "prod_service_principal",
+        "prod_admins_group",
+        "prod_users_group",
     }
+    artifact = bundle["artifacts"]["default"]
+    assert artifact["dynamic_version"] is True  # serverless caches a wheel by name (cli#1621)
+    prod = bundle["targets"]["prod"]
+    assert prod["run_as"] == {"service_principal_name": "${var.prod_service_principal}"}
+    assert {p["level"] for p in prod["permissions"]} == {"CAN_MANAGE", "CAN_MANAGE_RUN"}
     assert any(
         Path(p).name == "alignment.job.yml" for pat in bundle["include"] for p in REPO.glob(pat)
     )
     env = jobs_for("dev")["business_alignment"]["environments"][0]
     assert env["spec"]["dependencies"] == ["../dist/*.whl"]
+    assert env["spec"]["environment_version"] == "4"
 
 
 @pytest.mark.slow

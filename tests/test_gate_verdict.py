@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from _specs import make_spec, spec_data
 from alignment_mlflow.errors import InvalidInputError, SpecError
-from alignment_mlflow.gate import parsing as gp
-from alignment_mlflow.gate import verdict as vd
-from alignment_mlflow.gate.result import GateResult
+from alignment_mlflow.gating import parsing as gp
+from alignment_mlflow.gating import verdict as vd
+from alignment_mlflow.gating.result import GateResult
 from alignment_mlflow.spec import load_spec, render_summary, spec_to_dict
 from conftest import TEMPLATE_SPEC
 

@@ -25,8 +25,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from alignment_mlflow.economics.api import PlanResult, plan
-    from alignment_mlflow.gate.api import gate
-    from alignment_mlflow.gate.result import GateResult
+    from alignment_mlflow.gating.api import gate
+    from alignment_mlflow.gating.result import GateResult
     from alignment_mlflow.pipeline import AlignmentResult, align
     from alignment_mlflow.spec import load_spec
     from alignment_mlflow.spec.model import AlignmentSpec
@@ -42,11 +42,11 @@ def __getattr__(name: str) -> Any:
 
         return getattr(api, name)
     if name == "gate":
-        from alignment_mlflow.gate.api import gate
+        from alignment_mlflow.gating.api import gate
 
         return gate
     if name == "GateResult":
-        from alignment_mlflow.gate.result import GateResult
+        from alignment_mlflow.gating.result import GateResult
 
         return GateResult
     if name == "load_spec":

@@ -78,7 +78,7 @@ def gate(
     Exit codes: 0 passed, 3 failed (or incomplete without --allow-incomplete), 2 invalid input
     (unknown run or version, a mapping to a missing metric, a bad spec), 1 a system failed.
     """
-    from alignment_mlflow.gate.api import gate as run_gate
+    from alignment_mlflow.gating.api import gate as run_gate
 
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
     # Libraries print too: stdout carries only our output (exactly one JSON object with --json).

@@ -7,7 +7,7 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
-from alignment_mlflow.gate.verdict import GateVerdict
+from alignment_mlflow.gating.verdict import GateVerdict
 
 _ICON = {"met": "✅", "unmet": "❌", "not_measured": "⚠️", "deferred": "⏸"}
 

@@ -13,15 +13,15 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from alignment_mlflow.errors import InvalidInputError
-from alignment_mlflow.gate import verdict as vd
-from alignment_mlflow.gate.parsing import (
+from alignment_mlflow.gating import verdict as vd
+from alignment_mlflow.gating.parsing import (
     MetricKey,
     check_alias,
     parse_metric_key,
     parse_metric_option,
     parse_model_version,
 )
-from alignment_mlflow.gate.result import GateResult
+from alignment_mlflow.gating.result import GateResult
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -86,7 +86,7 @@ def gate(
     ``tag_versions`` also tags the versions registered from ``model_run``.
     """
     from alignment_mlflow.findings.aligned import load_spec_source
-    from alignment_mlflow.gate import mlflow_io as io
+    from alignment_mlflow.gating import mlflow_io as io
     from alignment_mlflow.tracking.runs import resolve_tracking_uri
 
     t0 = time.perf_counter()

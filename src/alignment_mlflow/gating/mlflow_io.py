@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from alignment_mlflow.errors import InvalidInputError, TrackingError
-from alignment_mlflow.gate import verdict as vd
+from alignment_mlflow.gating import verdict as vd
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

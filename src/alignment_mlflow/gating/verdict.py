@@ -4,7 +4,7 @@ Rules (the README's "verdict rules"):
 - operators exactly as parsed: ``<`` and ``>`` are strict, ``<=`` and ``>=`` inclusive; ``==``
   is met when the values agree within a relative 1e-9 or absolute 1e-12 (float noise from the
   training code, never a real difference); values compare as the decimals they print as, after
-  converting the logged unit to the target's (see :mod:`alignment_mlflow.gate.parsing`);
+  converting the logged unit to the target's (see :mod:`alignment_mlflow.gating.parsing`);
 - a NaN value is ``unmet`` (a degenerate metric must not pass);
 - per metric: ``met``, ``unmet``, ``not_measured`` (no value found: the keys looked for are
   named), or ``deferred`` (``measured_on: business``: judged after a campaign, never blocks);
@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from alignment_mlflow.errors import InvalidInputError
-from alignment_mlflow.gate.parsing import (
+from alignment_mlflow.gating.parsing import (
     MetricKey,
     convert,
     decimal,
