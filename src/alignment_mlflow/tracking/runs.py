@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from alignment_mlflow.findings.document import FindingsView
     from alignment_mlflow.spec.model import AlignmentSpec
+    from alignment_mlflow.tracking.databricks import WorkspaceInfo
 
 T = TypeVar("T")
 FINGERPRINT_TAG = "alignment.fingerprint"
@@ -76,21 +77,16 @@ def check_experiment_name(name: str, tracking_uri: str) -> None:
         )
 
 
-def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:
+def run_url(
+    tracking_uri: str, experiment_id: str, run_id: str, workspace: WorkspaceInfo | None = None
+) -> str | None:
     if tracking_uri.startswith(("http://", "https://")):
         return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
     if _is_databricks(tracking_uri):
-        host = os.environ.get("DATABRICKS_HOST")
-        if not host and os.environ.get("DATABRICKS_RUNTIME_VERSION"):
-            try:
-                from mlflow.utils.databricks_utils import get_workspace_url
+        from alignment_mlflow.tracking import databricks
 
-                host = get_workspace_url()
-            except Exception:
-                host = None
-        if host:
-            host = host if host.startswith("http") else f"https://{host}"
-            return f"{host.rstrip('/')}/ml/experiments/{experiment_id}/runs/{run_id}"
+        workspace = workspace or databricks.workspace_from_env()
+        return databricks.run_url(workspace, experiment_id, run_id) if workspace else None
     return None
 
 
@@ -144,6 +140,22 @@ def _experiment_id(client: MlflowClient, uri: str, name: str) -> str:
         if exp is None:
             raise
         return str(exp.experiment_id)
+
+
+def _prepare_databricks(uri: str, experiment: str) -> WorkspaceInfo | None:
+    """On Databricks: credentials checked (bounded) and the experiment's folder made."""
+    if not _is_databricks(uri):
+        return None
+    from alignment_mlflow.tracking import databricks
+
+    return databricks.prepare_experiment(uri, experiment)
+
+
+def _context_tags() -> dict[str, str]:
+    """What fluent ``start_run`` records (user, source, Databricks job), under our own tags."""
+    from alignment_mlflow.tracking import databricks
+
+    return databricks.context_tags()
 
 
 def _batches(items: list[Any], size: int) -> list[list[Any]]:
@@ -241,6 +253,7 @@ def start_alignment_run(
     from mlflow.entities import Param, RunTag
 
     uri = tracking_uri
+    workspace = _prepare_databricks(uri, experiment)
     exp_id = _experiment_id(client, uri, experiment)
     fp = report.fingerprint(spec.sha256, findings_sha256, package_version)
     earlier = _call(
@@ -261,7 +274,7 @@ def start_alignment_run(
             uri,
             exp_id,
             r.info.run_id,
-            run_url(uri, exp_id, r.info.run_id),
+            run_url(uri, exp_id, r.info.run_id, workspace),
             True,
             int(r.info.start_time),
             dict(r.data.tags),
@@ -277,6 +290,7 @@ def start_alignment_run(
         verdicts=verdicts,
     )
     tags[OWNER_TAG] = _owner()
+    tags = {**_context_tags(), **tags}
     run = _call(
         uri,
         "creating the run",
@@ -286,7 +300,7 @@ def start_alignment_run(
         uri,
         exp_id,
         run.info.run_id,
-        run_url(uri, exp_id, run.info.run_id),
+        run_url(uri, exp_id, run.info.run_id, workspace),
         False,
         int(run.info.start_time),
     )
