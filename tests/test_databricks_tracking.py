@@ -23,8 +23,6 @@ from _databricks_workspace import USER, WORKSPACE_ID
 from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
 from test_e2e_cli import cli
 
-pytestmark = [pytest.mark.mlflow_server]
-
 FIXTURE = FINDINGS_FIXTURES / "customer_emails_8m_408768_aggregated_5cde09_findings.yaml"
 
 
@@ -55,6 +53,7 @@ def run_cli(ws: FakeWorkspace, tmp_path: Path, experiment: str, **env: str) -> d
 
 
 @pytest.mark.slow
+@pytest.mark.mlflow_server
 @pytest.mark.parametrize("sdk_artifacts", ["files-api", "presigned-urls"])
 def test_run_with_databricks_tracking_end_to_end(
     databricks_mlflow: FakeWorkspace,
@@ -119,6 +118,7 @@ def test_run_with_databricks_tracking_end_to_end(
         assert (again["run_id"], again["run_url"]) == (out["run_id"], out["run_url"])
 
 
+@pytest.mark.mlflow_server
 def test_fake_refuses_an_experiment_under_a_missing_folder(
     databricks_mlflow: FakeWorkspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -129,3 +129,45 @@ def test_fake_refuses_an_experiment_under_a_missing_folder(
     with pytest.raises(MlflowException, match=r"RESOURCE_DOES_NOT_EXIST.*Parent directory"):
         client.create_experiment(name)
     assert name not in databricks_mlflow.objects
+
+
+def test_context_tags_ride_on_the_run_locally(tmp_path: Path) -> None:
+    from test_tracking import start
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    ref = start(uri)
+    tags = MlflowClient(uri).get_run(ref.run_id).data.tags
+    assert tags["mlflow.user"]
+    assert tags["mlflow.source.type"] == "LOCAL"
+    assert tags["mlflow.source.name"]
+    assert tags["alignment.fingerprint"]  # ours are kept beside them
+
+
+def test_context_tags_never_override_ours(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alignment_mlflow.tracking import databricks
+
+    monkeypatch.setenv("MLFLOW_RUN_CONTEXT", json.dumps({"team": "churn"}))
+    assert databricks.context_tags()["team"] == "churn"  # MLflow's SystemEnvironmentContext
+
+
+@pytest.mark.parametrize("workspace_id", ["1234567890123456", None, "0"])
+def test_run_url_is_the_one_mlflow_builds(workspace_id: str | None) -> None:
+    from mlflow.utils.databricks_utils import _construct_databricks_run_url
+
+    from alignment_mlflow.tracking import databricks
+    from alignment_mlflow.tracking import runs as tracking
+
+    ws = databricks.WorkspaceInfo("https://adb-1.azuredatabricks.net", workspace_id)
+    ours = tracking.run_url("databricks", "7", "abc", ws)
+    assert ours == _construct_databricks_run_url(ws.host, "7", "abc", workspace_id)
+
+
+def test_run_url_without_a_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alignment_mlflow.tracking import runs as tracking
+
+    assert tracking.run_url("databricks", "7", "abc") is None  # no host known
+    monkeypatch.setenv("DATABRICKS_HOST", "adb-1.azuredatabricks.net/")
+    monkeypatch.setenv("DATABRICKS_WORKSPACE_ID", "99")
+    assert tracking.run_url("databricks://prod", "7", "abc") == (
+        "https://adb-1.azuredatabricks.net?o=99#mlflow/experiments/7/runs/abc"
+    )

@@ -37,9 +37,10 @@ def timeout_seconds() -> int:
 
 def describe(host: str | None, profile: str | None) -> str:
     """``host H (profile P)`` as far as known, for messages."""
-    host = host or os.environ.get("DATABRICKS_HOST") or "<no host set>"
     profile = profile or os.environ.get("DATABRICKS_CONFIG_PROFILE")
-    return f"host {host} (profile {profile or 'DEFAULT'})"
+    if not profile and os.environ.get("DATABRICKS_HOST"):
+        return f"host {host or os.environ['DATABRICKS_HOST']} (from DATABRICKS_HOST, no profile)"
+    return f"host {host or '<no host set>'} (profile {profile or 'DEFAULT'})"
 
 
 @contextlib.contextmanager
