@@ -1,19 +1,23 @@
-"""A local HTTP server speaking the few Databricks REST endpoints we use, for the real SDK.
+"""A local Databricks workspace on 127.0.0.1 that the real ``databricks-sdk`` and MLflow talk to.
 
 DBFS 2.0 (get-status, list, read, put, create/add-block/close) and the Files API (files GET/HEAD/
 PUT, directories GET/HEAD), storing files under a temp dir, checking a bearer token (401 when
 wrong) and answering errors in the SDK's JSON shape, so ``databricks.sdk.WorkspaceClient`` maps
-them to its own exceptions exactly as against a workspace.
+them to its own exceptions exactly as against a workspace. The workspace folder tree, the MLflow
+REST API (forwarded to the session's real ``mlflow server``) and the run-artifact endpoints live in
+``_databricks_workspace.py``; ``databricks_mlflow`` is the fixture with MLflow behind it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import re
 import threading
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,7 +25,16 @@ from typing import Any
 
 import pytest
 
+from _databricks_workspace import USER, WorkspaceRoutes
+
 TOKEN = "dapi-test-token"
+
+
+def _initial_tree() -> dict[str, tuple[str, int]]:
+    return {
+        p: ("DIRECTORY", i)
+        for i, p in enumerate(("/", "/Users", f"/Users/{USER}", "/Shared", "/Repos"), start=1)
+    }
 
 
 @dataclass
@@ -29,6 +42,13 @@ class FakeWorkspace:
     host: str
     root: Path
     requests: list[tuple[str, str]]
+    mlflow_upstream: str | None = None
+    # workspace objects by path: (object_type, object_id)
+    objects: dict[str, tuple[str, int]] = field(default_factory=_initial_tree)
+
+    def env(self, token: str = TOKEN) -> dict[str, str]:
+        """The variables a process needs to reach this workspace (host, PAT auth)."""
+        return {"DATABRICKS_HOST": self.host, "DATABRICKS_TOKEN": token}
 
     def client(self, token: str = TOKEN) -> Any:
         from databricks.sdk import WorkspaceClient
@@ -42,11 +62,13 @@ class FakeWorkspace:
         return self.root / remote.lstrip("/")
 
 
-def _handler(root: Path, log: list[tuple[str, str]]) -> type[BaseHTTPRequestHandler]:
+def _handler(ws: FakeWorkspace) -> type[BaseHTTPRequestHandler]:
     handles: dict[int, tuple[Path, bytearray]] = {}
+    root, log, fake = ws.root, ws.requests, ws
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(WorkspaceRoutes, BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        ws = fake
 
         def log_message(self, *args: object) -> None:
             pass
@@ -98,18 +120,38 @@ def _handler(root: Path, log: list[tuple[str, str]]) -> type[BaseHTTPRequestHand
             url = urllib.parse.urlsplit(self.path)
             query = dict(urllib.parse.parse_qsl(url.query))
             log.append((self.command, url.path))
+            if url.path.startswith("/_presigned/"):  # a cloud URL: signed, no bearer token
+                self._presigned(url.path[len("/_presigned/") :], query)
+                return
             if not self._authorised():
                 return
             if url.path.startswith("/api/2.0/dbfs/"):
                 self._dbfs_api(url.path.rsplit("/", 1)[-1], query)
             elif url.path.startswith("/api/2.0/fs/files/"):
-                self._files_api(urllib.parse.unquote(url.path[len("/api/2.0/fs/files") :]), query)
+                path = urllib.parse.unquote(url.path[len("/api/2.0/fs/files") :])
+                rel = self.tracking_artifact(path)
+                if rel is not None:
+                    self._tracking_file(rel)
+                else:
+                    self._files_api(path, query)
             elif url.path.startswith("/api/2.0/fs/directories/"):
-                self._dirs_api(urllib.parse.unquote(url.path[len("/api/2.0/fs/directories") :]))
+                path = urllib.parse.unquote(url.path[len("/api/2.0/fs/directories") :])
+                rel = self.tracking_artifact(path)
+                if rel is not None:
+                    self._tracking_dir(path, rel)
+                else:
+                    self._dirs_api(path)
+            elif url.path.startswith("/api/2.0/workspace/"):
+                self._workspace_api(url.path.rsplit("/", 1)[-1], query)
+            elif url.path == "/api/2.0/preview/scim/v2/Me":
+                self._scim_me()
+            elif re.match(r"/api/[23]\.0/(preview/)?mlflow/", url.path):
+                self._mlflow_api(url.path, url.query)
             else:
+                self._body()
                 self._error(404, "ENDPOINT_NOT_FOUND", f"no endpoint {url.path}")
 
-        do_GET = do_POST = do_PUT = do_HEAD = _route
+        do_GET = do_POST = do_PUT = do_HEAD = do_PATCH = do_DELETE = _route
 
         def _dbfs_api(self, op: str, query: dict[str, str]) -> None:
             body = json.loads(self._body() or b"{}") if self.command == "POST" else {}
@@ -196,16 +238,29 @@ def _handler(root: Path, log: list[tuple[str, str]]) -> type[BaseHTTPRequestHand
     return Handler
 
 
-@pytest.fixture
-def databricks_workspace(tmp_path: Path) -> Iterator[FakeWorkspace]:
-    root = tmp_path / "workspace"
-    root.mkdir()
-    log: list[tuple[str, str]] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(root, log))
+@contextlib.contextmanager
+def serve_workspace(root: Path, mlflow_upstream: str | None = None) -> Iterator[FakeWorkspace]:
+    root.mkdir(parents=True, exist_ok=True)
+    ws = FakeWorkspace("", root, [], mlflow_upstream)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(ws))
+    ws.host = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield FakeWorkspace(f"http://127.0.0.1:{server.server_address[1]}", root, log)
+        yield ws
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def databricks_workspace(tmp_path: Path) -> Iterator[FakeWorkspace]:
+    with serve_workspace(tmp_path / "workspace") as ws:
+        yield ws
+
+
+@pytest.fixture
+def databricks_mlflow(tmp_path: Path, mlflow_server: str) -> Iterator[FakeWorkspace]:
+    """A workspace whose MLflow endpoints are the session's real ``mlflow server``."""
+    with serve_workspace(tmp_path / "workspace", mlflow_server) as ws:
+        yield ws

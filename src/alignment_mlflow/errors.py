@@ -79,6 +79,12 @@ class ProjectCollisionError(TargetError):
     project names that slug alike would otherwise delete each other's tiers."""
 
 
+class DatabricksConfigError(InvalidInputError):
+    """Raised when Databricks cannot be used as configured: no credentials, a missing profile, a
+    token the host refuses, a host that is not a workspace, or a path the compute cannot reach
+    (DBFS on serverless). The fix is in the configuration, so a rerun alone will not help."""
+
+
 # --------------------------------------------------------------------------- system failure (1)
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from alignment_mlflow.spec.model import AlignmentSpec
+    from alignment_mlflow.tracking.databricks import WorkspaceInfo
 
 T = TypeVar("T")
 FINGERPRINT_TAG = "alignment.fingerprint"
@@ -75,23 +76,18 @@ def check_experiment_name(name: str, tracking_uri: str) -> None:
         )
 
 
-def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:
+def run_url(
+    tracking_uri: str, experiment_id: str, run_id: str, workspace: WorkspaceInfo | None = None
+) -> str | None:
     """The run's page, without the URI's credentials: it is written into findings and logs."""
     tracking_uri = redact_uri(tracking_uri)
     if tracking_uri.startswith(("http://", "https://")):
         return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
     if _is_databricks(tracking_uri):
-        host = os.environ.get("DATABRICKS_HOST")
-        if not host and os.environ.get("DATABRICKS_RUNTIME_VERSION"):
-            try:
-                from mlflow.utils.databricks_utils import get_workspace_url
+        from alignment_mlflow.tracking import databricks
 
-                host = get_workspace_url()
-            except Exception:
-                host = None
-        if host:
-            host = host if host.startswith("http") else f"https://{host}"
-            return f"{host.rstrip('/')}/ml/experiments/{experiment_id}/runs/{run_id}"
+        workspace = workspace or databricks.workspace_from_env()
+        return databricks.run_url(workspace, experiment_id, run_id) if workspace else None
     return None
 
 
@@ -156,6 +152,22 @@ def _experiment_id(client: MlflowClient, uri: str, name: str) -> str:
         if exp is None:
             raise
         return str(exp.experiment_id)
+
+
+def _prepare_databricks(uri: str, experiment: str) -> WorkspaceInfo | None:
+    """On Databricks: credentials checked (bounded) and the experiment's folder made."""
+    if not _is_databricks(uri):
+        return None
+    from alignment_mlflow.tracking import databricks
+
+    return databricks.prepare_experiment(uri, experiment)
+
+
+def _context_tags() -> dict[str, str]:
+    """What fluent ``start_run`` records (user, source, Databricks job), under our own tags."""
+    from alignment_mlflow.tracking import databricks
+
+    return databricks.context_tags()
 
 
 def _batches(items: list[Any], size: int) -> list[list[Any]]:
@@ -264,6 +276,7 @@ def start_alignment_run(
     from mlflow.entities import Metric, Param, RunTag
 
     uri = tracking_uri
+    workspace = _prepare_databricks(uri, experiment)
     exp_id = _experiment_id(client, uri, experiment)
     fp = report.fingerprint(ctx.spec.sha256, ctx.findings_sha256, ctx.package_version)
     earlier = _call(
@@ -284,7 +297,7 @@ def start_alignment_run(
             uri,
             exp_id,
             r.info.run_id,
-            run_url(uri, exp_id, r.info.run_id),
+            run_url(uri, exp_id, r.info.run_id, workspace),
             True,
             int(r.info.start_time),
             dict(r.data.tags),
@@ -296,6 +309,7 @@ def start_alignment_run(
     tags = report.run_tags(ctx, fingerprint=fp)
     tags[OWNER_TAG] = _owner()
     tags[LEASE_TAG] = str(lease_seconds())
+    tags = {**_context_tags(), **tags}
     run = _call(
         uri,
         "creating the run",
@@ -307,7 +321,7 @@ def start_alignment_run(
         uri,
         exp_id,
         run.info.run_id,
-        run_url(uri, exp_id, run.info.run_id),
+        run_url(uri, exp_id, run.info.run_id, workspace),
         False,
         int(run.info.start_time),
         artifact_uri=run.info.artifact_uri,

@@ -1,8 +1,11 @@
 """DBFS (``dbfs:/``) and Unity Catalog volumes (``/Volumes/``) off-cluster, via databricks-sdk.
 
-On a cluster both are FUSE mounts and :class:`~alignment_mlflow.findings.storage.local.LocalStore`
-is used instead. The workspace client is created on first use, not in the constructor, so building
-a store never touches the network or the credential chain.
+On a cluster DBFS is a FUSE mount read with :class:`~alignment_mlflow.findings.storage.local.
+LocalStore`; volumes use this store there too when credentials resolve, because the Files API
+replaces a whole object at once while the volume mount cannot rename (see ``store_for``). The
+workspace client is created on first use, not in the constructor, so building a store never
+touches the network or the credential chain; it comes from ``alignment_mlflow.workspace`` with
+bounded retries, and credential or connection failures become one message naming host and profile.
 
 Compare-and-swap over REST is best effort: the content hash is re-read right before the upload,
 but neither API offers a conditional write, so a writer landing between that read and the upload
@@ -14,13 +17,16 @@ from __future__ import annotations
 import base64
 import errno
 import io
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
+import requests
+
 try:
-    from databricks.sdk import WorkspaceClient
     from databricks.sdk.errors import NotFound, PermissionDenied, Unauthenticated
     from databricks.sdk.errors.base import DatabricksError
     from databricks.sdk.service.files import DbfsAPI, FilesAPI
@@ -29,6 +35,7 @@ except ImportError as exc:  # pragma: no cover - databricks-sdk is a runtime dep
         "dbfs:/ and /Volumes/ paths off a cluster need databricks-sdk: pip install databricks-sdk"
     ) from exc
 
+from alignment_mlflow.errors import DatabricksConfigError, StorageError
 from alignment_mlflow.findings.storage.base import (
     ConflictError,
     Entry,
@@ -36,6 +43,8 @@ from alignment_mlflow.findings.storage.base import (
     check_size,
     sha256,
 )
+from alignment_mlflow.findings.storage.local import LocalStore
+from alignment_mlflow.workspace import describe, failure, workspace_client
 
 T = TypeVar("T")
 _DBFS_CHUNK = 1 << 20  # the DBFS API moves at most 1 MB per call
@@ -50,14 +59,14 @@ class DatabricksStore(Store):
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = WorkspaceClient(profile=self._profile)
+            self._client = workspace_client(self._profile)
         return self._client
 
-    def _host(self) -> str:
+    def _host(self) -> str | None:
         try:
             return str(self.client.config.host)
         except Exception:
-            return "<unknown host>"
+            return None
 
     @contextmanager
     def _errors(self, path: str) -> Iterator[None]:
@@ -68,12 +77,23 @@ class DatabricksStore(Store):
         except (PermissionDenied, Unauthenticated) as exc:
             raise PermissionError(
                 errno.EACCES,
-                f"{self._host()} refused access ({exc}); check DATABRICKS_HOST/DATABRICKS_TOKEN "
-                "or pass --profile with a ~/.databrickscfg profile that can read it",
+                f"{describe(self._host(), self._profile)} refused access ({exc}); check "
+                "DATABRICKS_HOST/DATABRICKS_TOKEN or pass --profile with a ~/.databrickscfg "
+                "profile that can read it",
                 path,
             ) from exc
         except DatabricksError as exc:
-            raise OSError(errno.EIO, f"{self._host()}: {exc}", path) from exc
+            where = describe(self._host(), self._profile)
+            raise OSError(errno.EIO, f"{where}: {exc}", path) from exc
+        except (TimeoutError, requests.exceptions.ConnectionError) as exc:
+            mapped = failure(
+                exc,
+                what=f"reaching {path}",
+                host=self._host(),
+                profile=self._profile,
+                system_error=StorageError,
+            )
+            raise (mapped or StorageError(f"{path}: {exc}")) from exc
 
     def _call(self, path: str, fn: Callable[[], T]) -> T:
         with self._errors(path):
@@ -188,3 +208,47 @@ class DatabricksStore(Store):
                 self._call(path, lambda b=block, h=handle: dbfs.add_block(h, b))  # type: ignore[misc]
         finally:
             self._call(path, lambda h=handle: dbfs.close(h))  # type: ignore[misc]
+
+
+class ClusterVolumeStore(LocalStore):
+    """``/Volumes/`` on a cluster: read through the FUSE mount, written through the Files API.
+
+    The mount cannot rename, so a local write is not atomic there; a Files API upload replaces
+    the whole object at once. ``.bak`` is uploaded first, then the file, compare-and-swap on the
+    content read. Without usable credentials the write goes through the mount
+    (:class:`LocalStore`, in place when rename fails). ``mount`` is where ``/Volumes`` is mounted
+    (``/`` on Databricks; tests point it at the local workspace's storage).
+    """
+
+    def __init__(self, *, profile: str | None = None, client: Any = None, mount: str = "/") -> None:
+        self._remote = DatabricksStore(profile=profile, client=client)
+        self._mount = mount
+
+    def _local(self, path: str) -> str:
+        return os.path.join(self._mount, path.lstrip("/"))
+
+    def read_bytes(self, path: str, *, max_bytes: int | None = None) -> bytes:
+        return super().read_bytes(self._local(path), max_bytes=max_bytes)
+
+    def stat(self, path: str) -> Entry:
+        return replace(super().stat(self._local(path)), path=path)
+
+    def list(self, folder: str) -> list[Entry]:
+        entries = super().list(self._local(folder))
+        return [replace(e, path=self.join(folder, e.name)) for e in entries]
+
+    def write_bytes(self, path: str, data: bytes, *, expected_sha256: str | None) -> None:
+        try:
+            self._remote.client  # noqa: B018 - builds the client: are there credentials?
+        except DatabricksConfigError:
+            super().write_bytes(self._local(path), data, expected_sha256=expected_sha256)
+            return
+        try:
+            current: bytes | None = self.read_bytes(path)
+        except FileNotFoundError:
+            current = None
+        if expected_sha256 is not None and (current is None or sha256(current) != expected_sha256):
+            raise ConflictError(f"{path} changed since it was read")
+        if current is not None:
+            self._remote.write_bytes(f"{path}.bak", current, expected_sha256=None)
+        self._remote.write_bytes(path, data, expected_sha256=expected_sha256)

@@ -1,4 +1,11 @@
-"""Local files, and the DBFS/Volumes FUSE mounts on a Databricks cluster."""
+"""Local files, and the DBFS/Volumes FUSE mounts on a Databricks cluster.
+
+A write is a temp file renamed over the target. The Unity Catalog volumes FUSE mount answers
+``rename``/``link`` with ENOSYS (earth-mover/icechunk#2341), and other mounts refuse with EPERM or
+EXDEV; there the new bytes are written over the target in place, after the old content was copied
+to ``<file>.bak`` byte for byte (not linked). That write is not atomic: a crash in it can leave a
+torn file, and ``.bak`` holds the previous content.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,30 @@ from pathlib import Path
 
 from alignment_mlflow.boundedio import read_bounded
 from alignment_mlflow.findings.storage.base import ConflictError, Entry, Store, sha256
+
+# errno values meaning "this file system cannot rename here", not "you may not write here"
+RENAME_UNSUPPORTED = frozenset(
+    {errno.ENOSYS, errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP}
+)
+
+
+def _write_in_place(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _replace(tmp: str, target: Path, data: bytes) -> None:
+    """Rename ``tmp`` over ``target``; where the mount cannot rename, write ``data`` in place."""
+    try:
+        os.replace(tmp, target)
+    except OSError as exc:
+        if exc.errno not in RENAME_UNSUPPORTED:
+            raise
+        _write_in_place(target, data)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 @contextlib.contextmanager
@@ -83,7 +114,8 @@ class LocalStore(Store):
     def write_bytes(self, path: str, data: bytes, *, expected_sha256: str | None) -> None:
         """Atomic replace: temp file in the same folder, fsync, rename; old content to ``.bak``.
 
-        A crash at any point leaves the old or the new file, never a torn one.
+        A crash at any point leaves the old or the new file, never a torn one, except on a mount
+        that cannot rename (see the module docstring), where the write falls back to in place.
         """
         target = _write_target(path)
         folder = target.parent
@@ -102,7 +134,7 @@ class LocalStore(Store):
                 if current is not None:
                     self._write_backup(target, current)
                 _keep_mode(tmp, target)
-                os.replace(tmp, target)
+                _replace(tmp, target, data)
             self._fsync_dir(folder)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -119,7 +151,7 @@ class LocalStore(Store):
                 fh.flush()
                 os.fsync(fh.fileno())
             _keep_mode(tmp, target)
-            os.replace(tmp, bak)
+            _replace(tmp, bak, content)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
