@@ -214,3 +214,14 @@ def test_no_raw_values_reach_the_run() -> None:
         ]
     )
     assert [v for v in pii if v in rendered] == []
+
+
+def test_report_opens_with_the_verdict_box_naming_the_dataset() -> None:
+    """The compare-runs page previews the report in a frame ~150 px tall: the verdict comes first."""
+    page = report_html(ctx())
+    body = page.split("<body>", 1)[1].lstrip()
+    assert body.startswith('<div class="verdict blocked" id="verdict"><strong>BLOCKED</strong>')
+    assert body.index('id="verdict"') < body.index("<h1>")
+    verdict = body.split("</div>", 1)[0]
+    assert "telco_pii_churn_408768" in verdict
+    assert "PII Handling (failed)" in verdict
