@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -117,10 +118,11 @@ def test_description_leads_with_the_verdict_and_names_the_constraints() -> None:
     assert first.startswith("⛔ **BLOCKED**")
     assert "failed: PII Handling" in first
     assert "to review: Data Freshness" in first
-    assert "| Metric | Target | Priority |" in text
+    assert "| Metric&emsp; | Target&emsp; | Priority |" in text  # padded: the UI adds none
     assert "Reduce customer churn by 20%" in text
-    assert "| High | \\(0.8, 1\\] | Personal call from account manager |" in text
-    assert "#### Deployment requirements" in text
+    assert "| High&emsp; | \\(0.8, 1\\]&emsp; | Personal call from account manager&emsp; |" in text
+    assert "| Model Latency&emsp; | &lt; 100ms&emsp; | Medium |" in text
+    assert "### Deployment requirements" in text
     assert "[/Shared/alignment/x](http://mlflow.example:5000/#/experiments/1)" in text
 
 
@@ -155,7 +157,10 @@ def test_md_escapes_every_markdown_and_html_metacharacter(text: str) -> None:
     out = md(text)
     unescaped = re.sub(r"\\[!-/:-@\[-`{-~]", "", out)
     assert not re.search(r"[<>\[\]()!`*_|\\]", unescaped)
+    assert not re.search(r"&(?!amp;|lt;|gt;)", out)  # & only opens the three entities
     assert "\n" not in out
+    # Rendered, it reads as the text itself (control characters as spaces).
+    assert html.unescape(re.sub(r"\\(.)", r"\1", out)) == re.sub(r"[\x00-\x1f\x7f]", " ", text)
 
 
 def test_report_html_is_a_self_contained_escaped_model_card() -> None:
@@ -214,3 +219,14 @@ def test_no_raw_values_reach_the_run() -> None:
         ]
     )
     assert [v for v in pii if v in rendered] == []
+
+
+def test_report_opens_with_the_verdict_box_naming_the_dataset() -> None:
+    """The compare-runs page previews the report in a frame ~150 px tall: the verdict comes first."""
+    page = report_html(ctx())
+    body = page.split("<body>", 1)[1].lstrip()
+    assert body.startswith('<div class="verdict blocked" id="verdict"><strong>BLOCKED</strong>')
+    assert body.index('id="verdict"') < body.index("<h1>")
+    verdict = body.split("</div>", 1)[0]
+    assert "telco_pii_churn_408768" in verdict
+    assert "PII Handling (failed)" in verdict

@@ -1,11 +1,14 @@
 """The run description (``mlflow.note.content``): the verdict on the first line, then what the
 business agreed, as Markdown the MLflow UI renders.
 
-The UI renders Markdown and some HTML, so text from the spec is made inert: every character that
-can open an image, a link, emphasis, code, a table cell or an HTML tag is backslash-escaped
-(CommonMark renders an escaped character literally) and line breaks become spaces, so a spec
-string can never make a reader's browser fetch anything. Only links this package builds (http(s)
-URLs of the tracking server and workspace) are links. Pure: no I/O.
+The UI renders Markdown and some HTML, so text from the spec is made inert: ``&``, ``<`` and ``>``
+become entities (the MLflow UI's renderer, showdown, shows a backslash before ``<``/``>`` literally
+in some rows, "Ratio \\>= 0.8"; entities render as the character in showdown and CommonMark
+alike), every other character that can open an image, a link, emphasis, code or a table cell is
+backslash-escaped, and line breaks become spaces, so a spec string can never make a reader's
+browser fetch anything. Only links this package builds (http(s) URLs of the tracking server and
+workspace) are links. The MLflow UI draws tables without padding, so each cell but the last ends
+in an em space (``&emsp;``) or neighbouring cells run together. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from alignment_mlflow.tracking.content import RunContext
 
-_PUNCT = re.compile(r"([\\`*_{}\[\]<>()!|~])")
+_PUNCT = re.compile(r"([\\`*_{}\[\]()!|~])")
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_HTML = re.compile("[&<>]")
+_PAD = "&emsp;"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 STATUS_LINE = {
@@ -28,7 +34,8 @@ STATUS_LINE = {
 
 def md(text: object) -> str:
     """Spec or findings text as inert Markdown on one line (safe in a table cell)."""
-    return _PUNCT.sub(r"\\\1", _CONTROL.sub(" ", str(text)))
+    text = _HTML.sub(lambda m: _ENTITIES[m.group(0)], _CONTROL.sub(" ", str(text)))
+    return _PUNCT.sub(r"\\\1", text)
 
 
 def _link(label: str, url: str | None) -> str:
@@ -40,11 +47,16 @@ def _link(label: str, url: str | None) -> str:
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     if not rows:
         return []
+
+    def line(cells: list[str]) -> str:
+        padded = [cell + _PAD for cell in cells[:-1]] + [cells[-1] or " "]
+        return "| " + " | ".join(padded) + " |"
+
     return [
         "",
-        "| " + " | ".join(header) + " |",
+        line(header),
         "|" + "|".join(":---" for _ in header) + "|",
-        *("| " + " | ".join(cell or " " for cell in row) + " |" for row in rows),
+        *(line(row) for row in rows),
         "",
     ]
 
@@ -77,13 +89,13 @@ def run_description(ctx: RunContext) -> str:
         f"Data: {md(ctx.findings.dataset_name)} ({ctx.findings.row_count} rows, "
         f"{ctx.findings.column_count} columns)",
         "",
-        "#### Success metrics",
+        "### Success metrics",
     ]
     lines += _table(
         ["Metric", "Target", "Priority"],
         [[md(m.metric), md(m.target.text), m.priority] for m in spec.success_metrics],
     )
-    lines += ["#### Intervention tiers"]
+    lines += ["### Intervention tiers"]
     lines += _table(
         ["Tier", "Churn score", "Intervention", "Cost", "Expected retention"],
         [
@@ -98,12 +110,12 @@ def run_description(ctx: RunContext) -> str:
             for i in spec.interventions
         ],
     )
-    lines += ["#### Deployment requirements"]
+    lines += ["### Deployment requirements"]
     lines += _table(
         ["Requirement", "Value"],
         [[md(k), md(v)] for k, v in spec.deployment_requirements.raw.items()],
     )
-    lines += ["#### Data constraints"]
+    lines += ["### Data constraints"]
     by_slug = {str(v["slug"]): v for v in ctx.verdicts}
     lines += _table(
         ["Constraint", "Status", "Why"],
@@ -117,7 +129,7 @@ def run_description(ctx: RunContext) -> str:
         ]
         or [["(none declared)", " ", " "]],
     )
-    lines += ["#### Links", ""]
+    lines += ["### Links", ""]
     lines.append(f"- Findings: `{ctx.findings_location.replace('`', '')}`")
     if ctx.delta_table:
         version = "" if ctx.delta_version is None else f" version {ctx.delta_version}"

@@ -2,7 +2,9 @@
 
 One self-contained page (inline CSS, no script, no external asset, every value escaped), so it
 previews safely in the MLflow UI's artifact iframe and side by side in the compare view, reads at
-1300 px and prints. The verdict box comes first; limitations say what was not verified and why.
+1300 px and prints. The verdict box comes first, before the title, naming the dataset: the
+compare-runs page previews the report in a frame about 150 px tall, so that is all a reader sees
+of each run side by side. Limitations say what was not verified and why.
 Pure: no I/O.
 """
 
@@ -21,8 +23,10 @@ max-width:1200px;color:#1f2933;line-height:1.45}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px;border-bottom:1px solid
 #d9e2ec;padding-bottom:4px}
 p.meta{color:#52606d;margin:0 0 16px;font-size:13px}
-.verdict{border-radius:6px;padding:12px 16px;margin:0 0 16px;border:2px solid}
+.verdict{border-radius:6px;padding:10px 14px;margin:0 0 16px;border:2px solid}
 .verdict strong{font-size:18px;letter-spacing:.04em}
+.verdict .dataset{font-weight:600;margin-left:8px}.verdict small{font-size:13px}
+@media (max-width:600px){body{padding:8px}.verdict{padding:6px 10px;margin-bottom:10px}}
 .verdict.blocked{background:#fdecea;border-color:#b42318;color:#7a1a12}
 .verdict.needs_review{background:#fff7e0;border-color:#b78103;color:#6b4b00}
 .verdict.aligned{background:#e8f6ee;border-color:#0b7a3e;color:#064d27}
@@ -124,10 +128,11 @@ def report_html(ctx: RunContext) -> str:
 <title>{e(bc.project_name)}: business alignment</title>
 <style>{_CSS}</style></head>
 <body>
+<div class="verdict {ctx.status}" id="verdict"><strong>{word}</strong>
+<span class="dataset">{e(findings.dataset_name)}</span>
+{("<br>" + "; ".join(named)) if named else ""}<br><small>{e(meaning)}</small></div>
 <h1>{e(bc.project_name)}: business alignment</h1>
 <p class="meta">{" · ".join(m for m in meta if m)}</p>
-<div class="verdict {ctx.status}" id="verdict"><strong>{word}</strong> {e(meaning)}
-{("<br>" + "; ".join(named)) if named else ""}</div>
 <h2>Business context</h2>
 <dl>{"".join(f"<dt>{e(k)}</dt><dd>{e(str(v))}</dd>" for k, v in context)}</dl>
 <h2>Success metrics</h2>
