@@ -12,11 +12,12 @@ DEMO := demo-output
 .PHONY: demo test test-mlflow-floor lint bench clean
 
 # Venvs are (re)installed when missing or when pyproject.toml is newer than the last install.
-# The demo needs the runtime package only; tests, lint and bench need the dev set.
+# The demo needs the runtime package and MLflow's UI only (no Spark, no browser driver);
+# tests, lint and bench need the dev set.
 $(RUNTIME): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[ui]'
 	touch $(RUNTIME)
 
 $(STAMP): pyproject.toml

@@ -35,14 +35,31 @@ def main() -> int:
         print(f"demo: alignment-mlflow run exited {code}", file=sys.stderr)
         return code
 
+    scores = HERE / "scores" / "churn_scores.parquet"
+    aligned = next(p for p in findings.glob("*_findings.yaml") if "alignment:" in p.read_text())
+    print()
+    print(f"$ alignment-mlflow plan --scores examples/scores/{scores.name} --spec {aligned.name} "
+          "--group-column segment")  # fmt: skip
+    assignments = out / "alignment_delta" / "churn_assignments"
+    plan = [*cli, "plan", "--scores", str(scores), "--spec", str(aligned),
+            "--group-column", "segment", "--assignments-table", str(assignments)]  # fmt: skip
+    code = subprocess.call(plan, cwd=out)
+    if code != 0:
+        print(f"demo: alignment-mlflow plan exited {code}", file=sys.stderr)
+        return code
+
     print()
     print("Where to look:")
     mlflow_cli = Path(sys.executable).parent / "mlflow"
     print(f"  MLflow UI:      {mlflow_cli} ui --backend-store-uri sqlite:///{out / 'mlflow.db'}")
     print("                  then open http://127.0.0.1:5000 (experiment /Shared/alignment/...)")
-    print(f"  Delta table:    {out / 'alignment_delta' / 'intervention_tiers'}")
+    print(f"  MLflow store:   {out / 'mlflow.db'} (artifacts in {out / 'mlartifacts'})")
+    print(f"  Delta tables:   {out / 'alignment_delta'} (intervention_tiers, churn_assignments)")
     print(f"  Findings:       {findings} (metadata.alignment; also `alignment-mlflow show`)")
-    print("Run `make demo` again: the run is reused and the table version stays the same.")
+    print(
+        f"  On PATH:        source {Path(sys.executable).parent / 'activate'} (then alignment-mlflow)"
+    )
+    print("Run `make demo` again: the runs are reused and the table versions stay the same.")
     return 0
 
 

@@ -79,9 +79,9 @@ def test_server_killed_before_the_run(tmp_path: Path) -> None:
     table = tmp_path / "tiers"
     args = ["--findings", str(findings), "--spec", str(TEMPLATE_SPEC), "--tracking-uri", server.uri,
             "--tiers-table", str(table), "--experiment", "/Shared/faults/before"]  # fmt: skip
-    failed = cli(tmp_path, *args, env=FAST_FAIL)
+    failed = cli(tmp_path, *args)  # MLflow's own retry settings: the connect check answers first
     assert failed.returncode == 1
-    assert server.uri in failed.stderr
+    assert f"MLflow tracking at {server.uri} cannot be reached" in failed.stderr
     assert findings.read_bytes() == CLEAN.read_bytes()
     assert not table.exists()
     server.start()

@@ -199,3 +199,10 @@ def test_replacing_the_notebooks_block_and_moving_stores_are_said(tmp_path: Path
     moved = align(tmp_path / aligned, spec, **{**kwargs, "tiers_table": str(tmp_path / "other")})
     assert not any("this run replaces" in w for w in moved.warnings)  # our block now
     assert any("tiers" in w and str(tmp_path / "tiers") in w for w in moved.warnings)
+
+
+def test_spec_warnings_are_said_by_run(env: dict[str, Any]) -> None:
+    spec = yaml.safe_load(TEMPLATE_SPEC.read_text())
+    spec["success_metrics"][0]["owner_team"] = "ds"  # an extra key far from any known one
+    result = align(env["findings"], spec, dry_run=True, **env["kwargs"])
+    assert any(w.startswith("spec: ") and "owner_team" in w for w in result.warnings)

@@ -166,15 +166,30 @@ def test_artifact_upload_failure_leaves_a_failed_run(sqlite_uri: str, tmp_path: 
     assert "uploading artifacts" in run.data.tags["alignment.error"]
 
 
-def test_a_server_that_is_down_is_named_quickly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+def test_a_server_that_is_down_is_named_without_mlflows_retries() -> None:
+    """No MLFLOW_HTTP_REQUEST_* settings: the connect check answers before MLflow would retry a
+    refused connection for minutes."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    uri = f"http://127.0.0.1:{port}"
-    with pytest.raises(TrackingError, match=f"MLflow tracking at {uri}"):
+    uri = f"http://ana:pw@127.0.0.1:{port}"
+    with pytest.raises(TrackingError, match="cannot be reached") as exc:
         start(uri)
+    assert f"http://***@127.0.0.1:{port}" in str(exc.value)
+
+
+def test_sqlite_artifacts_live_beside_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    (tmp_path / "store").mkdir()
+    ref = start(uri)
+    assert (tmp_path / "store" / "mlartifacts").is_dir()
+    assert not (elsewhere / "mlruns").exists()
+    assert ref.artifact_uri.startswith((tmp_path / "store" / "mlartifacts").as_uri())
 
 
 # --------------------------------------------------------------------------- real server

@@ -126,7 +126,7 @@ def _prior_warnings(plan: _Plan, found: _Findings) -> tuple[str, ...]:
     from alignment_mlflow.tiers.writer import resolved_target
 
     meta = found.doc.data.get("metadata")
-    out = []
+    out = [f"spec: {w}" for w in plan.spec.warnings]
     replaced = replaced_notebook_block(meta, notebook_metadata(plan.spec))
     if replaced:
         out.append(describe_replaced(replaced, found.loc.display))

@@ -135,6 +135,16 @@ def _call(uri: str, what: str, fn: Callable[[], T]) -> T:
         ) from exc
 
 
+def _artifacts_beside(uri: str) -> str | None:
+    """For a sqlite store, artifacts in ``mlartifacts/`` beside the database file: MLflow's
+    default is ``./mlruns`` of the working directory, which every sqlite store run from the same
+    folder would share (and another folder would not find)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    db = Path(uri[len("sqlite:///") :])
+    return (db.parent / "mlartifacts").resolve().as_uri() if db.is_absolute() else None
+
+
 def _experiment_id(client: MlflowClient, uri: str, name: str) -> str:
     exp = _call(uri, f"looking up experiment {name}", lambda: client.get_experiment_by_name(name))
     if exp is not None:
@@ -145,13 +155,40 @@ def _experiment_id(client: MlflowClient, uri: str, name: str) -> str:
             )
         return str(exp.experiment_id)
     try:
-        return str(client.create_experiment(name))
+        return str(client.create_experiment(name, artifact_location=_artifacts_beside(uri)))
     except Exception:
         # Another process may have created it meanwhile.
         exp = _call(uri, f"creating experiment {name}", lambda: client.get_experiment_by_name(name))
         if exp is None:
             raise
         return str(exp.experiment_id)
+
+
+REACH_TIMEOUT_SECONDS = 5.0
+
+
+def check_reachable(uri: str, timeout: float = REACH_TIMEOUT_SECONDS) -> None:
+    """Fail within seconds, naming the URI, when an http(s) tracking server cannot be reached at
+    all: MLflow retries a refused connection for minutes (its retries are meant for a server
+    that answered and hiccuped, and stay in force once we know the server is there). A TCP
+    connect is enough; it costs no HTTP request."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise TrackingError(
+            f"MLflow tracking at {redact_uri(uri)} cannot be reached ({reason}); start the "
+            "server, check --tracking-uri / MLFLOW_TRACKING_URI, or omit them for the local "
+            "sqlite store"
+        ) from exc
 
 
 def _prepare_databricks(uri: str, experiment: str) -> WorkspaceInfo | None:
@@ -276,6 +313,7 @@ def start_alignment_run(
     from mlflow.entities import Metric, Param, RunTag
 
     uri = tracking_uri
+    check_reachable(uri)
     workspace = _prepare_databricks(uri, experiment)
     exp_id = _experiment_id(client, uri, experiment)
     fp = report.fingerprint(ctx.spec.sha256, ctx.findings_sha256, ctx.package_version)
