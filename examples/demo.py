@@ -56,9 +56,8 @@ def main() -> int:
     print(f"  MLflow store:   {out / 'mlflow.db'} (artifacts in {out / 'mlartifacts'})")
     print(f"  Delta tables:   {out / 'alignment_delta'} (intervention_tiers, churn_assignments)")
     print(f"  Findings:       {findings} (metadata.alignment; also `alignment-mlflow show`)")
-    print(
-        f"  On PATH:        source {Path(sys.executable).parent / 'activate'} (then alignment-mlflow)"
-    )
+    activate = Path(sys.executable).parent / "activate"
+    print(f"  On PATH:        source {activate} (then: alignment-mlflow --help)")
     print("Run `make demo` again: the runs are reused and the table versions stay the same.")
     return 0
 
