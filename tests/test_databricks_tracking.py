@@ -20,6 +20,7 @@ from mlflow.exceptions import MlflowException
 
 from _databricks_fake import FakeWorkspace
 from _databricks_workspace import USER, WORKSPACE_ID
+from alignment_mlflow.tracking import uris
 from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
 from test_e2e_cli import cli
 
@@ -156,19 +157,17 @@ def test_run_url_is_the_one_mlflow_builds(workspace_id: str | None) -> None:
     from mlflow.utils.databricks_utils import _construct_databricks_run_url
 
     from alignment_mlflow.tracking import databricks
-    from alignment_mlflow.tracking import runs as tracking
 
     ws = databricks.WorkspaceInfo("https://adb-1.azuredatabricks.net", workspace_id)
-    ours = tracking.run_url("databricks", "7", "abc", ws)
+    ours = uris.run_url("databricks", "7", "abc", ws)
     assert ours == _construct_databricks_run_url(ws.host, "7", "abc", workspace_id)
 
 
 def test_run_url_without_a_request(monkeypatch: pytest.MonkeyPatch) -> None:
-    from alignment_mlflow.tracking import runs as tracking
 
-    assert tracking.run_url("databricks", "7", "abc") is None  # no host known
+    assert uris.run_url("databricks", "7", "abc") is None  # no host known
     monkeypatch.setenv("DATABRICKS_HOST", "adb-1.azuredatabricks.net/")
     monkeypatch.setenv("DATABRICKS_WORKSPACE_ID", "99")
-    assert tracking.run_url("databricks://prod", "7", "abc") == (
+    assert uris.run_url("databricks://prod", "7", "abc") == (
         "https://adb-1.azuredatabricks.net?o=99#mlflow/experiments/7/runs/abc"
     )

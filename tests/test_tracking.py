@@ -22,6 +22,7 @@ from alignment_mlflow.errors import TargetError, TrackingError
 from alignment_mlflow.findings.document import base_sha256, parse_findings
 from alignment_mlflow.spec import render_spec_yaml, spec_to_dict
 from alignment_mlflow.spec.model import AlignmentSpec
+from alignment_mlflow.tracking import orphans, uris
 from alignment_mlflow.tracking import runs as tracking
 from alignment_mlflow.tracking.content import RunContext, final_tags
 from alignment_mlflow.tracking.report import report_html
@@ -73,26 +74,26 @@ def sqlite_uri(tmp_path: Path) -> str:
 
 
 def test_resolution_and_validation(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert tracking.resolve_tracking_uri("http://x:5000") == "http://x:5000"
+    assert uris.resolve_tracking_uri("http://x:5000") == "http://x:5000"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///a.db")
-    assert tracking.resolve_tracking_uri(None) == "sqlite:///a.db"
+    assert uris.resolve_tracking_uri(None) == "sqlite:///a.db"
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
-    assert tracking.resolve_tracking_uri(None).endswith("/mlflow.db")
+    assert uris.resolve_tracking_uri(None).endswith("/mlflow.db")
     monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "15.4")
-    assert tracking.resolve_tracking_uri(None) == "databricks"
-    assert tracking.default_experiment(make_spec()) == "/Shared/alignment/customer_churn_prediction"
+    assert uris.resolve_tracking_uri(None) == "databricks"
+    assert uris.default_experiment(make_spec()) == "/Shared/alignment/customer_churn_prediction"
     with pytest.raises(TargetError, match=r"/Users/<you@company\.com>"):
-        tracking.check_experiment_name("churn", "databricks")
-    tracking.check_experiment_name("/Shared/alignment/x", "databricks://prod")
-    tracking.check_experiment_name("churn", "sqlite:///x.db")
+        uris.check_experiment_name("churn", "databricks")
+    uris.check_experiment_name("/Shared/alignment/x", "databricks://prod")
+    uris.check_experiment_name("churn", "sqlite:///x.db")
     for bad in ("ftp://host", "not a uri", ""):
         with pytest.raises(TargetError, match="invalid tracking URI"):
-            tracking.check_experiment_name("/Shared/x", bad)
+            uris.check_experiment_name("/Shared/x", bad)
 
 
 def test_run_url_forms() -> None:
-    assert tracking.run_url("http://h:5000/", "1", "r") == "http://h:5000/#/experiments/1/runs/r"
-    assert tracking.run_url("sqlite:///x.db", "1", "r") is None
+    assert uris.run_url("http://h:5000/", "1", "r") == "http://h:5000/#/experiments/1/runs/r"
+    assert uris.run_url("sqlite:///x.db", "1", "r") is None
 
 
 def test_run_holds_params_tags_description_and_artifacts(sqlite_uri: str, tmp_path: Path) -> None:
@@ -259,7 +260,7 @@ def test_orphaned_running_runs_are_closed_but_live_or_foreign_ones_are_not(sqlit
         name: client.create_run(
             exp_id,
             start_time=started,
-            tags={tracking.FINGERPRINT_TAG: fp, tracking.OWNER_TAG: owner},
+            tags={tracking.FINGERPRINT_TAG: fp, orphans.OWNER_TAG: owner},
         ).info.run_id
         for name, (owner, started) in owners.items()
     }
@@ -274,4 +275,4 @@ def test_orphaned_running_runs_are_closed_but_live_or_foreign_ones_are_not(sqlit
     }
     assert "orphaned" in client.get_run(ids["dead"]).data.tags["alignment.error"]
     assert "lease" in client.get_run(ids["foreign, lease run out"]).data.tags["alignment.error"]
-    assert client.get_run(ref.run_id).data.tags[tracking.LEASE_TAG] == "3600"
+    assert client.get_run(ref.run_id).data.tags[orphans.LEASE_TAG] == "3600"

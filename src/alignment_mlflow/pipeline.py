@@ -10,9 +10,7 @@ FINISHED. Any failure after the run opened marks it FAILED, and the findings fil
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -21,30 +19,10 @@ from alignment_mlflow import __version__
 from alignment_mlflow.redact import redact_uri
 from alignment_mlflow.result import JSON_KEYS, AlignmentResult
 from alignment_mlflow.spec.model import AlignmentSpec
+from alignment_mlflow.steps import Progress, Steps
 from alignment_mlflow.tracking.content import RunContext
 
 __all__ = ["JSON_KEYS", "AlignmentResult", "Progress", "align"]
-
-Progress = Callable[[str, float, str], None]
-"""Called after each step with (step name, seconds, one-line detail)."""
-
-
-class _Steps:
-    """Times each step and reports it, so the CLI can print one line per step."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self.timings: dict[str, float] = {}
-        self._progress = progress
-        self.detail = ""
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[_Steps]:
-        self.detail = ""
-        start = time.perf_counter()
-        yield self
-        self.timings[name] = time.perf_counter() - start
-        if self._progress is not None:
-            self._progress(name, self.timings[name], self.detail)
 
 
 def _discovery_text(choice: Any) -> str:
@@ -85,7 +63,7 @@ def _validate(
     from alignment_mlflow.errors import TargetError
     from alignment_mlflow.findings.aligned import load_spec_source
     from alignment_mlflow.tiers import writer as tiers
-    from alignment_mlflow.tracking import runs as tracking
+    from alignment_mlflow.tracking import uris
     from alignment_mlflow.tracking.content import name_problems
 
     source = load_spec_source(spec, profile=profile, client=client)
@@ -94,9 +72,9 @@ def _validate(
     tiers.check_tiers_target(target)
     session = tiers.spark_for(target, spark)
     tiers.check_project(target, aspec, spark=session)
-    uri = tracking.resolve_tracking_uri(tracking_uri)
-    name = experiment or tracking.default_experiment(aspec)
-    tracking.check_experiment_name(name, uri)
+    uri = uris.resolve_tracking_uri(tracking_uri)
+    name = experiment or uris.default_experiment(aspec)
+    uris.check_experiment_name(name, uri)
     problems = name_problems(aspec, name)
     if problems:
         raise TargetError("MLflow would refuse this run: " + "; ".join(problems))
@@ -303,7 +281,7 @@ def align(
     from alignment_mlflow.tiers import writer as tiers
     from alignment_mlflow.tracking import runs as tracking
 
-    steps = _Steps(progress)
+    steps = Steps(progress)
     with steps.step("validate_spec") as s:
         plan = _validate(
             spec,

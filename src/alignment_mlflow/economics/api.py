@@ -142,7 +142,7 @@ def plan(
     ``catalog.schema.table`` name (Spark), a ``pyarrow.Table`` or a Spark DataFrame. ``spec`` is
     a spec file, an aligned findings file, a dict or an :class:`AlignmentSpec`."""
     from alignment_mlflow.tiers.schema import is_table_name, parse_table_name
-    from alignment_mlflow.tracking.runs import check_experiment_name, resolve_tracking_uri
+    from alignment_mlflow.tracking.uris import check_experiment_name, resolve_tracking_uri
 
     steps = _Steps(progress)
     groups = list(dict.fromkeys(group_columns))
@@ -217,7 +217,7 @@ def plan(
         exp_id = tracking.experiment_id(client, uri, name=exp_name, known_id=known_exp)
         found = tracking.find_run(client, uri, exp_id, fp)
         if found is not None:
-            from alignment_mlflow.tracking.runs import run_url
+            from alignment_mlflow.tracking.uris import run_url
 
             rid = found.info.run_id
             ref = RunRef(

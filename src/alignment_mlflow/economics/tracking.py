@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from alignment_mlflow.economics import report
 from alignment_mlflow.errors import TargetError, TrackingError
-from alignment_mlflow.tracking.runs import RunRef, fail_run, run_url
+from alignment_mlflow.tracking.runs import RunRef, fail_run
+from alignment_mlflow.tracking.uris import run_url
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

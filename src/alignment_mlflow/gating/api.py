@@ -87,7 +87,7 @@ def gate(
     """
     from alignment_mlflow.findings.aligned import load_spec_source
     from alignment_mlflow.gating import mlflow_io as io
-    from alignment_mlflow.tracking.runs import resolve_tracking_uri
+    from alignment_mlflow.tracking.uris import resolve_tracking_uri
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}

@@ -15,6 +15,7 @@ from typing import Any
 
 from alignment_mlflow.boundedio import FileTooLargeError, NotARegularFileError, read_bounded
 from alignment_mlflow.errors import Problem, SpecError
+from alignment_mlflow.spec import keys
 from alignment_mlflow.spec import sections as sec
 from alignment_mlflow.spec.model import AlignmentSpec
 from alignment_mlflow.spec.render import source_sections
@@ -31,16 +32,16 @@ def build_spec(
     data: Any, *, source: str | None = None, lines: Mapping[str, int] | None = None
 ) -> AlignmentSpec:
     """Validate already-loaded spec data; raise one :class:`SpecError` with every problem."""
-    c = sec.Collector(source, lines or {})
+    c = keys.Collector(source, lines or {})
     valid = ", ".join(sec.SECTIONS)
     if not isinstance(data, Mapping):
         kind = "empty" if data is None else type(data).__name__
         c.add("", f"a spec must be a mapping of the five sections, got {kind}", valid)
         raise SpecError(c.problems, source)
-    sec.unsupported_values(data, c)
+    keys.unsupported_values(data, c)
     top: dict[str, Any] = {}
     for key, value in data.items():
-        norm = sec.normalise_key(key)
+        norm = keys.normalise_key(key)
         if norm not in sec.SECTIONS:
             close = difflib.get_close_matches(norm, sec.SECTIONS, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""

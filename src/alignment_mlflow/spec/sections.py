@@ -7,14 +7,17 @@ snake_case.
 
 from __future__ import annotations
 
-import datetime
-import difflib
-import math
 import re
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
-from alignment_mlflow.errors import Problem
+from alignment_mlflow.spec.keys import (
+    INTERVENTION_KEYS,
+    METRIC_KEYS,
+    Collector,
+    check_keys,
+    normalise_key,
+)
 from alignment_mlflow.spec.model import (
     BusinessContext,
     DataConstraint,
@@ -50,88 +53,6 @@ SECTIONS = (
 )
 CHECKS = ("pii", "protected_attributes", "historical_depth", "freshness")
 
-T = TypeVar("T")
-
-
-def normalise_key(key: object) -> str:
-    """``Risk Level`` / ``risk-level`` / ``RISK_LEVEL`` -> ``risk_level``."""
-    return "_".join(str(key).strip().lower().replace("-", " ").split())
-
-
-class Collector:
-    def __init__(self, source: str | None, lines: Mapping[str, int]) -> None:
-        self.source = source
-        self.lines = lines
-        self.problems: list[Problem] = []
-        #: Fields already reported as unusable values (binary data...): one message per field.
-        self.settled: set[str] = set()
-        self.warnings: list[str] = []
-
-    def add(self, path: str, message: str, expected: str = "") -> None:
-        if _field_key(path) in self.settled:
-            return
-        line = self.lines.get(path)
-        if line is None and "." in path:  # normalised key paths may differ from the raw ones
-            line = self.lines.get(path.rsplit(".", 1)[0])
-        self.problems.append(Problem(path, message, expected, self.source, line))
-
-    def parse(self, path: str, value: Any, parser: Callable[[str], T]) -> T | None:
-        if not isinstance(value, str):
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                value = str(value)
-            else:
-                self.add(path, f"expected text, got {type(value).__name__} {value!r}")
-                return None
-        try:
-            return parser(value)
-        except ValueError as exc:
-            self.add(path, str(exc))
-            return None
-
-
-_SPEC_SCALARS = (str, int, float, bool, type(None), datetime.date, datetime.time)
-
-
-def unsupported_values(data: Any, c: Collector) -> None:
-    """Report binary data (``!!binary``), ``.inf``/``.nan`` and values no YAML or JSON file can
-    hold (a notebook dict's ``Decimal`` or objects) wherever they are: what a spec holds is
-    written into the findings, which the framework saves as JSON. Dates and sets are fine
-    (written as ISO strings and lists). Each field is reported once: the section validators stay
-    silent about a field reported here. Iterative, so deep nesting cannot exhaust the stack."""
-    stack: list[tuple[str, Any]] = [("", data)]
-    while stack:
-        path, value = stack.pop()
-        problem = ""
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                if not isinstance(key, _SPEC_SCALARS):
-                    c.add(path, f"has a key that is {_kind(key)}", "text keys")
-                    continue
-                stack.append((f"{path}.{key}" if path else str(key), item))
-        elif isinstance(value, list | tuple | set | frozenset):
-            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
-        elif isinstance(value, float) and not math.isfinite(value):
-            problem = "is not a finite number (.inf or .nan), which JSON cannot hold"
-        elif not isinstance(value, _SPEC_SCALARS):
-            problem = f"is {_kind(value)}"
-        if problem:
-            c.add(path, problem, "text, a finite number, a date, a list or a mapping")
-            c.settled.add(_field_key(path))
-
-
-def _kind(value: Any) -> str:
-    """What a value is, never the value itself (binary data can be anything, PII included)."""
-    if isinstance(value, bytes | bytearray):
-        return "binary data (!!binary), which findings (saved as JSON) cannot hold"
-    return f"a {type(value).__name__}, which YAML and JSON cannot hold"
-
-
-def _field_key(path: str) -> str:
-    """A field path as the section validators name it (normalised keys, entry key aliases)."""
-    *head, last = [normalise_key(part) for part in path.split(".")]
-    last = _ENTRY_ALIASES.get(last, last)
-    return ".".join([*head, last])
-
 
 def _normalise_mapping(
     raw: Mapping[Any, Any], path: str, c: Collector, aliases: Mapping[str, str] | None = None
@@ -144,60 +65,6 @@ def _normalise_mapping(
             c.add(f"{path}.{norm}", f"key {key!r} repeats {norm!r} (after normalising case/spaces)")
         out[norm] = value
     return out
-
-
-#: The keys each entry is read for. Other keys are kept (the notebook's extras travel along to
-#: MLflow and the findings) with a warning, except near-misses of these, which are errors.
-KNOWN_KEYS = {
-    "business_context": (
-        "project_name",
-        "business_objective",
-        "stakeholders",
-        "timeline",
-        "budget_constraints",
-    ),
-    "success_metrics": (
-        "metric",
-        "target",
-        "priority",
-        "rationale",
-        "mlflow_metric",
-        "measured_on",
-    ),
-    "deployment_requirements": (
-        "scoring_mode",
-        "batch_frequency",
-        "real_time_latency",
-        "retraining",
-        "infrastructure",
-        "model_registry",
-        "monitoring",
-    ),
-    "data_constraints": ("constraint", "requirement", "status", "check"),
-    "interventions": ("risk_level", "intervention", "cost", "expected_effectiveness"),
-}
-
-
-def check_keys(d: dict[str, Any], path: str, section: str, c: Collector) -> None:
-    """Say "did you mean" for a misspelt key, as for sections.
-
-    A key close to a known one (``rationle``, ``retrainig``) is an error: a typo must not pass
-    unnoticed, and it would silently drop a value. When the key it resembles is absent, the value
-    is read under the right name so a misspelt required key gives one message, not a second
-    "is missing". Any other unknown key is kept, with a warning.
-    """
-    known = KNOWN_KEYS[section]
-    for key in [k for k in d if k not in known]:
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
-        if close:
-            if close[0] not in d:
-                d[close[0]] = d[key]
-            c.add(f"{path}.{key}", f"unknown key {key!r}; did you mean {close[0]!r}?")
-        else:
-            c.warnings.append(
-                f"{path}.{key}: unknown key, kept as extra information "
-                f"(known keys: {', '.join(known)})"
-            )
 
 
 def _text(c: Collector, path: str, value: Any, *, required: bool = True) -> str:
@@ -259,15 +126,12 @@ def business_context(raw: Any, c: Collector) -> BusinessContext | None:
     return ctx
 
 
-_METRIC_KEYS = {"name": "metric", "goal": "target"}
-
-
 def success_metrics(raw: Any, c: Collector) -> list[SuccessMetric]:
     out: list[SuccessMetric] = []
     seen: dict[str, int] = {}
     for i, item in _list_of_mappings(c, "success_metrics", raw, allow_empty=False):
         p = f"success_metrics[{i}]"
-        d = _normalise_mapping(item, p, c, _METRIC_KEYS)
+        d = _normalise_mapping(item, p, c, METRIC_KEYS)
         check_keys(d, p, "success_metrics", c)
         name = _text(c, f"{p}.metric", d.get("metric"))
         target = c.parse(f"{p}.target", d.get("target"), parse_threshold)
@@ -392,25 +256,13 @@ def constraints(raw: Any, c: Collector) -> list[DataConstraint]:
     return out
 
 
-_INTERVENTION_KEYS = {
-    "risk": "risk_level",
-    "tier": "risk_level",
-    "cost_per_customer": "cost",
-    "effectiveness": "expected_effectiveness",
-    "expected_retention": "expected_effectiveness",
-}
-
-
-_ENTRY_ALIASES = {**_METRIC_KEYS, **_INTERVENTION_KEYS}
-
-
 def interventions(raw: Any, c: Collector) -> list[Intervention]:
     entries = _list_of_mappings(c, "interventions", raw, allow_empty=False)
     levels: list[tuple[int, RiskLevel]] = []
     complete: dict[int, tuple[str, Money, Rate, dict[str, Any]]] = {}
     for i, item in entries:
         p = f"interventions[{i}]"
-        d = _normalise_mapping(item, p, c, _INTERVENTION_KEYS)
+        d = _normalise_mapping(item, p, c, INTERVENTION_KEYS)
         check_keys(d, p, "interventions", c)
         for key, example in (
             ("risk_level", "'High (>0.8)'"),

@@ -1,16 +1,14 @@
 """All MLflow I/O: one run per alignment, logged with few requests, never left RUNNING.
 
 Everything goes through an ``MlflowClient`` with explicit run ids; MLflow's global active run is
-never touched, so a notebook's own run is safe. The URI helpers at the top do not import mlflow:
-they run during validation, before anything is written.
+never touched, so a notebook's own run is safe. URIs and links are in ``uris`` (no mlflow import),
+the orphan rule in ``orphans``; both are re-exported here for the pipeline.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,80 +19,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from alignment_mlflow.errors import TargetError, TrackingError
 from alignment_mlflow.redact import redact_text, redact_uri
 from alignment_mlflow.tracking import content as report
+from alignment_mlflow.tracking import orphans, uris
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from alignment_mlflow.spec.model import AlignmentSpec
     from alignment_mlflow.tracking.databricks import WorkspaceInfo
 
 T = TypeVar("T")
 FINGERPRINT_TAG = "alignment.fingerprint"
-OWNER_TAG = "alignment.owner"  # host:pid of the process that runs the alignment
 ARTIFACT_DIR = "alignment"
-_SCHEMES = ("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks", "uc")
 _BATCH_PARAMS = 100  # MLflow's per-request limit of params in one log_batch
-
-
-# --------------------------------------------------------------------------- no mlflow import
-
-
-def resolve_tracking_uri(explicit: str | None) -> str:
-    if explicit:
-        return explicit
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
-        return "databricks"
-    # MLflow 3's own default, a sqlite store in the working directory, made absolute so the
-    # findings record where the run really is.
-    return f"sqlite:///{os.path.abspath('mlflow.db')}"
-
-
-def _is_databricks(uri: str) -> bool:
-    return uri == "databricks" or uri.startswith("databricks://")
-
-
-def default_experiment(spec: AlignmentSpec) -> str:
-    return f"/Shared/alignment/{spec.project_slug}"
-
-
-def check_experiment_name(name: str, tracking_uri: str) -> None:
-    scheme = tracking_uri.split(":", 1)[0].split("+", 1)[0].lower() if ":" in tracking_uri else ""
-    is_path = not scheme and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", tracking_uri)
-    if (scheme not in _SCHEMES and not is_path) or not tracking_uri.strip() or " " in tracking_uri:
-        raise TargetError(
-            f"invalid tracking URI {redact_uri(tracking_uri)!r}: expected http(s)://host:port, "
-            "sqlite:///path/mlflow.db, a local folder, or databricks[://profile]"
-        )
-    if not name.strip():
-        raise TargetError("empty experiment name: pass e.g. /Shared/alignment/<project>")
-    if _is_databricks(tracking_uri) and not name.startswith(("/Users/", "/Shared/", "/Workspace/")):
-        raise TargetError(
-            f"experiment {name!r} is not a workspace path; Databricks needs an absolute path "
-            "such as /Users/<you@company.com>/churn-alignment or /Shared/alignment/<project>"
-        )
-
-
-def run_url(
-    tracking_uri: str, experiment_id: str, run_id: str, workspace: WorkspaceInfo | None = None
-) -> str | None:
-    """The run's page, without the URI's credentials: it is written into findings and logs."""
-    tracking_uri = redact_uri(tracking_uri)
-    if tracking_uri.startswith(("http://", "https://")):
-        return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
-    if _is_databricks(tracking_uri):
-        from alignment_mlflow.tracking import databricks
-
-        workspace = workspace or databricks.workspace_from_env()
-        return databricks.run_url(workspace, experiment_id, run_id) if workspace else None
-    return None
-
-
-def experiment_url(tracking_uri: str, experiment_id: str) -> str | None:
-    """The experiment's runs list, where the status column and filters are."""
-    url = run_url(tracking_uri, experiment_id, "-")
-    return url[: -len("/runs/-")] if url else None
 
 
 # --------------------------------------------------------------------------- runs
@@ -135,16 +70,6 @@ def _call(uri: str, what: str, fn: Callable[[], T]) -> T:
         ) from exc
 
 
-def _artifacts_beside(uri: str) -> str | None:
-    """For a sqlite store, artifacts in ``mlartifacts/`` beside the database file: MLflow's
-    default is ``./mlruns`` of the working directory, which every sqlite store run from the same
-    folder would share (and another folder would not find)."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    db = Path(uri[len("sqlite:///") :])
-    return (db.parent / "mlartifacts").resolve().as_uri() if db.is_absolute() else None
-
-
 def _experiment_id(client: MlflowClient, uri: str, name: str) -> str:
     exp = _call(uri, f"looking up experiment {name}", lambda: client.get_experiment_by_name(name))
     if exp is not None:
@@ -155,7 +80,7 @@ def _experiment_id(client: MlflowClient, uri: str, name: str) -> str:
             )
         return str(exp.experiment_id)
     try:
-        return str(client.create_experiment(name, artifact_location=_artifacts_beside(uri)))
+        return str(client.create_experiment(name, artifact_location=uris.artifacts_beside(uri)))
     except Exception:
         # Another process may have created it meanwhile.
         exp = _call(uri, f"creating experiment {name}", lambda: client.get_experiment_by_name(name))
@@ -164,36 +89,9 @@ def _experiment_id(client: MlflowClient, uri: str, name: str) -> str:
         return str(exp.experiment_id)
 
 
-REACH_TIMEOUT_SECONDS = 5.0
-
-
-def check_reachable(uri: str, timeout: float = REACH_TIMEOUT_SECONDS) -> None:
-    """Fail within seconds, naming the URI, when an http(s) tracking server cannot be reached at
-    all: MLflow retries a refused connection for minutes (its retries are meant for a server
-    that answered and hiccuped, and stay in force once we know the server is there). A TCP
-    connect is enough; it costs no HTTP request."""
-    import socket
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname, port), timeout=timeout):
-            return
-    except OSError as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
-        raise TrackingError(
-            f"MLflow tracking at {redact_uri(uri)} cannot be reached ({reason}); start the "
-            "server, check --tracking-uri / MLFLOW_TRACKING_URI, or omit them for the local "
-            "sqlite store"
-        ) from exc
-
-
 def _prepare_databricks(uri: str, experiment: str) -> WorkspaceInfo | None:
     """On Databricks: credentials checked (bounded) and the experiment's folder made."""
-    if not _is_databricks(uri):
+    if not uris.is_databricks(uri):
         return None
     from alignment_mlflow.tracking import databricks
 
@@ -247,45 +145,6 @@ def _upload(client: MlflowClient, uri: str, ref: RunRef, folder: Path) -> None:
         client.log_artifacts(ref.run_id, str(folder))
 
 
-def _owner() -> str:
-    import socket
-
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-LEASE_TAG = "alignment.lease_seconds"
-DEFAULT_LEASE_SECONDS = 3600  # an alignment takes seconds; an hour RUNNING means its process died
-
-
-def lease_seconds() -> int:
-    raw = os.environ.get("ALIGNMENT_RUN_LEASE_SECONDS", "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_LEASE_SECONDS
-
-
-def _orphaned(run: Any, host: str, now_ms: int) -> str | None:
-    """Why a RUNNING run of this alignment is orphaned, or None while it may still be alive.
-
-    Its lease (``alignment.lease_seconds`` from its start) has run out, whichever machine ran it:
-    job clusters never come back to close their runs. Before that, only a run whose process on
-    this machine is gone is closed; a live process or another machine's run is left alone."""
-    tags = run.data.tags
-    lease = str(tags.get(LEASE_TAG, ""))
-    lease_ms = (int(lease) if lease.isdigit() else lease_seconds()) * 1000
-    if now_ms - int(run.info.start_time or 0) > lease_ms:
-        return f"orphaned: still RUNNING {lease_ms // 1000}s after it started (its lease)"
-    owner = str(tags.get(OWNER_TAG, ""))
-    owner_host, _, pid = owner.rpartition(":")
-    if owner_host != host or not pid.isdigit():
-        return None
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return f"orphaned: process {owner} ended without finishing"
-    except PermissionError:
-        return None  # alive, owned by someone else
-    return None
-
-
 def _fail_orphans(client: MlflowClient, running: Sequence[Any]) -> None:
     """Mark FAILED the RUNNING runs of this alignment that will never finish: a run stays
     RUNNING when its process was killed or its tracking server died before it could close it."""
@@ -293,7 +152,7 @@ def _fail_orphans(client: MlflowClient, running: Sequence[Any]) -> None:
 
     host, now_ms = socket.gethostname(), int(time.time() * 1000)
     for r in running:
-        why = _orphaned(r, host, now_ms)
+        why = orphans.orphan_reason(r, host, now_ms)
         if why:
             ref = RunRef(client.tracking_uri, r.info.experiment_id, r.info.run_id, None, False, 0)
             fail_run(client, ref, RuntimeError(why))
@@ -313,7 +172,7 @@ def start_alignment_run(
     from mlflow.entities import Metric, Param, RunTag
 
     uri = tracking_uri
-    check_reachable(uri)
+    uris.check_reachable(uri)
     workspace = _prepare_databricks(uri, experiment)
     exp_id = _experiment_id(client, uri, experiment)
     fp = report.fingerprint(ctx.spec.sha256, ctx.findings_sha256, ctx.package_version)
@@ -335,18 +194,18 @@ def start_alignment_run(
             uri,
             exp_id,
             r.info.run_id,
-            run_url(uri, exp_id, r.info.run_id, workspace),
+            uris.run_url(uri, exp_id, r.info.run_id, workspace),
             True,
             int(r.info.start_time),
             dict(r.data.tags),
             r.info.artifact_uri,
-            experiment_url(uri, exp_id),
+            uris.experiment_url(uri, exp_id),
         )
 
-    ctx = replace(ctx, experiment=experiment, experiment_url=experiment_url(uri, exp_id))
+    ctx = replace(ctx, experiment=experiment, experiment_url=uris.experiment_url(uri, exp_id))
     tags = report.run_tags(ctx, fingerprint=fp)
-    tags[OWNER_TAG] = _owner()
-    tags[LEASE_TAG] = str(lease_seconds())
+    tags[orphans.OWNER_TAG] = orphans.owner()
+    tags[orphans.LEASE_TAG] = str(orphans.lease_seconds())
     tags = {**_context_tags(), **tags}
     run = _call(
         uri,
@@ -359,7 +218,7 @@ def start_alignment_run(
         uri,
         exp_id,
         run.info.run_id,
-        run_url(uri, exp_id, run.info.run_id, workspace),
+        uris.run_url(uri, exp_id, run.info.run_id, workspace),
         False,
         int(run.info.start_time),
         artifact_uri=run.info.artifact_uri,
