@@ -253,3 +253,28 @@ def test_sigterm_during_the_run_closes_it_as_killed(tmp_path: Path, mlflow_serve
     assert [r["info"]["status"] for r in runs(mlflow_server, experiment)] == ["KILLED"]
     assert findings.read_bytes() == CLEAN.read_bytes()
     assert not table.exists()
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_findings_that_cannot_be_written_stop_the_job_before_any_write(
+    tmp_path: Path, what: str
+) -> None:
+    """An immutable file or folder (chattr +i binds root too, as tests run as root): the run
+    must not log to MLflow or commit to Delta when the findings write-back cannot happen."""
+    findings = findings_copy(tmp_path)
+    locked = findings if what == "file" else findings.parent
+    if subprocess.run(["chattr", "+i", str(locked)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here (needs root on ext4/xfs)")
+    try:
+        table = tmp_path / "tiers"
+        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+        for extra in ([], ["--dry-run"]):
+            failed = cli(tmp_path, "--findings", str(findings), "--spec", str(TEMPLATE_SPEC),
+                         "--tracking-uri", uri, "--tiers-table", str(table), *extra)  # fmt: skip
+            assert failed.returncode == 2, failed.stderr
+            assert "cannot be written back" in failed.stderr
+        assert not table.exists()
+        assert not (tmp_path / "mlflow.db").exists()
+        assert findings.read_bytes() == CLEAN.read_bytes()
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], check=True)

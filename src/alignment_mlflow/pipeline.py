@@ -86,6 +86,7 @@ def _load_findings(findings: str | os.PathLike[str], profile: str | None, client
 
     loc = findings_io.locate_findings(os.fspath(findings), profile=profile, client=client)
     doc = findings_io.read_findings(loc)
+    findings_io.check_writable(loc)
     related: tuple[Any, ...] = ()
     if doc.view.is_aggregated:
         related = tuple(d.view for d in findings_io.read_related_findings(loc, doc))

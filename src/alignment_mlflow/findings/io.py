@@ -115,6 +115,20 @@ def read_related_findings(loc: FindingsLocation, doc: FindingsDocument) -> list[
     return out
 
 
+def check_writable(loc: FindingsLocation) -> None:
+    """Refuse, before anything is written anywhere, findings that could not be written back: a
+    Delta commit and an MLflow run must not precede a findings write that cannot happen."""
+    try:
+        loc.store.check_writable(loc.path)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise FindingsError(
+            f"findings {loc.display} cannot be written back ({reason}); nothing was written: "
+            "make the file and its folder writable for this user, or copy the findings to a "
+            "writable folder and pass that"
+        ) from exc
+
+
 def update_findings_metadata(
     loc: FindingsLocation,
     doc: FindingsDocument,

@@ -62,6 +62,11 @@ class Store(ABC):
     @abstractmethod
     def stat(self, path: str) -> Entry: ...
 
+    def check_writable(self, path: str) -> None:
+        """Raise ``PermissionError``/``OSError`` when ``path`` could not be replaced, without
+        changing it. Stores that can only find out by writing (REST APIs) accept by default."""
+        return
+
     def join(self, folder: str, name: str) -> str:
         return posixpath.join(folder, name)
 

@@ -93,6 +93,18 @@ class LocalStore(Store):
         """Only regular files, never more than ``max_bytes`` (a FIFO or device is refused)."""
         return read_bounded(path, sys.maxsize - 1 if max_bytes is None else max_bytes)
 
+    def check_writable(self, path: str) -> None:
+        """What the write needs, tried without changing anything: open the file for writing
+        (refused for a read-only or immutable file) and create and remove a temporary file
+        beside it (refused for a read-only folder or file system), where the new file and the
+        ``.bak`` are made."""
+        target = _write_target(path)
+        with open(target, "r+b"):
+            pass
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=target.parent)
+        os.close(fd)
+        os.unlink(tmp)
+
     def stat(self, path: str) -> Entry:
         p = Path(path)
         st = p.stat()
