@@ -14,30 +14,6 @@ from conftest import TEMPLATE_SPEC
 
 pytestmark = [pytest.mark.browser, pytest.mark.mlflow_server]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium not installed: apt-get install chromium (.ci/run does this)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
 
 def test_run_page_shows_the_verdict_tags(browser: Any, mlflow_server: str, tmp_path: Path) -> None:
     model = train_and_register(mlflow_server, name="ui_gate", latency_s=0.2)  # 200 ms: unmet

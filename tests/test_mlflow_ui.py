@@ -31,17 +31,6 @@ from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
 
 pytestmark = [pytest.mark.browser, pytest.mark.mlflow_server]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1920, "height": 1080}
 WAIT = 60_000  # ms: the first page load compiles nothing but fetches a large bundle
 EXPERIMENT = "/Shared/alignment/ui-verdict"
@@ -102,18 +91,6 @@ def aligned(mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> Ali
     assert {n: r.status for n, r in runs.items()} == FIXTURES
     assert len(experiments) == 1, experiments  # one experiment holds the three runs
     return Aligned(mlflow_server, experiments.pop(), runs)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium not installed: apt-get install chromium (.ci/run does this)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

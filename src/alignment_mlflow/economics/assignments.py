@@ -7,12 +7,11 @@ mix. A plan that already wrote the project's rows (same run, same row count) com
 
 from __future__ import annotations
 
-from typing import Any
-
 import pyarrow as pa
 import pyarrow.dataset as ds
 
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
+from alignment_mlflow.tiers.delta_rs import current_version, open_table
 from alignment_mlflow.tiers.schema import sql_string
 
 _ARROW = {
@@ -37,24 +36,9 @@ def arrow_schema(id_type: pa.DataType) -> pa.Schema:
     )
 
 
-def _open(uri: str) -> Any:
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        return DeltaTable(uri)
-    except TableNotFoundError:
-        return None
-
-
-def current_version(uri: str) -> int | None:
-    table = _open(uri)
-    return None if table is None else int(table.version())
-
-
 def already_written(uri: str, *, project: str, run_id: str, rows: int) -> int | None:
     """The table's version when the project's rows are exactly this run's, else None."""
-    table = _open(uri)
+    table = open_table(uri)
     if table is None:
         return None
     data = table.to_pyarrow_dataset()
@@ -77,7 +61,7 @@ def write(
     from deltalake import CommitProperties, write_deltalake
 
     props = CommitProperties(custom_metadata=commit_metadata)
-    if _open(uri) is None:
+    if open_table(uri) is None:
         write_deltalake(
             uri,
             batches,

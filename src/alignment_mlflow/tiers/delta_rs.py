@@ -49,7 +49,8 @@ def arrow_schema() -> pa.Schema:
     )
 
 
-def _open(uri: str) -> DeltaTable | None:
+def open_table(uri: str) -> DeltaTable | None:
+    """The table at ``uri``, or None when there is none yet."""
     try:
         return DeltaTable(uri)
     except TableNotFoundError:
@@ -57,13 +58,13 @@ def _open(uri: str) -> DeltaTable | None:
 
 
 def current_version(uri: str) -> int | None:
-    table = _open(uri)
+    table = open_table(uri)
     return None if table is None else int(table.version())
 
 
 def project_rows(uri: str, project: str) -> list[dict[str, Any]]:
     """The rows under a project slug, or none when the table does not exist yet."""
-    table = _open(uri)
+    table = open_table(uri)
     if table is None:
         return []
     rows: list[dict[str, Any]] = table.to_pyarrow_table(
@@ -74,7 +75,7 @@ def project_rows(uri: str, project: str) -> list[dict[str, Any]]:
 
 def _ensure_table(uri: str) -> DeltaTable:
     """Create the table once; a concurrent creator winning the race is fine."""
-    table = _open(uri)
+    table = open_table(uri)
     if table is not None:
         return table
     try:
@@ -87,7 +88,7 @@ def _ensure_table(uri: str) -> DeltaTable:
             configuration=TABLE_PROPERTIES,
         )
     except (CommitFailedError, DeltaError):
-        table = _open(uri)
+        table = open_table(uri)
         if table is None:
             raise
         return table

@@ -225,41 +225,37 @@ def write_tiers(
         "spec_sha256": spec.sha256,
         "alignment_project": project,
     }
+    backend: Literal["delta-rs", "spark"]
+    merge: dict[str, Any] = {
+        "project": project,
+        "project_name": spec.business_context.project_name,
+        "commit_metadata": commit_metadata,
+        "max_attempts": max_attempts,
+    }
     if is_table_name(target):
         from alignment_mlflow.tiers import delta_spark
 
         name = parse_table_name(target)
         session = spark_for(target, spark)
-        try:
-            version, changed, counts = delta_spark.merge_tiers(
-                session,
-                name,
-                rows,
-                project=project,
-                project_name=spec.business_context.project_name,
-                commit_metadata=commit_metadata,
-                max_attempts=max_attempts,
-            )
-        except ProjectCollisionError:
-            raise
-        except Exception as exc:
-            raise DeltaWriteError(f"writing tiers to {name} with Spark failed: {exc}") from exc
-        return TiersWriteResult(str(name), version, changed, "spark", counts)
+        table, backend = str(name), "spark"
+        what = f"writing tiers to {name} with Spark"
 
-    from alignment_mlflow.tiers import delta_rs
+        def commit() -> tuple[int, bool, dict[str, int]]:
+            return delta_spark.merge_tiers(session, name, rows, **merge)
 
-    uri = _uri(target)
+    else:
+        from alignment_mlflow.tiers import delta_rs
+
+        table, backend = _uri(target), "delta-rs"
+        what = f"writing tiers to Delta table {table}"
+
+        def commit() -> tuple[int, bool, dict[str, int]]:
+            return delta_rs.merge_tiers(table, rows, **merge)
+
     try:
-        version, changed, counts = delta_rs.merge_tiers(
-            uri,
-            rows,
-            project=project,
-            project_name=spec.business_context.project_name,
-            commit_metadata=commit_metadata,
-            max_attempts=max_attempts,
-        )
+        version, changed, counts = commit()
     except ProjectCollisionError:
         raise
     except Exception as exc:
-        raise DeltaWriteError(f"writing tiers to Delta table {uri} failed: {exc}") from exc
-    return TiersWriteResult(uri, version, changed, "delta-rs", counts)
+        raise DeltaWriteError(f"{what} failed: {exc}") from exc
+    return TiersWriteResult(table, version, changed, backend, counts)
