@@ -325,9 +325,9 @@ def _write_arrow(
     constants: dict[str, Any], rows: int, meta: dict[str, str],
 ) -> tuple[str, int, bool]:  # fmt: skip
     from alignment_mlflow.economics import arrow_engine, assignments
-    from alignment_mlflow.tiers.writer import _uri
+    from alignment_mlflow.tiers.writer import resolved_target
 
-    uri = _uri(target)
+    uri = resolved_target(target)
     try:
         same = assignments.already_written(
             uri, project=constants["project"], run_id=constants["plan_run_id"], rows=rows
