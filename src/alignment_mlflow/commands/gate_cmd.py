@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from alignment_mlflow.commands._common import handle_errors
+from alignment_mlflow.commands._common import echo, handle_errors
 
 
 @click.command()
@@ -96,8 +96,8 @@ def gate(
             profile=profile,
         )
     if as_json:
-        click.echo(json.dumps(result.to_json(), sort_keys=False))
+        echo(json.dumps(result.to_json(), sort_keys=False))
     else:
         for line in result.summary_lines():
-            click.echo(line)
+            echo(line)
     sys.exit(result.exit_code(allow_incomplete))

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from alignment_mlflow.commands._common import handle_errors
+from alignment_mlflow.commands._common import echo, handle_errors
 
 
 @click.command()
@@ -75,7 +75,7 @@ def plan(
     out = sys.stderr if as_json else sys.stdout
 
     def progress(step: str, seconds: float, detail: str) -> None:
-        click.echo(f"{step:<18} {seconds:7.2f}s  {detail}", file=out)
+        echo(f"{step:<18} {seconds:7.2f}s  {detail}", file=out)
 
     with contextlib.redirect_stdout(sys.stderr):
         result = run_plan(
@@ -92,8 +92,8 @@ def plan(
             progress=progress,
         )
     if as_json:
-        click.echo(json.dumps(result.to_json()))
+        echo(json.dumps(result.to_json()))
     else:
-        click.echo("")
+        echo("")
         for line in result.summary_lines():
-            click.echo(line)
+            echo(line)

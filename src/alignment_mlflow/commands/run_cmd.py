@@ -96,7 +96,7 @@ def run(
             progress=progress,
         )
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     if as_json:
         echo(json.dumps(result.to_json(), sort_keys=False))
     else:
