@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from alignment_mlflow.redact import redact_uri
 from alignment_mlflow.spec.model import plain
 
 #: The keys the framework's notebook writes under ``metadata`` (chapter 9), in its order.
@@ -104,7 +105,7 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 def _shown(uri: str) -> str:
     """A URI as a message may show it: no user info, no query string (either may hold a secret)."""
-    return _USERINFO.sub(r"\1***@", uri.strip()).split("?", 1)[0]
+    return redact_uri(uri.strip()).split("?", 1)[0]
 
 
 def _path_key(path: str, cwd: str | None) -> str:
