@@ -207,3 +207,26 @@ def test_the_bundled_example_scores() -> None:
     assert out["total_cost"] == 6853.5
     assert out["within_budget"] is True
     assert result.economics.parity_met is False  # the example shows a fairness gap
+
+
+def test_parts_with_different_numeric_types_are_read_file_by_file(tmp_path: Path) -> None:
+    # The local engine reads plain Parquet file by file (bounded memory); parts written with
+    # narrower types must still be one population, typed as the dataset is.
+    folder = tmp_path / "scores"
+    folder.mkdir()
+    t = scores_table(1000)
+    pq.write_table(t.slice(0, 600), folder / "part-0.parquet")
+    narrow = t.slice(600).cast(
+        pa.schema([("customer_id", pa.int32()), ("churn_score", pa.float32()),
+                   ("segment", pa.string())])
+    )  # fmt: skip
+    pq.write_table(narrow, folder / "part-1.parquet")
+    target = tmp_path / "assignments"
+    result = alignment_mlflow.plan(
+        str(folder), str(TEMPLATE_SPEC), assignments_table=str(target),
+        tracking_uri=f"sqlite:///{tmp_path / 'm.db'}",
+    )  # fmt: skip
+    assert result.economics.rows == 1000
+    rows = DeltaTable(str(target)).to_pyarrow_table()
+    assert rows.schema.field("customer_id").type == pa.int64()
+    assert sorted(rows.column("customer_id").to_pylist()) == list(range(1000))

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from alignment_mlflow.economics.bands import BandTable, band_masks
 from alignment_mlflow.economics.core import (
@@ -56,9 +57,17 @@ class ArrowScores:
         return d if isinstance(d, str) else d.result()
 
     def batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
-        # Little readahead: a few batches in flight keep both cores busy; more only costs memory.
-        # Parquet's pre-buffering is off: with it the scan kept a whole file's columns cached
-        # (675 MiB for 50M ids and scores in one file, and 4x slower: bench/plan.py).
+        if self.kind == "parquet":
+            # File by file, row group by row group: the dataset scanner kept more and more of a
+            # large file in its pool as the consumer fell behind (apache/arrow#39808; 452 MiB
+            # against 136 MiB for 50M rows in bench/plan.py, for 5% more time). Pre-buffering is
+            # off for the same reason: it cached a whole file's columns.
+            for path in self.dataset.files:
+                with pq.ParquetFile(path, pre_buffer=False) as f:
+                    yield from f.iter_batches(BATCH_ROWS, columns=list(columns))
+            return
+        # Delta tables (partition values come from the log, not the files) and Arrow tables: the
+        # dataset scanner, with little readahead and no pre-buffering.
         options = (
             {"fragment_scan_options": ds.ParquetFragmentScanOptions(pre_buffer=False)}
             if isinstance(self.dataset, ds.FileSystemDataset)
