@@ -249,3 +249,23 @@ def test_cloud_uris_keep_write_deltalake_and_both_writers_agree(
     assert not (streamed / "_delta_log" / "00000000000000000003.json").exists()
     operations = [_log(uri, 0)[0]["commitInfo"]["operation"] for uri in (streamed, fallback)]
     assert operations[0] != operations[1]  # both branches ran
+
+
+def test_a_commit_that_lands_and_then_raises_keeps_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A post-commit hook (a checkpoint) can fail after the commit is durable: the files are the
+    # table's then, and deleting them would break it.
+    import deltalake.transaction
+
+    real = deltalake.transaction.create_table_with_add_actions
+
+    def commit_then_fail(*args: Any, **kwargs: Any) -> None:
+        real(*args, **kwargs)
+        raise RuntimeError("checkpoint failed")
+
+    monkeypatch.setattr(deltalake.transaction, "create_table_with_add_actions", commit_then_fail)
+    uri = tmp_path / "a"
+    with pytest.raises(RuntimeError, match="checkpoint failed"):
+        _write(uri, _scores(100))
+    assert DeltaTable(str(uri)).to_pyarrow_table().num_rows == 100

@@ -287,6 +287,7 @@ def _write_files(
     file_schema = stream.remove(at).remove_metadata()
     lanes = [_Parts(root, project, file_schema, lane, LANES) for lane in range(LANES)]
     table_schema = Schema.from_arrow(_plain(stream))
+    adds: list[Any] = []
     try:
         body = (b.drop_columns([PARTITION]) for b in batches if b.num_rows)
         _pipelined(body, [p.write for p in lanes])
@@ -316,9 +317,23 @@ def _write_files(
                 commit_properties=props,
             )
     except BaseException:
-        for parts in lanes:
-            parts.discard()
+        # A commit can land and still raise (a post-commit hook such as a checkpoint failing):
+        # then the files are the table's and must stay.
+        if not _landed(uri, [a.path for a in adds]):
+            for parts in lanes:
+                parts.discard()
         raise
+
+
+def _landed(uri: str, paths: list[str]) -> bool:
+    if not paths:
+        return False
+    try:
+        table = open_table(uri)
+        in_table = set() if table is None else set(table.file_uris())
+    except Exception:
+        return True  # cannot tell: keeping orphan files is safe, deleting live ones is not
+    return any(u.endswith("/" + p) for p in paths for u in in_table)
 
 
 def _pipelined(
