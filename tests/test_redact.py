@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from alignment_mlflow.redact import redact_text, redact_uri
@@ -37,8 +37,11 @@ secret = st.text(alphabet=st.characters(categories=["L", "N"]), min_size=4, max_
 
 
 @given(user=secret, password=secret, token=secret)
+@example(user="0000", password="http", token="0000")  # a secret spelled like the scheme (CI found)
+@example(user="0000", password="0000", token="http")
 def test_no_secret_survives(user: str, password: str, token: str) -> None:
+    # The whole output is known: nothing of the secrets is left, however they are spelled (a
+    # "not in" check failed on secrets that are also words of the message, like "http").
     uri = f"https://{user}:{password}@example.com:443/mlflow?access_token={token}"
     out = redact_text(f"failed calling {uri}: timeout")
-    assert password not in out.replace("example.com", "").replace("mlflow", "")
-    assert token not in out.replace("example.com", "").replace("mlflow", "").replace("access", "")
+    assert out == "failed calling https://***@example.com:443/mlflow?access_token=*** timeout"
