@@ -29,7 +29,6 @@ from typing import Any
 from urllib.parse import quote
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -65,6 +64,12 @@ _DICTIONARY = (
 )
 
 _STATISTICS = ("customer_id", "churn_score", "tier_rank", "cost", "scored_at")
+# How a new assignments table is created, by either writer.
+_NEW_TABLE: dict[str, Any] = {
+    "partition_by": [PARTITION],
+    "name": "churn_assignments",
+    "description": ASSIGNMENTS_COMMENT,
+}
 
 
 def parquet_options(schema: pa.Schema) -> dict[str, Any]:
@@ -205,11 +210,8 @@ class _FileStats:
 
 
 def _min_max(column: pa.Array) -> tuple[Any, Any]:
-    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-        values = column.to_numpy(zero_copy_only=False)
-        return values.min().item(), values.max().item()
-    mm = pc.min_max(column)
-    return mm["min"].as_py(), mm["max"].as_py()
+    values = column.to_numpy(zero_copy_only=False)
+    return values.min().item(), values.max().item()
 
 
 class _Parts:
@@ -219,10 +221,11 @@ class _Parts:
         self.root, self.project, self.schema = root, project, schema
         self.lane, self.lanes = lane, lanes
         self.folder = _partition_folder(project)
+        # The numeric columns with Parquet statistics get Delta file statistics too.
         self.stat_columns = tuple(
             f.name
             for f in schema
-            if f.name in ("customer_id", "churn_score", "tier_rank", "cost")
+            if f.name in _STATISTICS
             and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
         )
         self.written: list[Path] = []
@@ -302,10 +305,8 @@ def _write_files(
                 table_schema,
                 adds,
                 mode="error",
-                partition_by=[PARTITION],
-                name="churn_assignments",
-                description=ASSIGNMENTS_COMMENT,
                 commit_properties=props,
+                **_NEW_TABLE,
             )
         else:
             table.create_write_transaction(
@@ -389,10 +390,8 @@ def _write_deltalake(
             uri,
             batches,
             mode="append",
-            partition_by=[PARTITION],
-            name="churn_assignments",
-            description=ASSIGNMENTS_COMMENT,
             commit_properties=props,
+            **_NEW_TABLE,
         )
     else:
         write_deltalake(
