@@ -3,34 +3,45 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime
 STAMP := $(VENV)/.installed
+# uv installs the lock (uv.lock) and the floor's pinned requirements. It comes from PyPI at one
+# version, in a venv of its own, so nothing of the machine's Python is touched.
+UV_VERSION := 0.13.9
+TOOLS := .venv-tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+# The oldest MLflow a current Databricks runtime ships (16.4 LTS ML), locked in requirements/.
 FLOOR := .venv-mlflow-floor
-# The oldest MLflow a current Databricks runtime ships (16.4 LTS ML); SQLAlchemy 2.1 postdates it.
-FLOOR_PINS := "mlflow==2.21.3" "sqlalchemy<2.1"
+FLOOR_LOCK := requirements/mlflow-floor.txt
 FLOOR_TESTS := tests/test_tracking.py tests/test_pipeline.py tests/test_entry_point.py tests/test_report.py
+# The newest versions pyproject.toml's ranges allow, unlocked: drift is found here, on purpose.
+LATEST := .venv-latest
 DEMO := demo-output
 
-.PHONY: demo test test-mlflow-floor lint bench clean
+.PHONY: demo install test test-mlflow-floor test-latest lint lock bench clean
 
-# Venvs are (re)installed when missing or when pyproject.toml is newer than the last install.
-# The demo needs the runtime package and MLflow's UI only (no Spark, no browser driver);
-# tests, lint and bench need the dev set.
-$(RUNTIME): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[ui]'
+$(UV):
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+# Venvs are (re)installed from the lock when missing or when the lock or pyproject.toml changed.
+# The demo needs the runtime package and MLflow's UI only (no Spark, no browser driver):
+# --inexact keeps a dev set that is already there.
+$(RUNTIME): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --inexact --extra ui --python $(PYTHON) --quiet
 	touch $(RUNTIME)
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --extra dev --extra ui --python $(PYTHON) --quiet
 	touch $(STAMP) $(RUNTIME)
 
-$(FLOOR)/.installed: pyproject.toml
-	test -x $(FLOOR)/bin/python || $(PYTHON) -m venv $(FLOOR)
-	$(FLOOR)/bin/python -m pip install --quiet --upgrade pip
-	$(FLOOR)/bin/python -m pip install --quiet -e . $(FLOOR_PINS) pytest pytest-timeout hypothesis
+$(FLOOR)/.installed: pyproject.toml $(FLOOR_LOCK) | $(UV)
+	test -x $(FLOOR)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(FLOOR)
+	$(UV) pip sync --quiet --python $(FLOOR)/bin/python $(FLOOR_LOCK)
+	$(UV) pip install --quiet --python $(FLOOR)/bin/python --no-deps -e .
 	touch $(FLOOR)/.installed
+
+install: $(STAMP) $(FLOOR)/.installed
 
 demo: $(RUNTIME)
 	$(BIN)/python examples/demo.py --out $(DEMO)
@@ -47,6 +58,23 @@ test-mlflow-floor: $(FLOOR)/.installed
 
 test: lint test-mlflow-floor
 	$(BIN)/python -m pytest
+
+# The suite on the newest versions pyproject.toml allows (not the lock). Run it before `make lock`
+# and when a dependency announces a release; it is not part of CI. It prints how the newest
+# versions differ from the lock, then runs the suite.
+test-latest: | $(UV)
+	rm -rf $(LATEST)
+	$(UV) venv --quiet --python $(PYTHON) $(LATEST)
+	$(UV) pip install --quiet --refresh --python $(LATEST)/bin/python -e '.[dev,ui]'
+	$(LATEST)/bin/python .ci/drift.py uv.lock
+	$(LATEST)/bin/python -m pytest -p no:cacheprovider
+
+# Regenerate the locks at the newest versions the ranges allow (`uv lock` alone only adds
+# what pyproject.toml newly asks for, keeping every other pin).
+lock: | $(UV)
+	$(UV) lock --upgrade --python $(PYTHON)
+	$(UV) pip compile --quiet --universal --upgrade --python $(PYTHON) --generate-hashes \
+		pyproject.toml requirements/mlflow-floor.in -o $(FLOOR_LOCK)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py

@@ -128,3 +128,35 @@ def test_canonical_json_hashes_mixed_keys_and_keeps_plain_hashes() -> None:
     mixed = {1: "a", "b": "c", date(2020, 1, 1): "d"}
     assert canonical_json(mixed) == canonical_json(dict(reversed(mixed.items())))
     assert canonical_json({1: "x"}) != canonical_json({"int:1": "y"})
+
+
+def test_a_parser_that_refuses_nesting_first_still_gets_our_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """libyaml 0.2.6 (PyYAML 6.0.4) refuses 1,000 levels itself, in words of its own, and reads
+    ahead of our counter. Whatever the fast parser says, a document nested past our limit gets
+    our message and line: here a stand-in parser refuses at 20 levels with other words."""
+    import yaml
+
+    from alignment_mlflow import yamlio
+
+    class Refusing(yaml.SafeLoader):  # type: ignore[misc]
+        opened = 0
+
+        def get_event(self) -> yaml.Event:
+            event = super().get_event()
+            self.opened += isinstance(event, yamlio._OPEN)
+            if self.opened > 20:
+                raise yaml.scanner.ScannerError(
+                    "while nesting", None, "the parser gave up in its own words", event.start_mark
+                )
+            return event
+
+    monkeypatch.setattr(yamlio, "_BaseLoader", Refusing)
+    text = "\n" * 3 + "[" * 150 + "]" * 150
+    with pytest.raises(YamlLoadError, match="nested more than 100 levels") as info:
+        load_yaml(text)
+    assert info.value.line == 4
+    # a document within our limit keeps the parser's own error
+    with pytest.raises(YamlLoadError, match="own words"):
+        load_yaml("[" * 30 + "]" * 30)

@@ -123,8 +123,30 @@ def _check_depth(text: str) -> int:
     libyaml's composer (and every walk over its nodes) recurses once per level: 10,000 levels
     raise ``RecursionError`` and 30,000 crash the process in C. The parser's event stream is
     flat, so a loop with a counter bounds the depth without recursing, for ~10% of a full load.
+
+    libyaml 0.2.6 (PyYAML 6.0.4's wheels) refuses deep nesting itself, and its scanner reads
+    ahead, so its error can come before our counter passes the limit. Its words are not our
+    contract: when the fast scan stops on a YAML error, the document is scanned again with the
+    pure-Python parser (no nesting limit of its own, no recursion), so a document nested past
+    our limit gets our one message and line whichever parser noticed first.
     """
-    loader = _BaseLoader(text)
+    try:
+        return _scan_depth(_BaseLoader(text))
+    except YamlLoadError as first:
+        if _BaseLoader is yaml.SafeLoader or first.message.startswith(_TOO_DEEP):
+            raise
+        try:
+            _scan_depth(yaml.SafeLoader(text))
+        except YamlLoadError as second:
+            if second.message.startswith(_TOO_DEEP):
+                raise second from None
+        raise
+
+
+_TOO_DEEP = "nested more than"
+
+
+def _scan_depth(loader: yaml.SafeLoader) -> int:
     depth = aliases = 0
     try:
         while True:
@@ -134,7 +156,7 @@ def _check_depth(text: str) -> int:
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise YamlLoadError(
-                        f"nested more than {MAX_DEPTH} levels deep; a spec or findings file "
+                        f"{_TOO_DEEP} {MAX_DEPTH} levels deep; a spec or findings file "
                         "needs fewer than ten (a hostile or generated document?)",
                         event.start_mark.line + 1,
                     )
