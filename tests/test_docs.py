@@ -207,15 +207,20 @@ def test_the_tour_appears_in_the_ui_the_demo_opens(browser: Any, tour: Tour) -> 
             "window.localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false')"
         )
         page = context.new_page()
+        # The UI opens experiments in its GenAI mode unless asked for "Model training".
+        mode = "?workflowType=machine_learning"
         page.goto(
-            f"{server.uri}/#/experiments/{alignment.experiment_id}", wait_until="load",
+            f"{server.uri}/#/experiments/{alignment.experiment_id}/runs{mode}",
+            wait_until="domcontentloaded",
             timeout=60_000,
-        )  # fmt: skip
-        for name in names:
-            expect(page.get_by_text(name, exact=True).first).to_be_visible(timeout=60_000)
+        )
+        cells = page.locator('[role=gridcell][col-id="attributes.`Run Name`"] a')
+        expect(cells).to_have_count(2, timeout=60_000)
+        assert sorted(t.strip() for t in cells.all_inner_texts()) == names
         page.goto(
-            f"{server.uri}/#/experiments/{training.experiment_id}/runs/{model_run.info.run_id}",
-            wait_until="load",
+            f"{server.uri}/#/experiments/{training.experiment_id}/runs/{model_run.info.run_id}"
+            + mode,
+            wait_until="domcontentloaded",
             timeout=60_000,
         )
         page.get_by_text("alignment.verdict.model_auc").first.wait_for(timeout=60_000)
@@ -226,8 +231,9 @@ def test_the_tour_appears_in_the_ui_the_demo_opens(browser: Any, tour: Tour) -> 
         if shots:  # to refresh docs/img/: ALIGNMENT_SCREENSHOTS=docs/img pytest -m browser ...
             page.screenshot(path=str(Path(shots) / "tour-gated-model-run.png"))
         page.goto(
-            f"{server.uri}/#/experiments/{alignment.experiment_id}/runs/{aligned.info.run_id}",
-            wait_until="load",
+            f"{server.uri}/#/experiments/{alignment.experiment_id}/runs/{aligned.info.run_id}"
+            + mode,
+            wait_until="domcontentloaded",
             timeout=60_000,
         )
         verdict = page.get_by_test_id("note-editor-preview-content").first.locator("p").first
