@@ -237,7 +237,7 @@ def colour_status(line: str) -> str:
     if not match:
         return line
     colour = _COLOUR_OF[match.group(1).upper()]
-    styled = click.style(match.group(1), fg=colour, bold=colour == "red")
+    styled = click.style(match.group(1), fg=colour, bold=True if colour == "red" else None)
     return line[: match.start()] + styled + line[match.end() :]
 
 
