@@ -18,7 +18,7 @@ FLOOR_TESTS := tests/test_tracking.py tests/test_pipeline.py tests/test_entry_po
 LATEST := .venv-latest
 DEMO := demo-output
 
-.PHONY: demo install test test-mlflow-floor test-latest lint lock bench clean
+.PHONY: demo install test test-mlflow-floor test-latest lint lock bench clean docs
 
 $(UV):
 	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
@@ -56,7 +56,11 @@ lint: $(STAMP)
 test-mlflow-floor: $(FLOOR)/.installed
 	$(FLOOR)/bin/python -m pytest -q -p no:cacheprovider $(FLOOR_TESTS)
 
-test: lint test-mlflow-floor
+# The docs site (mkdocs.yml, docs/): warnings are errors, so a broken link or anchor fails.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
+
+test: lint docs test-mlflow-floor
 	$(BIN)/python -m pytest
 
 # The suite on the newest versions pyproject.toml allows (not the lock). Run it before `make lock`

@@ -1,8 +1,11 @@
-"""`make demo`: the whole alignment on a bundled example, with embedded defaults only.
+"""`make demo`: the newcomer's tour on a bundled example, into one MLflow store.
 
-It runs the real CLI from inside the output folder, so MLflow's default local store, the default
-Delta path (./alignment_delta/intervention_tiers) and the findings copy all land in ``--out``.
-Run it twice: the second run reuses the MLflow run and makes no new table version.
+run (align the findings) -> train a tiny model -> gate it -> plan the campaign, all logged to
+``<out>/mlflow.db`` (artifacts in ``<out>/mlartifacts``), so everything appears in the one UI the
+demo tells you to open. It runs the real CLI from inside the output folder, so MLflow's default
+local store, the default Delta path (./alignment_delta/intervention_tiers) and the findings copy
+all land in ``--out``; nothing is written to the repository root. Run it twice: the second run
+reuses every MLflow run, the model and the table versions.
 """
 
 from __future__ import annotations
@@ -16,49 +19,78 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def _call(title: str, cmd: list[str], out: Path) -> int:
+    print(f"==> {title}", flush=True)
+    code = subprocess.call(cmd, cwd=out)
+    if code != 0:
+        print(f"demo: `{title.split(' --', 1)[0]}` exited {code}", file=sys.stderr)
+    print(flush=True)
+    return code
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="demo-output", type=Path)
     args = parser.parse_args()
     out: Path = args.out.resolve()
+    rel = args.out.as_posix().rstrip("/")
     findings = out / "findings"
     findings.mkdir(parents=True, exist_ok=True)
     for src in sorted((HERE / "findings").glob("*_findings.yaml")):
         if not (findings / src.name).exists():
             shutil.copy2(src, findings / src.name)
-
+    store = f"sqlite:///{out / 'mlflow.db'}"
     cli = [sys.executable, "-m", "alignment_mlflow"]
+
+    title = f"alignment-mlflow run --findings {rel}/findings --spec examples/churn_alignment.yaml"
     cmd = [*cli, "run", "--findings", str(findings), "--spec", str(HERE / "churn_alignment.yaml")]
-    print("$ alignment-mlflow run --findings", findings, "--spec examples/churn_alignment.yaml")
-    code = subprocess.call(cmd, cwd=out)
-    if code != 0:
-        print(f"demo: alignment-mlflow run exited {code}", file=sys.stderr)
+    if code := _call(title, cmd, out):
+        return code
+    aligned = next(p for p in findings.glob("*_findings.yaml") if "alignment:" in p.read_text())
+
+    title = f"python examples/train_model.py --tracking-uri sqlite:///{rel}/mlflow.db"
+    train = [sys.executable, str(HERE / "train_model.py"), "--tracking-uri", store, "--if-missing"]
+    print(f"==> {title}", flush=True)
+    done = subprocess.run(train, cwd=out, stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        print(f"demo: train_model.py exited {done.returncode}", file=sys.stderr)
+        return done.returncode
+    version = done.stdout.strip().splitlines()[-1]
+    print(version, end="\n\n", flush=True)
+
+    title = (
+        f"alignment-mlflow gate --spec {rel}/findings/{aligned.name} --model-version {version} "
+        f"--tracking-uri sqlite:///{rel}/mlflow.db --promote-alias champion"
+    )
+    gate = [*cli, "gate", "--spec", str(aligned), "--model-version", version,
+            "--tracking-uri", store, "--promote-alias", "champion"]  # fmt: skip
+    if (code := _call(title, gate, out)) not in (0, 3):  # 3: the model did not pass; go on
         return code
 
     scores = HERE / "scores" / "churn_scores.parquet"
-    aligned = next(p for p in findings.glob("*_findings.yaml") if "alignment:" in p.read_text())
-    print()
-    print(f"$ alignment-mlflow plan --scores examples/scores/{scores.name} --spec {aligned.name} "
-          "--group-column segment")  # fmt: skip
+    title = (
+        f"alignment-mlflow plan --scores examples/scores/{scores.name} "
+        f"--spec {rel}/findings/{aligned.name} --group-column segment "
+        f"--assignments-table {rel}/alignment_delta/churn_assignments"
+    )
     assignments = out / "alignment_delta" / "churn_assignments"
     plan = [*cli, "plan", "--scores", str(scores), "--spec", str(aligned),
             "--group-column", "segment", "--assignments-table", str(assignments)]  # fmt: skip
-    code = subprocess.call(plan, cwd=out)
-    if code != 0:
-        print(f"demo: alignment-mlflow plan exited {code}", file=sys.stderr)
+    if code := _call(title, plan, out):
         return code
 
-    print()
-    print("Where to look:")
     mlflow_cli = Path(sys.executable).parent / "mlflow"
-    print(f"  MLflow UI:      {mlflow_cli} ui --backend-store-uri sqlite:///{out / 'mlflow.db'}")
-    print("                  then open http://127.0.0.1:5000 (experiment /Shared/alignment/...)")
-    print(f"  MLflow store:   {out / 'mlflow.db'} (artifacts in {out / 'mlartifacts'})")
-    print(f"  Delta tables:   {out / 'alignment_delta'} (intervention_tiers, churn_assignments)")
-    print(f"  Findings:       {findings} (metadata.alignment; also `alignment-mlflow show`)")
+    print("Where to look (everything above is in this one store):")
+    print(f"  MLflow UI:      {mlflow_cli} ui --backend-store-uri sqlite:///{rel}/mlflow.db")
+    print("                  then open http://127.0.0.1:5000 (experiments /Shared/alignment/...")
+    print("                  for the alignment and the plan, /Shared/churn/training for the model)")
+    print(f"  MLflow store:   {rel}/mlflow.db (artifacts in {rel}/mlartifacts)")
+    print(f"  Delta tables:   {rel}/alignment_delta (intervention_tiers, churn_assignments)")
+    print(f"  Findings:       {rel}/findings (metadata.alignment;")
+    print(f"                  `alignment-mlflow show {rel}/findings`)")
     activate = Path(sys.executable).parent / "activate"
     print(f"  On PATH:        source {activate} (then: alignment-mlflow --help)")
-    print("Run `make demo` again: the runs are reused and the table versions stay the same.")
+    print("Run `make demo` again: the runs and the model are reused, the table versions stay.")
     return 0
 
 

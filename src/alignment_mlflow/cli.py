@@ -23,7 +23,37 @@ from alignment_mlflow.commands import COMMANDS
 from alignment_mlflow.errors import Terminated
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class WorkflowGroup(click.Group):
+    """Lists the commands in the order they are used (init, validate, check, run, gate, plan,
+    show), not alphabetically: the help reads as the workflow."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+EPILOG = """The workflow on the bundled example (`make demo` runs it):
+
+\b
+  alignment-mlflow init --out churn_alignment.yaml
+  alignment-mlflow validate churn_alignment.yaml
+  alignment-mlflow check examples/findings --spec churn_alignment.yaml
+  alignment-mlflow run --findings demo-output/findings --spec churn_alignment.yaml \\
+      --tracking-uri sqlite:///demo-output/mlflow.db
+  alignment-mlflow gate --spec demo-output/findings/<aligned>_findings.yaml \\
+      --model-version models:/churn_model/1 --tracking-uri sqlite:///demo-output/mlflow.db
+  alignment-mlflow plan --scores examples/scores/churn_scores.parquet \\
+      --spec demo-output/findings/<aligned>_findings.yaml --group-column segment
+  alignment-mlflow show demo-output/findings
+
+`alignment-mlflow COMMAND --help` shows a command's options and an example.
+"""
+
+
+@click.group(
+    cls=WorkflowGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EPILOG,
+)
 @click.version_option(__version__, prog_name="alignment-mlflow")
 def cli() -> None:
     """Business alignment of a churn project as MLflow runs, a Delta table and findings metadata."""
@@ -97,6 +127,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         finish_process(0)
 
 
+def _show_usage_error(exc: click.ClickException) -> None:
+    """click's own message, with its ``Error:`` spelled ``error:`` like every other error we
+    print, so one grep (or one eye) finds them all."""
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        hint = ""
+        if exc.ctx.command.get_help_option(exc.ctx) is not None:
+            hint = f"Try '{exc.ctx.command_path} {exc.ctx.help_option_names[0]}' for help.\n"
+        click.echo(f"{exc.ctx.get_usage()}\n{hint}", err=True)
+    click.echo(f"error: {exc.format_message()}", err=True)
+
+
 def _run(args: list[str]) -> None:
     """Run the command without click's standalone mode, which always ends in ``SystemExit``."""
     try:
@@ -104,7 +145,7 @@ def _run(args: list[str]) -> None:
             args=_wheel_task_args(args), prog_name="alignment-mlflow", standalone_mode=False
         )
     except click.ClickException as exc:  # usage errors: unknown option, missing argument
-        exc.show()
+        _show_usage_error(exc)
         raise SystemExit(exc.exit_code) from None
     except click.Abort:
         click.echo("Aborted!", err=True)

@@ -16,9 +16,10 @@ from alignment_mlflow.commands import (
 COMMANDS: list[click.Command] = [
     spec_cmds.init,
     spec_cmds.validate,
-    findings_cmds.show,
     check_cmd.check,
     run_cmd.run,
-    plan_cmd.plan,
     gate_cmd.gate,
+    plan_cmd.plan,
+    findings_cmds.show,
 ]
+"""In the order of the workflow, which is also the order ``--help`` lists them in."""

@@ -147,3 +147,126 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def verbose_option(func: F) -> F:
+    """``--verbose``: let MLflow's (and Alembic's) own log lines through; without it, our output
+    is ours alone."""
+    option = click.option(
+        "--verbose", "-v", is_flag=True, help="Show MLflow's own log lines (INFO and up)."
+    )
+    return option(func)
+
+
+@contextlib.contextmanager
+def library_logging(verbose: bool) -> Iterator[None]:
+    """MLflow sets its loggers to INFO when it is imported ("Creating initial MLflow database
+    tables...", Alembic's migrations), in the middle of our step lines. Importing it first and
+    raising those loggers to WARNING keeps warnings and errors; ``--verbose`` keeps everything.
+    The previous levels are restored: a notebook or a wheel task's process keeps its own."""
+    import mlflow  # noqa: F401  (configures its loggers on import; the command needs it anyway)
+
+    loggers = [logging.getLogger(name) for name in ("mlflow", "alembic")]
+    before = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.INFO if verbose else logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, before, strict=True):
+            lg.setLevel(level)
+
+
+def new_sqlite_store(tracking_uri: str) -> str | None:
+    """The database file of a local sqlite store that does not exist yet: MLflow's schema
+    migrations run on the first connection and take most of a first run (seconds to tens of
+    seconds), which a user would otherwise watch in silence."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    path = tracking_uri[len("sqlite:///") :].split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    try:
+        return path if os.path.getsize(path) == 0 else None
+    except OSError:
+        return path
+
+
+def local_ui_lines(tracking_uri: str | None, experiment_id: str | None) -> list[str]:
+    """How to open a local store in the UI: the ``mlflow ui`` command and the page to open (a
+    local store has no URL of its own, so the summary's run and runs lines cannot link)."""
+    if not tracking_uri or not tracking_uri.startswith(("sqlite:", "file:")):
+        return []
+    page = "http://127.0.0.1:5000" + (f"/#/experiments/{experiment_id}" if experiment_id else "")
+    return [
+        f"ui:       mlflow ui --backend-store-uri {tracking_uri}",
+        f"          then open {page}",
+    ]
+
+
+_STATUS_COLOURS = {
+    "red": ("BLOCKED", "FAILED", "UNMET", "NOT MET", "OVER BUDGET"),
+    "yellow": ("NEEDS_REVIEW", "UNVERIFIABLE", "INCOMPLETE", "NOT_MEASURED", "MANUAL", "TO_VERIFY"),
+    "green": ("ALIGNED", "PASSED", "MET", "FITS"),
+}
+_STATUS_WORD = re.compile(
+    r"(?<![\w])("
+    + "|".join(
+        re.escape(w)
+        for w in sorted((w for ws in _STATUS_COLOURS.values() for w in ws), key=len, reverse=True)
+    )
+    + r")(?![\w])",
+    re.IGNORECASE,
+)
+_COLOUR_OF = {w: c for c, ws in _STATUS_COLOURS.items() for w in ws}
+
+
+def use_colour(stream: Any) -> bool:
+    """Colour only for a person at a terminal: never when ``NO_COLOR`` is set (no-color.org, any
+    non-empty value), never into a pipe or a file, never on a dumb terminal."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def colour_status(line: str) -> str:
+    """``line`` with its first status word coloured: red (blocked, failed, not met), amber
+    (needs review, unverifiable, incomplete, not measured) or green (aligned, passed, met)."""
+    match = _STATUS_WORD.search(line)
+    if not match:
+        return line
+    colour = _COLOUR_OF[match.group(1).upper()]
+    styled = click.style(match.group(1), fg=colour, bold=True if colour == "red" else None)
+    return line[: match.start()] + styled + line[match.end() :]
+
+
+def wrap_line(line: str, width: int) -> list[str]:
+    """A long line broken at spaces to ``width``, continued under its text (past the leading
+    spaces and the first word, so a status column stays a column)."""
+    import textwrap
+
+    if len(line) <= width or width < 40:
+        return [line]
+    lead = len(line) - len(line.lstrip(" "))
+    head = re.match(r"\s*\S+\s+", line)
+    indent = " " * (head.end() if head and head.end() < width // 2 else lead + 2)
+    return textwrap.wrap(
+        line, width=width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    ) or [line]
+
+
+def echo_status(text: object = "", *, err: bool = False, file: Any = None) -> None:
+    """Print human output for a person: at a terminal, status words in colour and lines wrapped
+    at its width; into a pipe or a file, exactly as :func:`echo` (what tests and scripts read)."""
+    stream = file or (sys.stderr if err else sys.stdout)
+    if not getattr(stream, "isatty", lambda: False)():
+        echo(text, err=err, file=file)
+        return
+    import shutil
+
+    width = shutil.get_terminal_size().columns
+    colour = use_colour(stream)
+    for line in safe(text).split("\n"):
+        for part in wrap_line(line, width):
+            click.echo(colour_status(part) if colour else part, file=stream, color=colour)

@@ -10,13 +10,22 @@ import click
 from alignment_mlflow.commands._common import (
     as_utc,
     echo,
+    echo_status,
     findings_argument,
     freshness_reference_option,
     handle_errors,
 )
 
 
-@click.command()
+@click.command(
+    short_help="Verify the spec's data constraints against the findings; write nothing.",
+    epilog="""Examples:
+
+\b
+  alignment-mlflow check examples/findings --spec examples/churn_alignment.yaml
+  alignment-mlflow check FINDINGS --spec SPEC --freshness-reference 2023-12-31 --strict
+""",
+)
 @findings_argument
 @click.option("--spec", required=True, metavar="SPEC", help="Alignment spec (YAML or JSON).")
 @click.option(
@@ -65,10 +74,10 @@ def check(
         }
         echo(json.dumps(payload, default=str, indent=2))
     else:
-        echo(f"status:   {status.upper()}")
+        echo_status(f"status:   {status.upper()}")
         echo(f"findings: {loc.display}")
         for v in verdicts:
-            echo(f"  {v.status.upper():<13} {v.constraint}: {v.reason}")
+            echo_status(f"  {v.status.upper():<13} {v.constraint}: {v.reason}")
             for note in v.notes:
                 echo(f"  {'':<13} note: {note}")
         counts = summarise(verdicts)

@@ -7,10 +7,17 @@ from typing import Any
 
 import click
 
-from alignment_mlflow.commands._common import echo, findings_argument, handle_errors
+from alignment_mlflow.commands._common import echo, echo_status, findings_argument, handle_errors
 
 
-@click.command()
+@click.command(
+    short_help="Print the alignment stored in a findings file (or folder), led by its status.",
+    epilog="""Example:
+
+\b
+  alignment-mlflow show demo-output/findings
+""",
+)
 @findings_argument
 @click.option(
     "--profile", metavar="NAME", help="Databricks config profile for dbfs:/ and /Volumes."
@@ -19,6 +26,7 @@ from alignment_mlflow.commands._common import echo, findings_argument, handle_er
 @handle_errors
 def show(findings: str, profile: str | None, as_json: bool) -> None:
     """Print the alignment stored in a findings file (or folder), or say there is none."""
+    from alignment_mlflow.findings.constraints import alignment_status
     from alignment_mlflow.findings.document import OUR_METADATA_KEYS
     from alignment_mlflow.findings.io import locate_findings, read_findings
 
@@ -29,6 +37,10 @@ def show(findings: str, profile: str | None, as_json: bool) -> None:
     if as_json:
         echo(json.dumps({"findings_path": loc.display, **ours}, default=str, indent=2))
         return
+    al: dict[str, Any] = ours.get("alignment") or {}
+    if al:  # the verdict leads, as in `check` and `run`
+        statuses = [str(c.get("status")) for c in al.get("data_constraints") or []]
+        echo_status(f"status:   {alignment_status(statuses).upper()}")
     echo(f"findings: {loc.display}" + (f" ({loc.discovery.reason})" if loc.discovery else ""))
     if not ours:
         echo("no alignment stored (run `alignment-mlflow run` to add one)")
@@ -37,7 +49,6 @@ def show(findings: str, profile: str | None, as_json: bool) -> None:
     echo(f"project:  {ctx.get('project_name', '-')}: {ctx.get('business_objective', '-')}")
     for m in ours.get("success_metrics") or []:
         echo(f"  metric  {m.get('Metric')}: {m.get('Target')} [{m.get('Priority')}]")
-    al: dict[str, Any] = ours.get("alignment") or {}
     if al:
         ml, delta = al.get("mlflow") or {}, al.get("delta") or {}
         echo(f"aligned:  {al.get('aligned_at')} (package {al.get('package_version')})")
@@ -51,4 +62,7 @@ def show(findings: str, profile: str | None, as_json: bool) -> None:
                 f"{t.get('intervention')} ({cost.get('text')})"
             )
         for c in al.get("data_constraints") or []:
-            echo(f"  check   {c.get('constraint')}: {c.get('status')} - {c.get('reason')}")
+            echo_status(
+                f"  check   {str(c.get('status')).upper():<13} {c.get('constraint')}: "
+                f"{c.get('reason')}"
+            )

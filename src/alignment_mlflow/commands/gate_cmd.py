@@ -9,10 +9,28 @@ import sys
 
 import click
 
-from alignment_mlflow.commands._common import echo, handle_errors
+from alignment_mlflow.commands._common import (
+    echo,
+    echo_status,
+    handle_errors,
+    library_logging,
+    verbose_option,
+)
+
+EXAMPLE = """Examples:
+
+\b
+  alignment-mlflow gate --spec demo-output/findings/<aligned>_findings.yaml \\
+      --model-version models:/churn_model/1 --tracking-uri sqlite:///demo-output/mlflow.db \\
+      --promote-alias champion
+  alignment-mlflow gate --spec SPEC --model-run RUN_ID --dry-run   # judge, write nothing
+"""
 
 
-@click.command()
+@click.command(
+    short_help="Judge a model's logged metrics against the success targets; tag the verdict.",
+    epilog=EXAMPLE,
+)
 @click.option(
     "--spec",
     required=True,
@@ -58,6 +76,7 @@ from alignment_mlflow.commands._common import echo, handle_errors
     "--profile", metavar="NAME", help="Databricks config profile for dbfs:/ and /Volumes specs."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@verbose_option
 @handle_errors
 def gate(
     spec: str,
@@ -72,6 +91,7 @@ def gate(
     dry_run: bool,
     profile: str | None,
     as_json: bool,
+    verbose: bool,
 ) -> None:
     """Judge a model's logged metrics against the spec; tag the verdict on its run and version.
 
@@ -82,7 +102,7 @@ def gate(
 
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
     # Libraries print too: stdout carries only our output (exactly one JSON object with --json).
-    with contextlib.redirect_stdout(sys.stderr):
+    with contextlib.redirect_stdout(sys.stderr), library_logging(verbose):
         result = run_gate(
             spec,
             model_run=model_run,
@@ -99,5 +119,5 @@ def gate(
         echo(json.dumps(result.to_json(), sort_keys=False))
     else:
         for line in result.summary_lines():
-            echo(line)
+            echo_status(line)
     sys.exit(result.exit_code(allow_incomplete))

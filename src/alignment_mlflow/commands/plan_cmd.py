@@ -5,14 +5,34 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import sys
 
 import click
 
-from alignment_mlflow.commands._common import echo, handle_errors
+from alignment_mlflow.commands._common import (
+    echo,
+    echo_status,
+    handle_errors,
+    library_logging,
+    local_ui_lines,
+    verbose_option,
+)
+
+EXAMPLE = """Examples:
+
+\b
+  alignment-mlflow plan --scores examples/scores/churn_scores.parquet \\
+      --spec demo-output/findings/<aligned>_findings.yaml --group-column segment
+  alignment-mlflow plan --scores main.churn.churn_scores --spec SPEC \\
+      --assignments-table main.churn.churn_assignments      # on Databricks (Spark)
+"""
 
 
-@click.command()
+@click.command(
+    short_help="Cost, expected saves, budget fit and fairness of the tiers on scored customers.",
+    epilog=EXAMPLE,
+)
 @click.option(
     "--scores",
     required=True,
@@ -50,6 +70,7 @@ from alignment_mlflow.commands._common import echo, handle_errors
     "--profile", metavar="NAME", help="Databricks config profile for a spec on dbfs:/ or Volumes."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@verbose_option
 @handle_errors
 def plan(
     scores: str,
@@ -63,6 +84,7 @@ def plan(
     dry_run: bool,
     profile: str | None,
     as_json: bool,
+    verbose: bool,
 ) -> None:
     """Cost, expected saves, budget fit and parity of the spec's tiers on scored customers.
 
@@ -75,9 +97,11 @@ def plan(
     out = sys.stderr if as_json else sys.stdout
 
     def progress(step: str, seconds: float, detail: str) -> None:
-        echo(f"{step:<18} {seconds:7.2f}s  {detail}", file=out)
+        # The same casing as run's steps (validate_spec, ...): words joined by underscores.
+        name = re.sub(r"[^a-z0-9]+", "_", step.lower()).strip("_")
+        echo(f"{name:<18} {seconds:7.2f}s  {detail}", file=out)
 
-    with contextlib.redirect_stdout(sys.stderr):
+    with contextlib.redirect_stdout(sys.stderr), library_logging(verbose):
         result = run_plan(
             scores,
             spec,
@@ -96,4 +120,7 @@ def plan(
     else:
         echo("")
         for line in result.summary_lines():
-            echo(line)
+            echo_status(line)
+        if not dry_run:
+            for line in local_ui_lines(result.tracking_uri, result.experiment_id):
+                echo(line)

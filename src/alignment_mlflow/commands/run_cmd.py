@@ -14,14 +14,32 @@ from alignment_mlflow.commands._common import (
     SafeFormatter,
     as_utc,
     echo,
+    echo_status,
     findings_argument,
     freshness_reference_option,
     handle_errors,
+    library_logging,
+    local_ui_lines,
+    new_sqlite_store,
     sigterm_as_interrupt,
+    verbose_option,
 )
 
+EXAMPLE = """Examples:
 
-@click.command()
+\b
+  alignment-mlflow run --findings demo-output/findings --spec examples/churn_alignment.yaml \\
+      --tracking-uri sqlite:///demo-output/mlflow.db \\
+      --tiers-table demo-output/alignment_delta/intervention_tiers
+  alignment-mlflow run FINDINGS --spec SPEC --dry-run      # what would be written
+  alignment-mlflow run FINDINGS --spec SPEC --json         # one JSON object, for jobs
+"""
+
+
+@click.command(
+    short_help="Log the alignment to MLflow, merge the tiers into Delta, update the findings.",
+    epilog=EXAMPLE,
+)
 @findings_argument
 @click.option("--spec", required=True, metavar="SPEC", help="Alignment spec (YAML or JSON).")
 @click.option(
@@ -49,6 +67,7 @@ from alignment_mlflow.commands._common import (
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @freshness_reference_option
+@verbose_option
 @handle_errors
 def run(
     findings: str,
@@ -62,26 +81,38 @@ def run(
     profile: str | None,
     as_json: bool,
     freshness_reference: datetime | None,
+    verbose: bool,
 ) -> None:
     """Log the alignment to MLflow, merge the tiers into Delta, update the findings.
 
     Exit codes: 0 done, 2 invalid input, 1 a system failed, 3 --strict constraint failure.
     """
     from alignment_mlflow.pipeline import align
+    from alignment_mlflow.tracking.uris import resolve_tracking_uri
 
     # With --json, stdout carries exactly one JSON object: everything else goes to stderr.
     out_err = as_json
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(SafeFormatter("%(message)s"))
-    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
     stdout = sys.stdout
+    new_store = None if dry_run else new_sqlite_store(resolve_tracking_uri(tracking_uri))
 
     def progress(step: str, seconds: float, detail: str) -> None:
-        echo(f"{step:<18} {seconds:7.2f}s  {detail}", file=sys.stderr if out_err else stdout)
+        out = sys.stderr if out_err else stdout
+        echo(f"{step:<18} {seconds:7.2f}s  {detail}", file=out)
+        if step == "check_constraints" and new_store:
+            # The next step opens the store: say why it takes long before it does.
+            echo(f"{'':<18} {'':>8}  new MLflow store {new_store}: creating MLflow's tables "
+                 "(first run into a store only; usually 5-15 s)", file=out)  # fmt: skip
 
     # Libraries print too (MLflow's "View run" line): stdout is ours alone, theirs goes to stderr.
-    with contextlib.redirect_stdout(sys.stderr), sigterm_as_interrupt():
+    with (
+        contextlib.redirect_stdout(sys.stderr),
+        library_logging(verbose),
+        sigterm_as_interrupt(),
+    ):
         result = align(
             findings,
             spec,
@@ -102,4 +133,7 @@ def run(
     else:
         echo("")
         for line in result.summary_lines():
-            echo(line)
+            echo_status(line)
+        if not result.dry_run:
+            for line in local_ui_lines(result.tracking_uri, result.experiment_id):
+                echo(line)

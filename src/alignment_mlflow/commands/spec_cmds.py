@@ -9,7 +9,14 @@ import click
 from alignment_mlflow.commands._common import echo, handle_errors
 
 
-@click.command()
+@click.command(
+    short_help="Write a commented template spec holding the notebook's values.",
+    epilog="""Example:
+
+\b
+  alignment-mlflow init --out churn_alignment.yaml
+""",
+)
 @click.option(
     "--out",
     default="alignment.yaml",
@@ -33,7 +40,14 @@ def init(out: str, force: bool) -> None:
     echo(f"wrote {path}; edit it, then: alignment-mlflow validate {path}")
 
 
-@click.command()
+@click.command(
+    short_help="Check a spec and print what it means, or every problem at once (exit 2).",
+    epilog="""Example:
+
+\b
+  alignment-mlflow validate examples/churn_alignment.yaml
+""",
+)
 @click.argument("spec", type=click.Path(dir_okay=True))
 @handle_errors
 def validate(spec: str) -> None:

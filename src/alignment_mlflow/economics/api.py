@@ -41,6 +41,8 @@ class PlanResult:
     assignments_changed: bool = False
     timings: Mapping[str, float] = field(default_factory=dict)
     dry_run: bool = False
+    tracking_uri: str | None = None
+    """The store the run was logged to, credentials removed: the summary says where to look."""
 
     def to_json(self) -> dict[str, Any]:
         return report.to_json(
@@ -57,6 +59,8 @@ class PlanResult:
             return [*lines, "dry run: nothing written"]
         reused = " (reused: same scores and spec)" if self.reused_run else ""
         lines.append(f"run: {self.run_url or self.run_id}{reused}")
+        if self.tracking_uri:
+            lines.append(f"tracking: {self.tracking_uri} (experiment {self.experiment_id})")
         if self.assignments_table:
             same = "" if self.assignments_changed else " (unchanged)"
             lines.append(
@@ -150,8 +154,16 @@ def plan(
         aspec, alignment = _spec_source(spec, profile)
         table = band_table(aspec)
         s.detail = f"{len(table)} tiers, spec {aspec.sha256[:12]}"
-    uri = resolve_tracking_uri(tracking_uri or alignment.get("tracking_uri"))
-    known_exp = None if experiment or tracking_uri else alignment.get("experiment_id")
+    # Aligned findings record their run under metadata.alignment.mlflow: the plan goes to that
+    # store and experiment, wherever it is run from. A recorded URI whose credentials were
+    # removed (``***``) cannot be used as it is; the environment's then applies.
+    recorded = alignment.get("mlflow") or {}
+    recorded_uri = recorded.get("tracking_uri")
+    if not isinstance(recorded_uri, str) or "***" in recorded_uri:
+        recorded_uri = None
+    uri = resolve_tracking_uri(tracking_uri or recorded_uri)
+    same_store = not tracking_uri and recorded_uri is not None
+    known_exp = recorded.get("experiment_id") if same_store and not experiment else None
     exp_name = experiment or (None if known_exp else f"/Shared/alignment/{aspec.project_slug}")
     if exp_name:
         check_experiment_name(exp_name, uri)
@@ -285,6 +297,8 @@ def plan(
         if not ref.reused:
             fail_run(client, ref, exc)
         raise
+    from alignment_mlflow.redact import redact_uri as _redact_uri
+
     return PlanResult(
         result,
         engine,
@@ -297,6 +311,7 @@ def plan(
         assignments_version=version,
         assignments_changed=changed,
         timings=steps.timings,
+        tracking_uri=_redact_uri(uri),
     )
 
 

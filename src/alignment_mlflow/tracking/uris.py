@@ -21,14 +21,42 @@ _SCHEMES = ("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "
 
 def resolve_tracking_uri(explicit: str | None) -> str:
     if explicit:
-        return explicit
+        return absolute_sqlite(check_not_plain_path(explicit, "--tracking-uri"))
     if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
+        uri = check_not_plain_path(os.environ["MLFLOW_TRACKING_URI"], "MLFLOW_TRACKING_URI")
+        return absolute_sqlite(uri)
     if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         return "databricks"
     # MLflow 3's own default, a sqlite store in the working directory, made absolute so the
     # findings record where the run really is.
     return f"sqlite:///{os.path.abspath('mlflow.db')}"
+
+
+def absolute_sqlite(uri: str) -> str:
+    """``sqlite:///demo-output/mlflow.db`` (relative to the working directory) as an absolute
+    URI: the findings, the summary and the ``mlflow ui`` hint record where the store really is,
+    so a later ``plan`` or ``gate`` from another folder finds the same store."""
+    if not uri.startswith("sqlite:///") or uri.startswith("sqlite:////"):
+        return uri
+    path, sep, query = uri[len("sqlite:///") :].partition("?")
+    if not path or path == ":memory:" or re.match(r"^[A-Za-z]:[/\\]", path):
+        return uri
+    return f"sqlite:///{os.path.abspath(path)}{sep}{query}"
+
+
+def check_not_plain_path(uri: str, given_as: str) -> str:
+    """Refuse a tracking URI that is a bare path (``./some/dir``): MLflow fails on it later with
+    an error that names neither the option nor the fix. The message gives both spellings MLflow
+    takes for a local store."""
+    if uri == "databricks" or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", uri):
+        return uri
+    path = os.path.abspath(uri)
+    db = path if path.endswith(".db") else os.path.join(path, "mlflow.db")
+    raise TargetError(
+        f"{given_as} {redact_uri(uri)!r} is a plain path, not a tracking URI: write "
+        f"sqlite:///{db} for a sqlite store (what `make demo` uses); a folder of files is "
+        f"file:{path}, which MLflow 3 opens only with MLFLOW_ALLOW_FILE_STORE=true"
+    )
 
 
 def is_databricks(uri: str) -> bool:
@@ -45,7 +73,7 @@ def check_experiment_name(name: str, tracking_uri: str) -> None:
     if (scheme not in _SCHEMES and not is_path) or not tracking_uri.strip() or " " in tracking_uri:
         raise TargetError(
             f"invalid tracking URI {redact_uri(tracking_uri)!r}: expected http(s)://host:port, "
-            "sqlite:///path/mlflow.db, a local folder, or databricks[://profile]"
+            "sqlite:///path/mlflow.db, file:/path/folder, or databricks[://profile]"
         )
     if not name.strip():
         raise TargetError("empty experiment name: pass e.g. /Shared/alignment/<project>")
