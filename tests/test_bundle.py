@@ -171,9 +171,16 @@ def test_bundle_layout() -> None:
     assert any(
         Path(p).name == "alignment.job.yml" for pat in bundle["include"] for p in REPO.glob(pat)
     )
-    env = jobs_for("dev")["business_alignment"]["environments"][0]
-    assert env["spec"]["dependencies"] == ["../dist/*.whl"]
-    assert env["spec"]["environment_version"] == "4"
+
+
+@pytest.mark.parametrize("target", ["dev", "prod"])
+def test_every_job_runs_on_serverless_environment_4(target: str) -> None:
+    """Environment 4 is Spark 4.0 / Databricks Connect 17, what the Spark tests run against."""
+    for name, job in jobs_for(target).items():
+        [env] = job["environments"]
+        assert env["spec"]["dependencies"] == ["../dist/*.whl"], name
+        assert env["spec"]["environment_version"] == "4", name
+        assert all(t["environment_key"] == env["environment_key"] for t in job["tasks"]), name
 
 
 @pytest.mark.slow
