@@ -209,3 +209,20 @@ def test_the_artifact_command_builds_a_wheel_with_the_template(tmp_path: Path) -
         "alignment-mlflow = alignment_mlflow.cli:main"
         in zipfile.ZipFile(wheel).read(entry_points).decode()
     )
+
+
+def test_dev_and_prod_track_to_experiments_of_their_own() -> None:
+    """A prod alignment must never find (and adopt) a developer's run: one experiment per
+    target, dev under the developer's own folder."""
+    dev = jobs_for("dev")["business_alignment"]["tasks"][0]["python_wheel_task"]
+    prod = jobs_for("prod")["business_alignment"]["tasks"][0]["python_wheel_task"]
+    dev_exp, prod_exp = (
+        dev["named_parameters"]["experiment"],
+        prod["named_parameters"]["experiment"],
+    )
+    assert dev_exp.startswith("/Users/${workspace.current_user.userName}/")
+    assert prod_exp.startswith("/Shared/")
+    for target, exp in (("dev", dev_exp), ("prod", prod_exp)):
+        plan = jobs_for(target)["churn_plan"]["tasks"][0]["python_wheel_task"]["parameters"]
+        assert plan[plan.index("--experiment") + 1] == exp
+

@@ -241,14 +241,12 @@ def test_orphaned_running_runs_are_closed_but_live_or_foreign_ones_are_not(sqlit
     import subprocess
     import sys
 
-    from alignment_mlflow.tracking.content import fingerprint
-
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     host = socket.gethostname()
     client = MlflowClient(sqlite_uri)
     exp_id = client.create_experiment(EXPERIMENT)
-    fp = fingerprint(make_spec().sha256, base_sha256(DOC), "0.1.0")
+    fp = tracking.run_fingerprint(context(), sqlite_uri, "")
     now = int(time.time() * 1000)
     hours_ago = now - 2 * 3600 * 1000
     owners = {
@@ -277,3 +275,4 @@ def test_orphaned_running_runs_are_closed_but_live_or_foreign_ones_are_not(sqlit
     assert "orphaned" in client.get_run(ids["dead"]).data.tags["alignment.error"]
     assert "lease" in client.get_run(ids["foreign, lease run out"]).data.tags["alignment.error"]
     assert client.get_run(ref.run_id).data.tags[orphans.LEASE_TAG] == "3600"
+
