@@ -226,3 +226,12 @@ def test_dev_and_prod_track_to_experiments_of_their_own() -> None:
         plan = jobs_for(target)["churn_plan"]["tasks"][0]["python_wheel_task"]["parameters"]
         assert plan[plan.index("--experiment") + 1] == exp
 
+
+def test_prod_is_deployed_to_a_restricted_root() -> None:
+    """Under /Workspace/Shared every workspace user could swap the wheel the service principal
+    runs (the CLI's own warning, bundle/permissions/validate.go)."""
+    prod = load_bundle()["targets"]["prod"]
+    root = prod["workspace"]["root_path"]
+    assert not root.startswith(("/Workspace/Shared", "/Shared"))
+    assert root.startswith("/Workspace/Users/${workspace.current_user.userName}/")
+    assert not any(p.get("group_name") == "users" for p in prod.get("permissions", []))
