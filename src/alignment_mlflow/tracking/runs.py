@@ -276,11 +276,14 @@ def _log_findings_input(client: MlflowClient, ctx: report.RunContext, ref: RunRe
         if location.startswith("/Volumes/")
         else ("dbfs" if location.startswith(("dbfs:", "/dbfs/")) else "local")
     )
+    # Each source type in MLflow's own shape, so mlflow.data.get_source rebuilds it:
+    # UCVolumeDatasetSource takes {"path"}, the artifact sources {"uri"}.
+    key = "path" if kind == "uc_volume" else "uri"
     dataset = Dataset(
         name=ctx.findings.dataset_name,
         digest=ctx.findings_sha256[:12],
         source_type=kind,
-        source=json.dumps({"uri": location}),
+        source=json.dumps({key: location}),
     )
     tag = InputTag(key="mlflow.data.context", value="findings")
     client.log_inputs(ref.run_id, datasets=[DatasetInput(dataset=dataset, tags=[tag])])
