@@ -185,7 +185,6 @@ def test_every_job_runs_on_serverless_environment_4(target: str) -> None:
 
 @pytest.mark.slow
 def test_the_artifact_command_builds_a_wheel_with_the_template(tmp_path: Path) -> None:
-    import shlex
     import shutil
     import subprocess
     import sys
@@ -198,8 +197,19 @@ def test_the_artifact_command_builds_a_wheel_with_the_template(tmp_path: Path) -
     )
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, src / name)
-    build = load_bundle()["artifacts"]["default"]["build"].replace("python3", sys.executable)
-    subprocess.run(shlex.split(build), cwd=src, check=True, capture_output=True, timeout=300)
+    # A wheel of an earlier build: the jobs install ../dist/*.whl, so it must not survive.
+    (src / "dist").mkdir()
+    (src / "dist" / "alignment_mlflow-0.0.1-py3-none-any.whl").write_bytes(b"stale")
+    # The deployer's python3 with pip, as the CLI would run it (uv's venvs have no pip).
+    python = next(
+        (p for p in (sys.executable, shutil.which("python3"))
+         if p and subprocess.run([p, "-m", "pip", "--version"], capture_output=True).returncode == 0),
+        None,
+    )  # fmt: skip
+    assert python is not None, "no python3 with pip to run the bundle's build command"
+    build = load_bundle()["artifacts"]["default"]["build"].replace("python3", python)
+    # The CLI runs the build command through a shell (databricks/cli libs/exec).
+    subprocess.run(["bash", "-c", build], cwd=src, check=True, capture_output=True, timeout=300)
     [wheel] = (src / "dist").glob("alignment_mlflow-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "alignment_mlflow/templates/churn_alignment.yaml" in names
