@@ -43,7 +43,16 @@ def test_dataframe_has_exactly_the_shared_schema(spark: Any) -> None:
     assert got[0]["mlflow_run_id"] is None
 
 
-@pytest.mark.parametrize("name", ["main.churn.intervention_tiers", "churn.tiers"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "main.churn.intervention_tiers",
+        "churn.tiers",
+        # dev schemas come from the user's short name: a leading digit, letters beyond ASCII
+        "main.1jdoe.intervention_tiers",
+        "main.jürgen_müller.intervention_tiers",
+    ],
+)
 def test_every_statement_is_accepted_by_sparks_parser(spark: Any, name: str) -> None:
     table = parse_table_name(name)
     statements = delta_spark.planned_statements(table, "customer_churn_prediction", "src_view")
@@ -69,7 +78,7 @@ def test_a_broken_statement_is_rejected_by_the_same_parser(spark: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["a.b; DROP TABLE x", "`a`.b", "a..b", "a", "a.b.c.d", "1a.b", "a.b c", "a.b--"]
+    "name", ["a.b; DROP TABLE x", "`a`.b", "a..b", "a", "a.b.c.d", "a.b c", "a.b--", "a.b`c"]
 )
 def test_invalid_table_names_never_reach_sql(name: str) -> None:
     with pytest.raises(TargetError, match="invalid tiers table name"):
