@@ -13,12 +13,20 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # The oldest MLflow a current Databricks runtime ships (16.4 LTS ML), locked in requirements/.
 FLOOR := .venv-mlflow-floor
 FLOOR_LOCK := requirements/mlflow-floor.txt
-FLOOR_TESTS := tests/test_tracking.py tests/test_pipeline.py tests/test_entry_point.py tests/test_report.py
+FLOOR_TESTS := tests/test_tracking.py tests/test_pipeline.py tests/test_entry_point.py tests/test_report.py \
+	tests/test_gate_mlflow.py tests/test_runtime.py
 # The newest versions pyproject.toml's ranges allow, unlocked: drift is found here, on purpose.
 LATEST := .venv-latest
 DEMO := demo-output
+# Delta's jars for the Spark tests (classic and Spark Connect), fetched from Maven Central with the
+# machine's Maven: the Delta release that matches the pyspark of the dev set (uv.lock). Tests
+# pass the files explicitly (no --packages, no Ivy).
+DELTA_VERSION := 4.0.1
+JARS := .jars
+DELTA_JARS := $(JARS)/delta-spark_2.13-$(DELTA_VERSION).jar $(JARS)/delta-storage-$(DELTA_VERSION).jar
+MVN_COPY := org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy
 
-.PHONY: demo install test test-mlflow-floor test-latest lint lock bench clean docs
+.PHONY: demo install jars test test-mlflow-floor test-latest lint lock bench clean docs
 
 $(UV):
 	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
@@ -41,7 +49,16 @@ $(FLOOR)/.installed: pyproject.toml $(FLOOR_LOCK) | $(UV)
 	$(UV) pip install --quiet --python $(FLOOR)/bin/python --no-deps -e .
 	touch $(FLOOR)/.installed
 
-install: $(STAMP) $(FLOOR)/.installed
+install: $(STAMP) $(FLOOR)/.installed jars
+
+jars: $(DELTA_JARS)
+
+$(JARS)/%-$(DELTA_VERSION).jar:
+	@command -v mvn >/dev/null 2>&1 || { echo "error: Maven (mvn) is not installed; the Spark tests need Delta's jars from Maven Central: install Maven (apt-get install maven) and run make jars" >&2; exit 1; }
+	@mkdir -p $(JARS)
+	@mvn -q -B $(MVN_COPY) -Dartifact=io.delta:$*:$(DELTA_VERSION) -DoutputDirectory=$(JARS) >$(JARS)/mvn.log 2>&1 \
+		|| { tail -n 20 $(JARS)/mvn.log >&2; echo "error: could not fetch io.delta:$*:$(DELTA_VERSION) from Maven Central (is the registry reachable?); the Spark tests need it: rerun make jars" >&2; exit 1; }
+	@test -s $@ || { echo "error: Maven reported success but $@ is missing" >&2; exit 1; }
 
 demo: $(RUNTIME)
 	$(BIN)/python examples/demo.py --out $(DEMO)

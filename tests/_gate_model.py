@@ -98,10 +98,18 @@ def train_and_register(
     with _uris(tracking_uri, registry_uri):
         mlflow.set_experiment(experiment)
         with mlflow.start_run() as run:
+            mlflow3 = int(mlflow.__version__.split(".")[0]) >= 3
+            # MLflow 2.21/2.22 (the floor) name the model's folder artifact_path, and have no
+            # logged models: the metrics go on the run there.
+            where = {"name": "model"} if mlflow3 else {"artifact_path": "model"}
             info = mlflow.sklearn.log_model(
-                model, name="model", registered_model_name=name, input_example=x_te[:2]
+                model, registered_model_name=name, input_example=x_te[:2], **where
             )
+            model_id = getattr(info, "model_id", None)
             for key, value in metrics.items():
-                mlflow.log_metric(key, value, model_id=info.model_id)
+                if mlflow3:
+                    mlflow.log_metric(key, value, model_id=model_id)
+                else:
+                    mlflow.log_metric(key, value)
     version = str(info.registered_model_version)
-    return TrainedModel(run.info.run_id, info.model_id, name, version, metrics)
+    return TrainedModel(run.info.run_id, model_id, name, version, metrics)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["_mlflow_server", "_databricks_fake", "_browser"]
+pytest_plugins = ["_mlflow_server", "_databricks_fake", "_browser", "_spark"]
 
 TESTS = Path(__file__).parent
 FINDINGS_FIXTURES = TESTS / "fixtures" / "findings"

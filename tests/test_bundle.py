@@ -171,14 +171,20 @@ def test_bundle_layout() -> None:
     assert any(
         Path(p).name == "alignment.job.yml" for pat in bundle["include"] for p in REPO.glob(pat)
     )
-    env = jobs_for("dev")["business_alignment"]["environments"][0]
-    assert env["spec"]["dependencies"] == ["../dist/*.whl"]
-    assert env["spec"]["environment_version"] == "4"
+
+
+@pytest.mark.parametrize("target", ["dev", "prod"])
+def test_every_job_runs_on_serverless_environment_4(target: str) -> None:
+    """Environment 4 is Spark 4.0 / Databricks Connect 17, what the Spark tests run against."""
+    for name, job in jobs_for(target).items():
+        [env] = job["environments"]
+        assert env["spec"]["dependencies"] == ["../dist/*.whl"], name
+        assert env["spec"]["environment_version"] == "4", name
+        assert all(t["environment_key"] == env["environment_key"] for t in job["tasks"]), name
 
 
 @pytest.mark.slow
 def test_the_artifact_command_builds_a_wheel_with_the_template(tmp_path: Path) -> None:
-    import shlex
     import shutil
     import subprocess
     import sys
@@ -191,8 +197,19 @@ def test_the_artifact_command_builds_a_wheel_with_the_template(tmp_path: Path) -
     )
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, src / name)
-    build = load_bundle()["artifacts"]["default"]["build"].replace("python3", sys.executable)
-    subprocess.run(shlex.split(build), cwd=src, check=True, capture_output=True, timeout=300)
+    # A wheel of an earlier build: the jobs install ../dist/*.whl, so it must not survive.
+    (src / "dist").mkdir()
+    (src / "dist" / "alignment_mlflow-0.0.1-py3-none-any.whl").write_bytes(b"stale")
+    # The deployer's python3 with pip, as the CLI would run it (uv's venvs have no pip).
+    python = next(
+        (p for p in (sys.executable, shutil.which("python3"))
+         if p and subprocess.run([p, "-m", "pip", "--version"], capture_output=True).returncode == 0),
+        None,
+    )  # fmt: skip
+    assert python is not None, "no python3 with pip to run the bundle's build command"
+    build = load_bundle()["artifacts"]["default"]["build"].replace("python3", python)
+    # The CLI runs the build command through a shell (databricks/cli libs/exec).
+    subprocess.run(["bash", "-c", build], cwd=src, check=True, capture_output=True, timeout=300)
     [wheel] = (src / "dist").glob("alignment_mlflow-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "alignment_mlflow/templates/churn_alignment.yaml" in names
@@ -202,3 +219,29 @@ def test_the_artifact_command_builds_a_wheel_with_the_template(tmp_path: Path) -
         "alignment-mlflow = alignment_mlflow.cli:main"
         in zipfile.ZipFile(wheel).read(entry_points).decode()
     )
+
+
+def test_dev_and_prod_track_to_experiments_of_their_own() -> None:
+    """A prod alignment must never find (and adopt) a developer's run: one experiment per
+    target, dev under the developer's own folder."""
+    dev = jobs_for("dev")["business_alignment"]["tasks"][0]["python_wheel_task"]
+    prod = jobs_for("prod")["business_alignment"]["tasks"][0]["python_wheel_task"]
+    dev_exp, prod_exp = (
+        dev["named_parameters"]["experiment"],
+        prod["named_parameters"]["experiment"],
+    )
+    assert dev_exp.startswith("/Users/${workspace.current_user.userName}/")
+    assert prod_exp.startswith("/Shared/")
+    for target, exp in (("dev", dev_exp), ("prod", prod_exp)):
+        plan = jobs_for(target)["churn_plan"]["tasks"][0]["python_wheel_task"]["parameters"]
+        assert plan[plan.index("--experiment") + 1] == exp
+
+
+def test_prod_is_deployed_to_a_restricted_root() -> None:
+    """Under /Workspace/Shared every workspace user could swap the wheel the service principal
+    runs (the CLI's own warning, bundle/permissions/validate.go)."""
+    prod = load_bundle()["targets"]["prod"]
+    root = prod["workspace"]["root_path"]
+    assert not root.startswith(("/Workspace/Shared", "/Shared"))
+    assert root.startswith("/Workspace/Users/${workspace.current_user.userName}/")
+    assert not any(p.get("group_name") == "users" for p in prod.get("permissions", []))

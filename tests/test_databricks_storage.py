@@ -150,7 +150,9 @@ def _error_line(stderr: str) -> str:
 
 
 @pytest.mark.slow
-def test_cli_dbfs_on_serverless_exits_2(tmp_path: Path) -> None:
+def test_cli_on_serverless_refuses_paths_before_reading_anything(tmp_path: Path) -> None:
+    """On Databricks a tiers path is refused first (delta-rs cannot commit through /Volumes), in
+    one line naming the table form; the dbfs: findings refusal is tested in-process above."""
     proc = cli(
         "run",
         "--findings",
@@ -158,12 +160,12 @@ def test_cli_dbfs_on_serverless_exits_2(tmp_path: Path) -> None:
         "--spec",
         str(TEMPLATE_SPEC),
         "--tiers-table",
-        "/Volumes/main/churn/tables/tiers",  # on Databricks the driver's disk is refused first
+        "/Volumes/main/churn/tables/tiers",
         cwd=tmp_path,
         env={"DATABRICKS_RUNTIME_VERSION": "client.1.13"},
     )
     assert proc.returncode == 2, proc.stderr
-    assert "Unity Catalog volume" in _error_line(proc.stderr)
+    assert "--tiers-table catalog.schema.table" in _error_line(proc.stderr)
 
 
 # --------------------------------------------------------------------------- auth and hangs

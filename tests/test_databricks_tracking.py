@@ -171,3 +171,26 @@ def test_run_url_without_a_request(monkeypatch: pytest.MonkeyPatch) -> None:
     assert uris.run_url("databricks://prod", "7", "abc") == (
         "https://adb-1.azuredatabricks.net?o=99#mlflow/experiments/7/runs/abc"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.mlflow_server
+def test_plan_makes_its_experiments_folder_as_run_does(
+    databricks_mlflow: FakeWorkspace, tmp_path: Path
+) -> None:
+    """Databricks refuses an experiment under a missing folder: plan prepares it as align does."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ws = databricks_mlflow
+    folder = f"/Users/{USER}/plans/{uuid.uuid4().hex[:8]}"
+    scores = tmp_path / "scores.parquet"
+    pq.write_table(pa.table({"customer_id": [1, 2, 3], "churn_score": [0.9, 0.6, 0.1]}), scores)
+    proc = cli(
+        "plan", "--scores", str(scores), "--spec", str(TEMPLATE_SPEC), "--tracking-uri",
+        "databricks", "--experiment", f"{folder}/churn", "--json",
+        cwd=tmp_path, env=ws.env(),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert ws.objects[folder][0] == "DIRECTORY"
+    assert ws.objects[f"{folder}/churn"][0] == "MLFLOW_EXPERIMENT"

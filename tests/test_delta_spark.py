@@ -1,14 +1,11 @@
 """The Spark backend up to the Delta call: schema, rows, and SQL accepted by Spark's parser.
 
-Delta jars cannot be downloaded here, so MERGE/CREATE ... USING DELTA cannot execute; Spark's own
-SQL parser still checks every statement we would issue. ``test_full_spark_path`` runs everything
-when Delta jars are on the classpath (ALIGNMENT_TEST_DELTA_SPARK=1); CI does not run it.
+Spark's own SQL parser checks every statement we issue; ``test_spark_delta.py`` runs them on
+real Delta tables (classic, Spark Connect and serverless-like sessions).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,19 +19,9 @@ pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("alignment-mlflow-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
+def spark(classic_spark: Any) -> Any:
+    """The test session's classic session (with Delta): one SparkContext per process."""
+    return classic_spark
 
 
 def parse(spark: Any, sql: str) -> Any:
@@ -56,7 +43,16 @@ def test_dataframe_has_exactly_the_shared_schema(spark: Any) -> None:
     assert got[0]["mlflow_run_id"] is None
 
 
-@pytest.mark.parametrize("name", ["main.churn.intervention_tiers", "churn.tiers"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "main.churn.intervention_tiers",
+        "churn.tiers",
+        # dev schemas come from the user's short name: a leading digit, letters beyond ASCII
+        "main.1jdoe.intervention_tiers",
+        "main.jürgen_müller.intervention_tiers",
+    ],
+)
 def test_every_statement_is_accepted_by_sparks_parser(spark: Any, name: str) -> None:
     table = parse_table_name(name)
     statements = delta_spark.planned_statements(table, "customer_churn_prediction", "src_view")
@@ -82,7 +78,7 @@ def test_a_broken_statement_is_rejected_by_the_same_parser(spark: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["a.b; DROP TABLE x", "`a`.b", "a..b", "a", "a.b.c.d", "1a.b", "a.b c", "a.b--"]
+    "name", ["a.b; DROP TABLE x", "`a`.b", "a..b", "a", "a.b.c.d", "a.b c", "a.b--", "a.b`c"]
 )
 def test_invalid_table_names_never_reach_sql(name: str) -> None:
     with pytest.raises(TargetError, match="invalid tiers table name"):
@@ -96,80 +92,46 @@ def test_the_active_session_is_used_for_table_names(spark: Any) -> None:
     assert spark_for("/tmp/tiers") is None
 
 
-@pytest.mark.delta_spark
-@pytest.mark.skipif(
-    os.environ.get("ALIGNMENT_TEST_DELTA_SPARK") != "1",
-    reason="needs Delta jars on the Spark classpath (ALIGNMENT_TEST_DELTA_SPARK=1); CI cannot download them",
-)
-def test_full_spark_path(spark: Any) -> None:
-    from alignment_mlflow.tiers.writer import write_tiers
-
-    spark.sql("CREATE SCHEMA IF NOT EXISTS alignment_test")
-    first = write_tiers(
-        "alignment_test.tiers", make_spec(), findings_path="f", run_id="r1", spark=spark
-    )
-    again = write_tiers(
-        "alignment_test.tiers", make_spec(), findings_path="f", run_id="r2", spark=spark
-    )
-    assert first.changed
-    assert not again.changed
-    assert again.version == first.version
-    from delta.tables import DeltaTable
-
-    history = DeltaTable.forName(spark, "alignment_test.tiers").history(1).collect()[0]
-    assert "r1" in history["userMetadata"]
+def merge(version: int, project: str, **metrics: int) -> dict[str, Any]:
+    scope = f"(t.project = '{project}')"
+    return {
+        "version": version,
+        "operation": "MERGE",
+        "operationParameters": {"notMatchedBySourcePredicates": f'[{{"predicate":"{scope}"}}]'},
+        "operationMetrics": {
+            "numTargetRowsInserted": str(metrics.get("inserted", 0)),
+            "numTargetRowsUpdated": str(metrics.get("updated", 0)),
+            "numTargetRowsDeleted": str(metrics.get("deleted", 0)),
+        },
+    }
 
 
-OURS = '{"mlflow_run_id": "ours"}'
+COUNTS = {"inserted": 0, "updated": 1, "deleted": 0}
 
 
 @pytest.mark.parametrize(
     ("history", "expected"),
     [
-        # another writer's MERGE is newer: ours is found by our userMetadata
+        # another project's MERGE is newer: ours is the one scoped to our project
+        ([merge(7, "other", updated=1), merge(6, "churn", updated=1)], 6),
+        # a newer MERGE of our project with other counts (another run) is not ours
         (
             [
-                {"version": 7, "operation": "MERGE", "userMetadata": '{"mlflow_run_id": "x"}'},
-                {"version": 6, "operation": "MERGE", "userMetadata": OURS},
-            ],
-            6,
-        ),
-        # userMetadata refused (serverless): the newest MERGE scoped to our project
-        (
-            [
-                {"version": 9, "operation": "WRITE"},
-                {
-                    "version": 8,
-                    "operation": "MERGE",
-                    "operationParameters": {
-                        "notMatchedBySourcePredicates": '[{"predicate":"(t.project = \'other\')"}]'
-                    },
-                },
-                {
-                    "version": 5,
-                    "operation": "MERGE",
-                    "operationParameters": {
-                        "notMatchedBySourcePredicates": '[{"predicate":"(t.project = \'churn\')"}]'
-                    },
-                },
+                merge(9, "churn", inserted=3),
+                {"version": 8, "operation": "WRITE"},
+                merge(5, "churn", updated=1),
             ],
             5,
         ),
+        # of two that fit, the first after the version we read
+        ([merge(6, "churn", updated=1), merge(5, "churn", updated=1)], 5),
+        # commits at or before the version we read are never ours
+        ([merge(4, "churn", updated=1)], None),
         ([{"version": 3, "operation": "OPTIMIZE"}], None),
     ],
 )
 def test_the_committed_version_is_ours_not_the_newest(
     history: list[dict[str, Any]], expected: int | None
 ) -> None:
-    assert delta_spark.committed_version(history, user_metadata=OURS, project="churn") == expected
-
-
-def test_commit_metadata_is_best_effort_when_the_runtime_refuses_the_conf(
-    spark: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Spark refuses to modify a static conf, as serverless refuses userMetadata."""
-    monkeypatch.setattr(delta_spark, "USER_METADATA", "spark.sql.warehouse.dir")
-    assert delta_spark._set_user_metadata(spark, "{}") is False
-    monkeypatch.undo()
-    assert delta_spark._set_user_metadata(spark, "{}") is True
-    assert delta_spark._set_user_metadata(spark, None) is True
+    got = delta_spark.committed_version(history, after=4, project="churn", counts=COUNTS)
+    assert got == expected

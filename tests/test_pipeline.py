@@ -206,3 +206,29 @@ def test_spec_warnings_are_said_by_run(env: dict[str, Any]) -> None:
     spec["success_metrics"][0]["owner_team"] = "ds"  # an extra key far from any known one
     result = align(env["findings"], spec, dry_run=True, **env["kwargs"])
     assert any(w.startswith("spec: ") and "owner_team" in w for w in result.warnings)
+
+
+def test_a_run_is_never_reused_for_another_tiers_table_or_findings_location(
+    env: dict[str, Any], tmp_path: Path
+) -> None:
+    """Same spec, same findings content, same package: a prod alignment must not adopt a dev
+    run (and overwrite its table/version tags) because it writes another table or reads another
+    copy of the findings."""
+    first = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
+    other_table = align(
+        env["findings"], TEMPLATE_SPEC, **{**env["kwargs"], "tiers_table": str(tmp_path / "t2")}
+    )
+    assert not other_table.reused_run
+    assert other_table.run_id != first.run_id
+    elsewhere = tmp_path / "prod-findings"
+    elsewhere.mkdir()
+    shutil.copy2(FINDINGS_FIXTURES / CLEAN, elsewhere / CLEAN)
+    moved = align(elsewhere / CLEAN, TEMPLATE_SPEC, **env["kwargs"])
+    assert not moved.reused_run
+    assert moved.run_id not in (first.run_id, other_table.run_id)
+    from mlflow import MlflowClient
+
+    tags = MlflowClient(env["uri"]).get_run(first.run_id).data.tags
+    assert tags["alignment.delta_table"] == str(env["table"])
+    again = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
+    assert (again.reused_run, again.run_id) == (True, first.run_id)

@@ -230,3 +230,18 @@ def test_parts_with_different_numeric_types_are_read_file_by_file(tmp_path: Path
     rows = DeltaTable(str(target)).to_pyarrow_table()
     assert rows.schema.field("customer_id").type == pa.int64()
     assert sorted(rows.column("customer_id").to_pylist()) == list(range(1000))
+
+
+@pytest.mark.parametrize("target", ["/Volumes/main/churn/vol/assignments", "dbfs:/tmp/a"])
+def test_on_databricks_the_assignments_table_must_be_a_table_name(
+    scores_file: Path, tmp_path: Path, target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """delta-rs cannot commit through the volume mount (rename/hard link: ENOSYS,
+    delta-io/delta-rs#2540): refused before the MLflow run, naming the table form."""
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "client.4.0")
+    db = tmp_path / "m.db"
+    res = invoke("--scores", str(scores_file), "--spec", str(TEMPLATE_SPEC), "--tracking-uri",
+                 f"sqlite:///{db}", "--assignments-table", target)  # fmt: skip
+    assert res.exit_code == 2
+    assert "--assignments-table catalog.schema.table" in res.stderr
+    assert not db.exists()

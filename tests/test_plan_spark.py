@@ -1,14 +1,12 @@
 """The Spark engine against the Arrow engine on the same Parquet, up to the Delta write.
 
-Delta jars cannot be downloaded here: the assignments' SQL goes through Spark's own parser, and
-the real ``replaceWhere`` write runs only with ALIGNMENT_TEST_DELTA_SPARK=1 (as for the tiers).
+The assignments' SQL goes through Spark's own parser here; ``test_spark_delta.py`` runs the real
+``replaceWhere`` write on classic, Spark Connect and serverless-like sessions.
 """
 
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,19 +42,9 @@ EDGES = sorted(
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("alignment-mlflow-plan-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
+def spark(classic_spark: Any) -> Any:
+    """The test session's classic session (with Delta): one SparkContext per process."""
+    return classic_spark
 
 
 def write_scores(path: Path, scores: list[float], groups: list[str] | None = None) -> Path:
@@ -239,30 +227,3 @@ def test_delta_statements_are_accepted_by_sparks_parser(spark: Any) -> None:
     )
     with pytest.raises(ValueError, match="not a run id"):
         spark_engine.unchanged_sql(name, "p", "x' OR '1'='1")
-
-
-@pytest.mark.delta_spark
-@pytest.mark.skipif(
-    not os.environ.get("ALIGNMENT_TEST_DELTA_SPARK"),
-    reason="needs Delta jars on the Spark classpath",
-)
-def test_full_spark_write(
-    spark: Any, tmp_path: Path
-) -> None:  # pragma: no cover - needs Delta jars
-    from datetime import datetime, timezone
-
-    path = write_scores(tmp_path / "s.parquet", [0.9, 0.8, 0.5, 0.1])
-    spark.sql("CREATE SCHEMA IF NOT EXISTS plan_test")
-    name = parse_table_name("plan_test.assignments")
-    constants = {"project": "p", "currency": "USD", "spec_sha256": "abc", "plan_run_id": "r1",
-                 "scored_at": datetime.now(timezone.utc)}  # fmt: skip
-    frame = spark_engine.assignments_frame(spark.read.parquet(str(path)), TABLE, id_column="customer_id",
-                                           score_column="churn_score", constants=constants)  # fmt: skip
-    v1, changed = spark_engine.write_assignments(
-        spark, name, frame, rows=4, project="p", run_id="r1", commit_metadata={}
-    )
-    assert changed
-    v2, changed = spark_engine.write_assignments(
-        spark, name, frame, rows=4, project="p", run_id="r1", commit_metadata={}
-    )
-    assert (v2, changed) == (v1, False)

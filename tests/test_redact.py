@@ -45,3 +45,11 @@ def test_no_secret_survives(user: str, password: str, token: str) -> None:
     uri = f"https://{user}:{password}@example.com:443/mlflow?access_token={token}"
     out = redact_text(f"failed calling {uri}: timeout")
     assert out == "failed calling https://***@example.com:443/mlflow?access_token=*** timeout"
+
+
+def test_terminal_colour_escapes_are_removed_from_messages() -> None:
+    """delta-rs colours parts of its error text; tags, findings and --json get plain text."""
+    text = (
+        "Generic DeltaTable error: \x1b[1m\x1b[31mversion 3\x1b[0m already exists at s3://k:s@b/t"
+    )
+    assert redact_text(text) == "Generic DeltaTable error: version 3 already exists at s3://***@b/t"

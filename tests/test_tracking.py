@@ -241,14 +241,12 @@ def test_orphaned_running_runs_are_closed_but_live_or_foreign_ones_are_not(sqlit
     import subprocess
     import sys
 
-    from alignment_mlflow.tracking.content import fingerprint
-
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     host = socket.gethostname()
     client = MlflowClient(sqlite_uri)
     exp_id = client.create_experiment(EXPERIMENT)
-    fp = fingerprint(make_spec().sha256, base_sha256(DOC), "0.1.0")
+    fp = tracking.run_fingerprint(context(), sqlite_uri, "")
     now = int(time.time() * 1000)
     hours_ago = now - 2 * 3600 * 1000
     owners = {
@@ -277,3 +275,25 @@ def test_orphaned_running_runs_are_closed_but_live_or_foreign_ones_are_not(sqlit
     assert "orphaned" in client.get_run(ids["dead"]).data.tags["alignment.error"]
     assert "lease" in client.get_run(ids["foreign, lease run out"]).data.tags["alignment.error"]
     assert client.get_run(ref.run_id).data.tags[orphans.LEASE_TAG] == "3600"
+
+
+@pytest.mark.parametrize(
+    "location",
+    # (MLflow has no dbfs dataset source: artifact_dataset_sources excludes the scheme)
+    ["/Volumes/main/churn/findings/x_findings.yaml", str(CLEAN)],
+)
+def test_the_findings_input_reads_back_as_mlflows_own_dataset_source(
+    sqlite_uri: str, location: str
+) -> None:
+    """``mlflow.data.get_source`` rebuilds the source from what we logged: a UC volume source
+    takes ``{"path"}`` (``UCVolumeDatasetSource``), the artifact sources ``{"uri"}``."""
+    import mlflow.data
+
+    client = MlflowClient(sqlite_uri)
+    exp_id = client.create_experiment(EXPERIMENT)
+    run = client.create_run(exp_id)
+    ref = tracking.RunRef(sqlite_uri, exp_id, run.info.run_id, None, False, 0)
+    tracking._log_findings_input(client, replace(context(), findings_location=location), ref)
+    [given] = client.get_run(run.info.run_id).inputs.dataset_inputs
+    source = mlflow.data.get_source(given)
+    assert location in json.dumps(source.to_dict())

@@ -1,13 +1,18 @@
 """alignment_mlflow: a churn project's business alignment as tracked, queryable facts.
 
-Importing the package is cheap and has no side effects: the heavy parts (mlflow, deltalake,
-pandas) load only when :func:`align` runs, so ``alignment-mlflow --help`` and ``validate``
-stay fast.
+Importing the package is cheap: the heavy parts (mlflow, deltalake, pandas) load only when
+:func:`align` runs, so ``alignment-mlflow --help`` and ``validate`` stay fast. The one check at
+import is the installed MLflow's version (:mod:`alignment_mlflow.runtime`): an unsupported
+runtime is refused with the runtimes we support, before anything runs.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from alignment_mlflow.runtime import check_mlflow as _check_mlflow
+
+_check_mlflow()
 
 __version__ = "0.2.0"
 

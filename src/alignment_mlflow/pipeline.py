@@ -198,6 +198,7 @@ def _user() -> str | None:
 
 def _log_run(client: Any, plan: _Plan, ctx: RunContext, new_run: bool) -> Any:
     from alignment_mlflow.spec import spec_to_dict
+    from alignment_mlflow.tiers.writer import resolved_target
     from alignment_mlflow.tracking import runs as tracking
 
     return tracking.start_alignment_run(
@@ -208,6 +209,7 @@ def _log_run(client: Any, plan: _Plan, ctx: RunContext, new_run: bool) -> Any:
         spec_text=plan.spec_text,
         spec_dict=spec_to_dict(plan.spec),
         new_run=new_run,
+        tiers_table=resolved_target(plan.tiers_table),
     )
 
 

@@ -1,4 +1,4 @@
-"""Secrets out of everything we write or print: URIs with credentials.
+"""Secrets out of everything we write or print: URIs with credentials (and terminal escapes).
 
 A tracking URI may carry ``user:password@`` or a token in its query string (``?token=...``),
 given on the command line or through ``MLFLOW_TRACKING_URI``; and library error messages quote the
@@ -14,6 +14,9 @@ MASK = "***"
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/@\s?#'\"]+)@")
 _QUERY_VALUE = re.compile(r"(?P<key>[?&][^=&#\s'\"]+=)(?P<value>[^&#\s'\"]*)")
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+#: Terminal colour and cursor sequences (ANSI CSI), which delta-rs and other Rust libraries put in
+#: their error text: they garble tags, findings and JSON, and mean nothing off a terminal.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 
 
 def redact_uri(uri: str) -> str:
@@ -27,5 +30,6 @@ def redact_uri(uri: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Every URL inside a message redacted as :func:`redact_uri` does."""
-    return _URL.sub(lambda m: redact_uri(m.group(0)), text)
+    """Every URL inside a message redacted as :func:`redact_uri` does, and terminal escape
+    sequences removed."""
+    return _URL.sub(lambda m: redact_uri(m.group(0)), _ANSI.sub("", text))

@@ -176,7 +176,7 @@ def plan(
         else:
             from alignment_mlflow.tiers.writer import check_tiers_target
 
-            check_tiers_target(assignments_table)
+            check_tiers_target(assignments_table, "--assignments-table")
     use_spark = _is_spark_frame(scores) or target_is_table or _scores_table(scores)
 
     with steps.step("read + tally") as s:

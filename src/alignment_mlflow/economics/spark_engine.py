@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from alignment_mlflow.economics.bands import BandTable, band_masks, paid_indices
@@ -25,7 +26,6 @@ from alignment_mlflow.economics.core import (
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
 from alignment_mlflow.tiers.schema import TableName, sql_string
 
-USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 _RUN_ID = re.compile(r"[A-Za-z0-9_\-]+")
 
 
@@ -146,10 +146,17 @@ def assignments_frame(
         "cost": pick([b.cost for b in table.bands]).cast("double"),
     }
     kinds = {"string": "string", "int": "int", "double": "double", "timestamp": "timestamp"}
+
+    def constant(name: str, kind: str) -> Any:
+        value = constants[name]
+        if isinstance(value, datetime):
+            # An ISO string cast, not a datetime literal: pyspark's Connect client infers a
+            # datetime's type by reading spark.sql.timestampType, a conf serverless refuses.
+            return F.lit(value.isoformat()).cast(kind)
+        return F.lit(value).cast(kind)
+
     cols = [
-        (
-            computed[c.name] if c.name in computed else F.lit(constants[c.name]).cast(kinds[c.type])
-        ).alias(c.name)
+        (computed[c.name] if c.name in computed else constant(c.name, kinds[c.type])).alias(c.name)
         for c in ASSIGNMENT_COLUMNS
     ]
     return df.select(*cols)
@@ -185,10 +192,17 @@ def unchanged_sql(table: TableName, project: str, run_id: str) -> str:
     )
 
 
-def _version(spark: Any, table: TableName) -> int:
-    from delta.tables import DeltaTable
+def _version(spark: Any, table: TableName, user_metadata: str | None = None) -> int:
+    """The table's latest version, or the newest commit carrying ``user_metadata`` (ours: another
+    writer may have committed since), from Delta's ``DESCRIBE HISTORY`` (SQL, so it runs over
+    Spark Connect too)."""
+    from alignment_mlflow.tiers.delta_spark import HISTORY_DEPTH, history
 
-    return int(DeltaTable.forName(spark, table.quoted).history(1).collect()[0]["version"])
+    rows = history(spark, table, HISTORY_DEPTH if user_metadata is not None else 1)
+    for h in rows:
+        if user_metadata is not None and h.get("userMetadata") == user_metadata:
+            return int(h["version"])
+    return int(rows[0]["version"])
 
 
 def write_assignments(
@@ -202,24 +216,22 @@ def write_assignments(
     commit_metadata: dict[str, str],
 ) -> tuple[int, bool]:
     """Replace the project's rows (``replaceWhere``: one atomic Delta commit); returns
-    (version, changed). No commit when the project's rows already came from this run."""
+    (version, changed). No commit when the project's rows already came from this run.
+
+    The commit's metadata goes in the writer option ``userMetadata``, never the session conf
+    ``spark.databricks.delta.commitInfo.userMetadata``: serverless refuses session confs
+    (Databricks, "Enrich tables with custom metadata": on serverless use the writer option)."""
     id_type = frame.schema["customer_id"].dataType.simpleString().upper()
     spark.sql(create_table_sql(table, id_type))
     got = spark.sql(unchanged_sql(table, project, run_id)).collect()[0]
     if int(got["n"]) == rows and int(got["other"] or 0) == 0:
         return _version(spark, table), False
-    previous = spark.conf.get(USER_METADATA, None)
-    spark.conf.set(USER_METADATA, json.dumps(commit_metadata, sort_keys=True))
-    try:
-        (
-            frame.write.format("delta")
-            .mode("overwrite")
-            .option("replaceWhere", f"project = {sql_string(project)}")
-            .saveAsTable(str(table))
-        )
-    finally:
-        if previous is None:
-            spark.conf.unset(USER_METADATA)
-        else:
-            spark.conf.set(USER_METADATA, previous)
-    return _version(spark, table), True
+    user_metadata = json.dumps(commit_metadata, sort_keys=True)
+    (
+        frame.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", f"project = {sql_string(project)}")
+        .option("userMetadata", user_metadata)
+        .saveAsTable(str(table))
+    )
+    return _version(spark, table, user_metadata), True

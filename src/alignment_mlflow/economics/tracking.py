@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from alignment_mlflow.economics import report
 from alignment_mlflow.errors import TargetError, TrackingError
 from alignment_mlflow.tracking.runs import RunRef, fail_run
-from alignment_mlflow.tracking.uris import run_url
+from alignment_mlflow.tracking.uris import is_databricks, run_url
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -45,6 +45,11 @@ def experiment_id(client: MlflowClient, uri: str, *, name: str | None, known_id:
         if exp.lifecycle_stage == "deleted":
             raise TargetError(f"experiment {name} is deleted in {uri}; restore it or pass another")
         return str(exp.experiment_id)
+    if is_databricks(uri):
+        # Databricks refuses an experiment under a missing folder: made as align makes it.
+        from alignment_mlflow.tracking import databricks
+
+        databricks.prepare_experiment(uri, name)
     try:
         return str(client.create_experiment(name))
     except Exception:

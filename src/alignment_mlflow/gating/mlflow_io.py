@@ -9,6 +9,7 @@ failure is the tracking system's (exit 1).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import tempfile
 from collections.abc import Callable, Mapping
@@ -23,17 +24,21 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 _MISSING = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
 MAX_TAG_VALUE = 5000  # under every registry's limit (MLflow 8000, workspace registry 5000)
 
 
 def make_client(tracking_uri: str, registry_uri: str | None = None) -> MlflowClient:
     """The registry defaults to the tracking store (MLflow's own default would be the process's
-    global URI); on Databricks MLflow picks Unity Catalog itself."""
+    global URI). On Databricks it is Unity Catalog with the same profile: MLflow 3 defaults to
+    it, but 2.21/2.22 (16.4 LTS ML, serverless environment 4) default to the workspace registry,
+    where ``models:/catalog.schema.model/1`` is not found."""
     from mlflow import MlflowClient
 
-    if registry_uri is None and not tracking_uri.startswith("databricks"):
-        registry_uri = tracking_uri
+    if registry_uri is None:
+        databricks = re.fullmatch(r"databricks(://.*)?", tracking_uri)
+        registry_uri = f"databricks-uc{databricks.group(1) or ''}" if databricks else tracking_uri
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
 
 
@@ -119,13 +124,21 @@ def read_subject(
     sources: list[str] = []
     run_id = version.run_id
     model_id = getattr(version, "model_id", None) or _logged_model_id(version.source)
-    if model_id:
-        lm = _call(
-            uri, f"reading logged model {model_id}", lambda: client.get_logged_model(model_id)
-        )
+    get_logged_model = getattr(client, "get_logged_model", None)
+    if model_id and get_logged_model is not None:
+        lm = _call(uri, f"reading logged model {model_id}", lambda: get_logged_model(model_id))
         logged = _latest(list(lm.metrics or []))
         run_id = run_id or lm.source_run_id
         sources.append(f"logged model {model_id}")
+    elif model_id:
+        # MLflow 2.21/2.22 (16.4 LTS ML, serverless environment 4) have no logged models: a
+        # version MLflow 3 registered is judged on its run's metrics.
+        log.warning(
+            "%s comes from logged model %s, which this MLflow cannot read; judging run %s",
+            f"models:/{name}/{number}",
+            model_id,
+            run_id,
+        )
     if not run_id:
         raise InvalidInputError(f"{ref} has no source run: there is no run to judge or tag")
     run = read_run(client, uri, run_id)
@@ -154,9 +167,12 @@ def _upload_table(client: MlflowClient, uri: str, run: Any, table: Mapping[str, 
         path.write_text(json.dumps(table, default=str), encoding="utf-8")
         try:  # the run's own artifact repository: no extra get-run round trip
             from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-            repo = get_artifact_repository(run.info.artifact_uri, tracking_uri=uri)
         except ImportError:  # pragma: no cover - other MLflow layouts
+            client.log_artifact(run.info.run_id, str(path), folder)
+            return
+        try:
+            repo = get_artifact_repository(run.info.artifact_uri, tracking_uri=uri)
+        except TypeError:  # MLflow 2.21/2.22: no tracking_uri here; the client resolves it
             client.log_artifact(run.info.run_id, str(path), folder)
             return
         repo.log_artifact(str(path), folder)

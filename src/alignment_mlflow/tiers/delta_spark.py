@@ -8,7 +8,6 @@ tests even where the Delta jars are missing. The MERGE is Delta's SQL MERGE (the
 from __future__ import annotations
 
 import json
-import logging
 import random
 import time
 import uuid
@@ -29,9 +28,6 @@ from alignment_mlflow.tiers.schema import (
     spark_create_table_sql,
     sql_string,
 )
-
-USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
-log = logging.getLogger(__name__)
 
 
 def spark_schema() -> Any:
@@ -71,56 +67,61 @@ def current_rows_sql(table: TableName, project: str) -> str:
     return f"SELECT {cols} FROM {table.quoted} WHERE project = {sql_string(project)}"
 
 
-def _version(spark: Any, table: TableName) -> int:
-    """The table's latest version, via delta-spark's API (``DESCRIBE HISTORY`` is Delta's own
-    SQL extension, which Spark's core parser does not know)."""
-    from delta.tables import DeltaTable
+def history_sql(table: TableName, limit: int) -> str:
+    """Delta's ``DESCRIBE HISTORY`` as SQL: it runs the same on a classic session and over Spark
+    Connect (serverless, standard access), where delta-spark's Python ``DeltaTable`` needs a
+    Delta Connect plugin the server may not have."""
+    return f"DESCRIBE HISTORY {table.quoted} LIMIT {int(limit)}"
 
-    return int(DeltaTable.forName(spark, table.quoted).history(1).collect()[0]["version"])
+
+def history(spark: Any, table: TableName, limit: int = 1) -> list[dict[str, Any]]:
+    """The table's newest commits, newest first."""
+    return [r.asDict(recursive=True) for r in spark.sql(history_sql(table, limit)).collect()]
+
+
+def _version(spark: Any, table: TableName) -> int:
+    """The table's latest version."""
+    return int(history(spark, table, 1)[0]["version"])
 
 
 HISTORY_DEPTH = 50
+_COUNT_METRICS = {
+    "inserted": "numTargetRowsInserted",
+    "updated": "numTargetRowsUpdated",
+    "deleted": "numTargetRowsDeleted",
+}
 
 
 def committed_version(
-    history: list[dict[str, Any]], *, user_metadata: str, project: str
+    history: list[dict[str, Any]], *, after: int, project: str, counts: dict[str, int]
 ) -> int | None:
-    """The version our MERGE committed, from the table's history (newest first), never simply
-    the newest: another writer may have committed since. Ours carries our ``userMetadata``; where
-    the runtime refused to set it (serverless), it is the newest MERGE whose delete clause is
-    scoped to our project."""
-    merges = [h for h in history if str(h.get("operation", "")).upper() == "MERGE"]
-    for h in merges:
-        if h.get("userMetadata") == user_metadata:
-            return int(h["version"])
+    """The version our MERGE committed, found in the table's history without commit metadata
+    (a SQL MERGE has no writer option for it, and serverless refuses the session conf).
+
+    Ours is the first MERGE after the version we read before it (``after``) whose delete clause
+    is scoped to our project and whose row counts are the ones our MERGE returned: Delta records
+    every MERGE's clauses in ``operationParameters`` and its counts in ``operationMetrics``
+    (``DeltaOperations.Merge``). Never simply the newest: another writer may have committed
+    since. ``None`` when no commit fits."""
     scope = f"project = {sql_string(project)}"
-    for h in merges:
-        if scope in json.dumps(h.get("operationParameters") or {}):
-            return int(h["version"])
-    return None
+    fits = []
+    for h in history:
+        if str(h.get("operation", "")).upper() != "MERGE" or int(h["version"]) <= after:
+            continue
+        if scope not in json.dumps(h.get("operationParameters") or {}):
+            continue
+        metrics = h.get("operationMetrics") or {}
+        if all(str(metrics.get(_COUNT_METRICS[k], n)) == str(n) for k, n in counts.items()):
+            fits.append(int(h["version"]))
+    return min(fits) if fits else None
 
 
-def _committed_version(spark: Any, table: TableName, *, user_metadata: str, project: str) -> int:
-    from delta.tables import DeltaTable
-
-    rows = DeltaTable.forName(spark, table.quoted).history(HISTORY_DEPTH).collect()
-    history = [r.asDict(recursive=True) for r in rows]
-    found = committed_version(history, user_metadata=user_metadata, project=project)
-    return found if found is not None else _version(spark, table)
-
-
-def _set_user_metadata(spark: Any, value: str | None) -> bool:
-    """Best effort: serverless compute may refuse to set Delta's commit userMetadata conf. The run
-    id is in every row anyway, so a refusal costs only the link from history to the run."""
-    try:
-        if value is None:
-            spark.conf.unset(USER_METADATA)
-        else:
-            spark.conf.set(USER_METADATA, value)
-    except Exception as exc:  # pyspark raises several kinds across versions and Connect
-        log.warning("could not set %s (%s); commit metadata left out", USER_METADATA, exc)
-        return False
-    return True
+def _committed_version(
+    spark: Any, table: TableName, *, after: int, project: str, counts: dict[str, int]
+) -> int:
+    rows = history(spark, table, HISTORY_DEPTH)
+    found = committed_version(rows, after=after, project=project, counts=counts)
+    return found if found is not None else int(rows[0]["version"])
 
 
 def planned_statements(table: TableName, project: str, source_view: str = "src") -> list[str]:
@@ -160,6 +161,10 @@ def merge_tiers(
     commit_metadata: dict[str, str],
     max_attempts: int,
 ) -> tuple[int, bool, dict[str, int]]:
+    """MERGE the rows for ``project``; returns (version, changed, counts). ``commit_metadata``
+    is not written: a SQL MERGE has no writer option for it and serverless refuses the session
+    conf, so our commit is found by :func:`committed_version`; the run id is in every row."""
+    del commit_metadata
     spark.sql(spark_create_table_sql(table))
     alter = add_missing_columns_sql(table, list(spark.table(table.quoted).columns))
     if alter:
@@ -171,11 +176,9 @@ def merge_tiers(
             raise ProjectCollisionError(collision_message(str(table), project, project_name, other))
         if same_content(current, rows):
             return _version(spark, table), False, {}
+        before = _version(spark, table)
         view = f"alignment_tiers_src_{uuid.uuid4().hex}"
         build_source(spark, rows).createOrReplaceTempView(view)
-        previous = spark.conf.get(USER_METADATA, None)
-        user_metadata = json.dumps(commit_metadata, sort_keys=True)
-        _set_user_metadata(spark, user_metadata)
         try:
             metrics = spark.sql(merge_sql(table, view, project)).collect()
         except Exception as exc:
@@ -184,7 +187,6 @@ def merge_tiers(
             time.sleep(random.uniform(0.1, 0.5) * attempt)
             continue
         finally:
-            _set_user_metadata(spark, previous)
             spark.catalog.dropTempView(view)
         counts: dict[str, int] = {}
         if metrics:
@@ -194,6 +196,6 @@ def merge_tiers(
                 "updated": int(m.get("num_updated_rows", 0)),
                 "deleted": int(m.get("num_deleted_rows", 0)),
             }
-        version = _committed_version(spark, table, user_metadata=user_metadata, project=project)
+        version = _committed_version(spark, table, after=before, project=project, counts=counts)
         return version, True, counts
     raise AssertionError("unreachable")  # pragma: no cover

@@ -70,7 +70,10 @@ _SPARK_TYPES = {
     "boolean": "BOOLEAN",
     "timestamp": "TIMESTAMP",
 }
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: A name part: letters (any script), digits and underscores, a leading digit allowed, as Unity
+#: Catalog names are (dev schemas come from user names: ``1jdoe``, ``jürgen``). Every part is
+#: backquoted in SQL, so nothing here needs escaping.
+_IDENT = re.compile(r"\w+")
 _SLUG = re.compile(r"[a-z0-9_]+")
 
 
@@ -99,7 +102,7 @@ def parse_table_name(text: str) -> TableName:
     if not 2 <= len(parts) <= 3 or not all(_IDENT.fullmatch(p) for p in parts):
         raise TargetError(
             f"invalid tiers table name {text!r}: expected catalog.schema.table or schema.table, "
-            "each part letters, digits and underscores, not starting with a digit "
+            "each part letters, digits and underscores "
             "(or a path such as ./alignment_delta/intervention_tiers for a local table)"
         )
     return TableName(parts)

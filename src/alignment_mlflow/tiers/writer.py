@@ -1,8 +1,9 @@
 """Write a spec's intervention tiers to Delta: the backend is chosen from the target string.
 
-A path or URI (local folder, ``s3://``, ``abfss://``, ``gs://``, ``dbfs:/`` on a cluster) goes to
-delta-rs; a table name (``catalog.schema.table``) goes to Spark, because delta-rs cannot write
-Unity Catalog managed tables. Cheap to import: the backends load only when writing.
+A path or URI (local folder, ``s3://``, ``abfss://``, ``gs://``) goes to delta-rs, off Databricks
+only; a table name (``catalog.schema.table``) goes to Spark, because delta-rs cannot write Unity
+Catalog managed tables, nor commit through the /Volumes or /dbfs mounts. Cheap to import: the
+backends load only when writing.
 """
 
 from __future__ import annotations
@@ -55,12 +56,11 @@ def _check_uri(target: str) -> None:
         return
     scheme, rest = m.group(1).lower(), m.group(2)
     if scheme == "dbfs":
-        if not _on_databricks():
-            raise TargetError(
-                f"tiers table {target!r}: dbfs:/ paths are written on a Databricks cluster only; "
-                "off a cluster pass a local path or a cloud URI (s3://, abfss://, gs://)"
-            )
-        return
+        raise TargetError(
+            f"tiers table {target!r}: dbfs:/ paths are not written (delta-rs cannot commit "
+            "through DBFS); on Databricks pass catalog.schema.table, elsewhere a local path or a "
+            "cloud URI (s3://, abfss://, gs://)"
+        )
     if scheme not in DELTA_RS_SCHEMES:
         raise TargetError(
             f"tiers table {target!r}: unsupported scheme {scheme}://; pass a local path, "
@@ -72,16 +72,14 @@ def _check_uri(target: str) -> None:
         )
 
 
-def _check_databricks_target(target: str) -> None:
-    """On Databricks the driver's disk is ephemeral: a tiers table there would vanish with the
-    cluster. Only a table name, a Volume path, DBFS or a cloud URI survive."""
-    local = _local_path(target)
-    if local is None or str(local).startswith(("/Volumes/", "/dbfs/")):
-        return
+def _check_databricks_target(target: str, option: str) -> None:
+    """On Databricks only a Unity Catalog table is written. A path would go to delta-rs, which
+    commits by rename or hard link: the /Volumes mount refuses both (ENOSYS, delta-io/delta-rs
+    #2540) and DBFS's FUSE mount is no better; the driver's disk is deleted with the cluster."""
     raise TargetError(
-        f"tiers table {target!r} is on the cluster's local disk, which is deleted with the "
-        "cluster: on Databricks pass --tiers-table catalog.schema.table (Unity Catalog) or a "
-        "/Volumes/<catalog>/<schema>/<volume>/... path"
+        f"{option} {target!r} is a path: on Databricks pass {option} catalog.schema.table "
+        "(a Unity Catalog table written with the job's Spark session); delta-rs cannot commit "
+        "through the /Volumes or /dbfs mounts (no rename or hard link there)"
     )
 
 
@@ -91,22 +89,20 @@ def resolved_target(target: str) -> str:
 
 
 def _uri(target: str) -> str:
-    if target.startswith("dbfs:") and os.environ.get("DATABRICKS_RUNTIME_VERSION"):
-        return "/dbfs/" + target[len("dbfs:") :].lstrip("/")
     local = _local_path(target)
     return str(local.resolve()) if local is not None else target
 
 
-def check_tiers_target(target: str) -> None:
-    """Reject a malformed target before anything is written."""
+def check_tiers_target(target: str, option: str = "--tiers-table") -> None:
+    """Reject a malformed target before anything is written (``option`` names it in messages)."""
     if not target.strip():
         raise TargetError("empty tiers table: pass a path or catalog.schema.table")
     if is_table_name(target):
         parse_table_name(target)
         return
-    _check_uri(target)
     if _on_databricks():
-        _check_databricks_target(target)
+        _check_databricks_target(target, option)
+    _check_uri(target)
     local = _local_path(target)
     if local is None:
         return

@@ -151,9 +151,11 @@ def name_problems(spec: AlignmentSpec, experiment: str) -> list[str]:
     return problems
 
 
-def fingerprint(spec_sha256: str, findings_sha256: str, package_version: str) -> str:
-    """Identifies one alignment: the same spec on the same findings content."""
-    blob = f"{spec_sha256}:{findings_sha256}:{package_version}".encode()
+def fingerprint(spec_sha256: str, findings_sha256: str, package_version: str, *where: str) -> str:
+    """Identifies one alignment: the same spec on the same findings content, and (``where``)
+    the same findings location, tracking store and tiers table, so that a run is never adopted by
+    an alignment that reads another copy or writes another table (dev and prod)."""
+    blob = "\n".join([f"{spec_sha256}:{findings_sha256}:{package_version}", *where]).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
 
 

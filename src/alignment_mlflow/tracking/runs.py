@@ -158,6 +158,16 @@ def _fail_orphans(client: MlflowClient, running: Sequence[Any]) -> None:
             fail_run(client, ref, RuntimeError(why))
 
 
+def run_fingerprint(ctx: report.RunContext, tracking_uri: str, tiers_table: str) -> str:
+    from alignment_mlflow.redact import redact_uri
+
+    store = redact_uri(tracking_uri)
+    return report.fingerprint(
+        ctx.spec.sha256, ctx.findings_sha256, ctx.package_version,
+        ctx.findings_location, store, tiers_table,
+    )  # fmt: skip
+
+
 def start_alignment_run(
     client: MlflowClient,
     *,
@@ -167,15 +177,17 @@ def start_alignment_run(
     spec_text: str,
     spec_dict: Mapping[str, Any],
     new_run: bool = False,
+    tiers_table: str = "",
 ) -> RunRef:
-    """Reuse the finished run of the same alignment, or log a new one completely."""
+    """Reuse the finished run of the same alignment (same spec and findings content, findings
+    location, tracking store and tiers table), or log a new one completely."""
     from mlflow.entities import Metric, Param, RunTag
 
     uri = tracking_uri
     uris.check_reachable(uri)
     workspace = _prepare_databricks(uri, experiment)
     exp_id = _experiment_id(client, uri, experiment)
-    fp = report.fingerprint(ctx.spec.sha256, ctx.findings_sha256, ctx.package_version)
+    fp = run_fingerprint(ctx, uri, tiers_table)
     earlier = _call(
         uri,
         "searching for an earlier run",
@@ -264,11 +276,14 @@ def _log_findings_input(client: MlflowClient, ctx: report.RunContext, ref: RunRe
         if location.startswith("/Volumes/")
         else ("dbfs" if location.startswith(("dbfs:", "/dbfs/")) else "local")
     )
+    # Each source type in MLflow's own shape, so mlflow.data.get_source rebuilds it:
+    # UCVolumeDatasetSource takes {"path"}, the artifact sources {"uri"}.
+    key = "path" if kind == "uc_volume" else "uri"
     dataset = Dataset(
         name=ctx.findings.dataset_name,
         digest=ctx.findings_sha256[:12],
         source_type=kind,
-        source=json.dumps({"uri": location}),
+        source=json.dumps({key: location}),
     )
     tag = InputTag(key="mlflow.data.context", value="findings")
     client.log_inputs(ref.run_id, datasets=[DatasetInput(dataset=dataset, tags=[tag])])
