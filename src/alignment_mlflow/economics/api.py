@@ -89,22 +89,9 @@ def _is_spark_frame(obj: Any) -> bool:
 
 
 def _session(spark: Any, what: str) -> Any:
-    if spark is not None:
-        return spark
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        active = None
-    else:
-        active = SparkSession.getActiveSession()
-        if active is None and os.environ.get("DATABRICKS_RUNTIME_VERSION"):
-            active = SparkSession.builder.getOrCreate()
-    if active is None:
-        raise TargetError(
-            f"{what} is a table name, which needs an active Spark session (a Databricks cluster "
-            "or job); off Databricks pass a Parquet or Delta path instead"
-        )
-    return active
+    from alignment_mlflow.tables.spark import session_for
+
+    return session_for(what, spark, instead="pass a Parquet or Delta path instead")
 
 
 def _scores_table(scores: Any) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from alignment_mlflow.errors import DeltaWriteError, ProjectCollisionError, TargetError
+from alignment_mlflow.tables.spark import session_for
 from alignment_mlflow.tiers.schema import is_table_name, parse_table_name, tier_rows
 
 if TYPE_CHECKING:
@@ -126,42 +127,9 @@ def spark_for(target: str, spark: Any = None) -> Any:
     ``None`` for paths, which delta-rs writes without Spark."""
     if not is_table_name(target):
         return None
-    if spark is not None:
-        return spark
-    session = _active_spark() or _databricks_spark()
-    if session is None:
-        raise TargetError(
-            f"tiers table {target!r} is a table name, which needs a Spark session: run on a "
-            "Databricks cluster or job, install databricks-connect to write from a laptop, or "
-            "pass a path instead, e.g. ./alignment_delta/intervention_tiers"
-        )
-    return session
-
-
-def _active_spark() -> Any:
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        return None
-    return SparkSession.getActiveSession()
-
-
-def _databricks_spark() -> Any:
-    if _on_databricks():
-        from pyspark.sql import SparkSession
-
-        return SparkSession.builder.getOrCreate()
-    try:
-        from databricks.connect import DatabricksSession
-    except ImportError:
-        return None
-    try:
-        return DatabricksSession.builder.getOrCreate()
-    except Exception as exc:
-        raise TargetError(
-            f"Databricks Connect could not start a session ({exc}); set DATABRICKS_HOST and "
-            "DATABRICKS_CLUSTER_ID or DATABRICKS_SERVERLESS_COMPUTE_ID=auto, or pass a path"
-        ) from exc
+    return session_for(
+        f"tiers table {target!r}", spark, instead="pass a path instead, e.g. " + DEFAULT_TIERS_TABLE
+    )
 
 
 def check_project(target: str, spec: AlignmentSpec, *, spark: Any = None) -> None:
