@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 import alignment_mlflow
 from _specs import make_spec, spec_data
+from alignment_mlflow.bands.table import band_table
 from alignment_mlflow.economics import arrow_engine, core, spark_engine
-from alignment_mlflow.economics.bands import band_table
 from alignment_mlflow.economics.core import ScoresError
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS
 from alignment_mlflow.spec import load_spec

@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from alignment_mlflow import __version__
+from alignment_mlflow.bands.table import BandTable, band_table
 from alignment_mlflow.economics import report
-from alignment_mlflow.economics.bands import BandTable, band_table
 from alignment_mlflow.economics.core import Economics, economics, fingerprint
 from alignment_mlflow.errors import DeltaWriteError, TargetError
 from alignment_mlflow.spec.model import AlignmentSpec

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from alignment_mlflow.economics.bands import BandTable, band_masks
+from alignment_mlflow.bands.table import BandTable, band_masks
 from alignment_mlflow.economics.core import (
     SAMPLE_IDS,
     ScoresError,

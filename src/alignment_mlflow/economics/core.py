@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from alignment_mlflow.economics.bands import BandTable
+from alignment_mlflow.bands.table import BandTable
 from alignment_mlflow.errors import InvalidInputError
 
 if TYPE_CHECKING:

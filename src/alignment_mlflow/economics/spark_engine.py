@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from alignment_mlflow.economics.bands import BandTable, band_masks, paid_indices
+from alignment_mlflow.bands.table import BandTable, band_masks, paid_indices
 from alignment_mlflow.economics.core import (
     SAMPLE_IDS,
     ScoresError,
