@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from alignment_mlflow.bands.arrays import _index, band_index
 from alignment_mlflow.bands.table import BandTable, band_masks
 from alignment_mlflow.economics.core import (
     SAMPLE_IDS,
@@ -155,19 +156,6 @@ def open_scores(location: str | os.PathLike[str] | pa.Table) -> ArrowScores:
 def _sample(ids: pa.Array, mask: np.ndarray) -> list[Any]:
     picked: list[Any] = pc.filter(ids, pa.array(mask)).slice(0, SAMPLE_IDS).to_pylist()
     return picked
-
-
-def band_index(table: BandTable, scores: np.ndarray) -> np.ndarray:
-    """Each score's band index (uint8), from the shared predicates; scores must be valid."""
-    return _index(band_masks(table, scores))
-
-
-def _index(masks: Sequence[np.ndarray]) -> np.ndarray:
-    idx = np.zeros(len(masks[0]), dtype=np.uint8)
-    for i, mask in enumerate(masks):
-        if i:
-            idx += mask.view(np.uint8) * np.uint8(i)
-    return idx
 
 
 def _scores(batch: pa.RecordBatch, score_column: str) -> pa.Array:

@@ -13,7 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from alignment_mlflow.bands.table import BandTable, band_masks, paid_indices
+from alignment_mlflow.bands.spark import band_index_column
+from alignment_mlflow.bands.table import BandTable, paid_indices
 from alignment_mlflow.economics.core import (
     SAMPLE_IDS,
     ScoresError,
@@ -27,17 +28,6 @@ from alignment_mlflow.tiers.schema import TableName, sql_string
 
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 _RUN_ID = re.compile(r"[A-Za-z0-9_\-]+")
-
-
-def band_index_column(table: BandTable, score: Any) -> Any:
-    """The band index of ``score`` (a Column), null when no band holds it."""
-    from pyspark.sql import functions as F
-
-    masks = band_masks(table, score)
-    expr = F.when(masks[0], F.lit(0))
-    for i, mask in enumerate(masks[1:], start=1):
-        expr = expr.when(mask, F.lit(i))
-    return expr
 
 
 def _numeric(df: Any, column: str) -> bool:
