@@ -119,6 +119,21 @@ def test_every_boundary_lands_in_the_same_tier(spark: Any, tmp_path: Path) -> No
     assert_same(a, s)
 
 
+def test_the_sql_compilation_lands_every_boundary_in_the_same_tier(
+    spark: Any, tmp_path: Path
+) -> None:
+    """Spark SQL reads the bounds as DOUBLE (a bare 0.8 would be a DECIMAL)."""
+    from pyspark.sql import functions as F
+
+    from alignment_mlflow.bands.sql import band_index_sql
+
+    path = write_scores(tmp_path / "edges.parquet", EDGES)
+    df = spark.read.parquet(str(path))
+    rows = df.select("churn_score", F.expr(band_index_sql(TABLE, "churn_score")).alias("t"))
+    got = {r["churn_score"]: r["t"] for r in rows.collect()}
+    assert got == {score: TABLE.tier_of(score) for score in EDGES}
+
+
 def test_over_budget_allocation_and_parity_agree(spark: Any, tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     scores = list(rng.random(3000)) + EDGES
