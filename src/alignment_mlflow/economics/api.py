@@ -96,7 +96,7 @@ def _session(spark: Any, what: str) -> Any:
 
 def _scores_table(scores: Any) -> bool:
     """A metastore name, unless a local file of that name exists (``scores.parquet``)."""
-    from alignment_mlflow.tiers.schema import is_table_name
+    from alignment_mlflow.tables.names import is_table_name
 
     return isinstance(scores, str) and not os.path.exists(scores) and is_table_name(scores)
 
@@ -128,7 +128,7 @@ def plan(
     """Plan the spec's interventions on ``scores``: a Parquet file or folder, a Delta path, a
     ``catalog.schema.table`` name (Spark), a ``pyarrow.Table`` or a Spark DataFrame. ``spec`` is
     a spec file, an aligned findings file, a dict or an :class:`AlignmentSpec`."""
-    from alignment_mlflow.tiers.schema import is_table_name, parse_table_name
+    from alignment_mlflow.tables.names import is_table_name, parse_table_name
     from alignment_mlflow.tracking.uris import check_experiment_name, resolve_tracking_uri
 
     steps = _Steps(progress)
@@ -149,7 +149,7 @@ def plan(
         if target_is_table:
             parse_table_name(assignments_table)
         else:
-            from alignment_mlflow.tiers.writer import check_tiers_target
+            from alignment_mlflow.tables.targets import check_tiers_target
 
             check_tiers_target(assignments_table)
     use_spark = _is_spark_frame(scores) or target_is_table or _scores_table(scores)
@@ -291,7 +291,7 @@ def _spark_scores(scores: Any, spark: Any, profile: str | None) -> tuple[Any, st
     if _is_spark_frame(scores):
         return scores, "<spark dataframe>", scores.sparkSession
     from alignment_mlflow.economics.core import ScoresError
-    from alignment_mlflow.tiers.schema import parse_table_name
+    from alignment_mlflow.tables.names import parse_table_name
 
     where = str(scores)
     table_name = _scores_table(where)
@@ -312,7 +312,7 @@ def _spark_scores(scores: Any, spark: Any, profile: str | None) -> tuple[Any, st
 
 def _check_arrow_target(src: Any, target: str, id_column: str) -> None:
     from alignment_mlflow.economics import assignments
-    from alignment_mlflow.tiers.writer import resolved_target
+    from alignment_mlflow.tables.targets import resolved_target
 
     uri = resolved_target(target)
     try:
@@ -328,7 +328,7 @@ def _write_arrow(
     constants: dict[str, Any], rows: int, meta: dict[str, str],
 ) -> tuple[str, int, bool]:  # fmt: skip
     from alignment_mlflow.economics import arrow_engine, assignments
-    from alignment_mlflow.tiers.writer import resolved_target
+    from alignment_mlflow.tables.targets import resolved_target
 
     uri = resolved_target(target)
     try:
@@ -357,7 +357,7 @@ def _write_spark(
     constants: dict[str, Any], rows: int, meta: dict[str, str],
 ) -> tuple[str, int, bool]:  # fmt: skip
     from alignment_mlflow.economics import spark_engine
-    from alignment_mlflow.tiers.schema import is_table_name, parse_table_name
+    from alignment_mlflow.tables.names import is_table_name, parse_table_name
 
     if not is_table_name(target):
         raise TargetError(

@@ -24,7 +24,7 @@ from alignment_mlflow.economics.core import (
     check_columns,
 )
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
-from alignment_mlflow.tiers.schema import TableName, sql_string
+from alignment_mlflow.tables.names import TableName, sql_string
 
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 _RUN_ID = re.compile(r"[A-Za-z0-9_\-]+")
