@@ -10,9 +10,7 @@ marks it FAILED.
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -23,8 +21,7 @@ from alignment_mlflow.economics import report
 from alignment_mlflow.economics.core import Economics, economics, fingerprint
 from alignment_mlflow.errors import DeltaWriteError, TargetError
 from alignment_mlflow.spec.model import AlignmentSpec
-
-Progress = Callable[[str, float, str], None]
+from alignment_mlflow.steps import Progress, Steps
 
 
 @dataclass(frozen=True)
@@ -66,22 +63,6 @@ class PlanResult:
 
     def __str__(self) -> str:
         return "\n".join(self.summary_lines())
-
-
-class _Steps:
-    def __init__(self, progress: Progress | None) -> None:
-        self.timings: dict[str, float] = {}
-        self.progress = progress
-        self.detail = ""
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[_Steps]:
-        self.detail = ""
-        start = time.perf_counter()
-        yield self
-        self.timings[name] = time.perf_counter() - start
-        if self.progress is not None:
-            self.progress(name, self.timings[name], self.detail)
 
 
 def _is_spark_frame(obj: Any) -> bool:
@@ -131,7 +112,7 @@ def plan(
     from alignment_mlflow.tables.names import is_table_name, parse_table_name
     from alignment_mlflow.tracking.uris import check_experiment_name, resolve_tracking_uri
 
-    steps = _Steps(progress)
+    steps = Steps(progress)
     groups = list(dict.fromkeys(group_columns))
     with steps.step("validate spec") as s:
         aspec, alignment = _spec_source(spec, profile)
