@@ -42,3 +42,15 @@ def test_a_plan_experiment_keeps_its_artifacts_beside_the_sqlite_store(tmp_path:
     assert exp.artifact_location == (store / "mlartifacts").resolve().as_uri()
     assert any((store / "mlartifacts").rglob("*.json"))  # the plan's tables
     assert not (tmp_path / "mlruns").exists()
+
+
+def test_one_version_source() -> None:
+    """pyproject.toml reads the version from ``alignment_mlflow.__version__``: the installed
+    metadata and the module cannot disagree."""
+    import importlib.metadata
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert "version" not in project
+    assert project["dynamic"] == ["version"]
+    assert importlib.metadata.version("alignment_mlflow") == alignment_mlflow.__version__
