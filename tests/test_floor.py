@@ -45,7 +45,7 @@ def test_a_plan_experiment_keeps_its_artifacts_beside_the_sqlite_store(tmp_path:
 
 
 def test_one_version_source() -> None:
-    """pyproject.toml reads the version from ``alignment_mlflow.__version__``: the installed
+    """pyproject.toml reads the version alignment_mlflow.__version__ re-exports: the installed
     metadata and the module cannot disagree."""
     import importlib.metadata
 

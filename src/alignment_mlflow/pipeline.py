@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from alignment_mlflow import __version__
+from alignment_mlflow._version import __version__
 from alignment_mlflow.redact import redact_uri
 from alignment_mlflow.result import JSON_KEYS, AlignmentResult
 from alignment_mlflow.spec.model import AlignmentSpec

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from alignment_mlflow import __version__
+from alignment_mlflow._version import __version__
 from alignment_mlflow.bands.table import BandTable, band_table
 from alignment_mlflow.economics import report
 from alignment_mlflow.economics.core import Economics, economics, fingerprint
