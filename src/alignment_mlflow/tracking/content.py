@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from alignment_mlflow.tracking.context import RunContext as RunContext
 from alignment_mlflow.tracking.context import Verdicts as Verdicts
+from alignment_mlflow.tracking.description import run_description
 
 if TYPE_CHECKING:
     from alignment_mlflow.findings.document import FindingsView
@@ -151,8 +152,6 @@ def run_metrics(ctx: RunContext) -> dict[str, float]:
 
 
 def run_tags(ctx: RunContext, *, fingerprint: str) -> dict[str, str]:
-    from alignment_mlflow.tracking.description import run_description
-
     counts = _counts(ctx.verdicts)
     tags = {
         STATUS_TAG: ctx.status,
@@ -177,8 +176,6 @@ def run_tags(ctx: RunContext, *, fingerprint: str) -> dict[str, str]:
 
 def final_tags(ctx: RunContext) -> dict[str, str]:
     """Set when the run finishes: the links the description could not have before."""
-    from alignment_mlflow.tracking.description import run_description
-
     tags = {
         "alignment.delta_table": ctx.delta_table or "",
         "alignment.delta_version": "" if ctx.delta_version is None else str(ctx.delta_version),

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alignment_mlflow.errors import Terminated
 from alignment_mlflow.redact import redact_text
 from alignment_mlflow.tracking import client as client_mod
 from alignment_mlflow.tracking import content as report
-from alignment_mlflow.tracking import orphans, uris
+from alignment_mlflow.tracking import databricks, orphans, uris
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -56,15 +57,11 @@ def _prepare_databricks(uri: str, experiment: str) -> WorkspaceInfo | None:
     """On Databricks: credentials checked (bounded) and the experiment's folder made."""
     if not uris.is_databricks(uri):
         return None
-    from alignment_mlflow.tracking import databricks
-
     return databricks.prepare_experiment(uri, experiment)
 
 
 def _context_tags() -> dict[str, str]:
     """What fluent ``start_run`` records (user, source, Databricks job), under our own tags."""
-    from alignment_mlflow.tracking import databricks
-
     return databricks.context_tags()
 
 
@@ -278,8 +275,6 @@ def _terminate(client: MlflowClient, run_id: str, status: str) -> None:
 
 def fail_run(client: MlflowClient, ref: RunRef, error: BaseException) -> None:
     """Record the failure on the run; never raises (the original error is what matters)."""
-    from alignment_mlflow.errors import Terminated
-
     status = "KILLED" if isinstance(error, KeyboardInterrupt | Terminated) else "FAILED"
     message = redact_text(f"{type(error).__name__}: {error}")
     with contextlib.suppress(Exception):
