@@ -18,7 +18,7 @@ from alignment_mlflow.tables.spark import session_for
 from alignment_mlflow.tables.targets import resolved_target
 
 if TYPE_CHECKING:
-    from alignment_mlflow.economics.arrow_engine import ArrowScores
+    from alignment_mlflow.economics.scores import ArrowScores
 
 
 class Engine(Protocol):
