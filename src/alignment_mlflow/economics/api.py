@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from alignment_mlflow._version import __version__
 from alignment_mlflow.bands.table import band_table
@@ -25,6 +25,17 @@ from alignment_mlflow.steps import Progress, Steps
 from alignment_mlflow.tables.names import is_table_name, parse_table_name
 from alignment_mlflow.tables.targets import check_tiers_target
 from alignment_mlflow.tracking.uris import check_experiment_name, resolve_tracking_uri
+
+if TYPE_CHECKING:
+    import os
+
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, SparkSession
+
+#: What ``plan()`` reads: a path or URI, a table name, an Arrow table or a Spark DataFrame.
+Scores: TypeAlias = "str | os.PathLike[str] | pa.Table | DataFrame"
+#: A spec file, an aligned findings file, a dict or a validated spec.
+SpecSource: TypeAlias = "str | os.PathLike[str] | Mapping[str, Any] | AlignmentSpec"
 
 
 @dataclass(frozen=True)
@@ -68,7 +79,7 @@ class PlanResult:
         return "\n".join(self.summary_lines())
 
 
-def _spec_source(spec: Any, profile: str | None) -> tuple[AlignmentSpec, Mapping[str, Any]]:
+def _spec_source(spec: SpecSource, profile: str | None) -> tuple[AlignmentSpec, Mapping[str, Any]]:
     if isinstance(spec, AlignmentSpec):
         return spec, {}
     from alignment_mlflow.findings.aligned import load_spec_source
@@ -78,8 +89,8 @@ def _spec_source(spec: Any, profile: str | None) -> tuple[AlignmentSpec, Mapping
 
 
 def plan(
-    scores: Any,
-    spec: Any,
+    scores: Scores,
+    spec: SpecSource,
     *,
     id_column: str = "customer_id",
     score_column: str = "churn_score",
@@ -88,7 +99,7 @@ def plan(
     tracking_uri: str | None = None,
     experiment: str | None = None,
     dry_run: bool = False,
-    spark: Any = None,
+    spark: SparkSession | None = None,
     profile: str | None = None,
     progress: Progress | None = None,
 ) -> PlanResult:
