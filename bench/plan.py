@@ -67,8 +67,8 @@ def _start() -> float:
 def child(variant: str, scores: Path, out: Path) -> float:
     """Runs in the measured process; returns the seconds of work."""
     if variant in ("plan", "plan+write"):
+        from alignment_mlflow.bands.table import band_table
         from alignment_mlflow.economics import arrow_engine, assignments, core
-        from alignment_mlflow.economics.bands import band_table
         from alignment_mlflow.spec import load_spec
 
         spec = load_spec(SPEC)
@@ -155,8 +155,8 @@ def child(variant: str, scores: Path, out: Path) -> float:
     if variant == "spark":
         from pyspark.sql import SparkSession
 
+        from alignment_mlflow.bands.table import band_table
         from alignment_mlflow.economics import core, spark_engine
-        from alignment_mlflow.economics.bands import band_table
         from alignment_mlflow.spec import load_spec
 
         spark = (

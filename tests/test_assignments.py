@@ -19,9 +19,9 @@ import pytest
 from click.testing import CliRunner
 from deltalake import DeltaTable
 
+from alignment_mlflow.bands.table import band_table
 from alignment_mlflow.cli import cli
 from alignment_mlflow.economics import arrow_engine, assignments
-from alignment_mlflow.economics.bands import band_table
 from alignment_mlflow.errors import TargetError
 from alignment_mlflow.spec import load_spec
 from conftest import TEMPLATE_SPEC

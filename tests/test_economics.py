@@ -13,8 +13,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from _specs import make_spec, spec_data
+from alignment_mlflow.bands.table import band_table
 from alignment_mlflow.economics import arrow_engine, core, reference
-from alignment_mlflow.economics.bands import band_table
 from alignment_mlflow.economics.core import ScoresError
 from alignment_mlflow.spec import load_spec
 

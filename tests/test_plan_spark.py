@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import alignment_mlflow
 from _specs import make_spec, spec_data
+from alignment_mlflow.bands.table import band_table
 from alignment_mlflow.economics import arrow_engine, core, spark_engine
-from alignment_mlflow.economics.bands import band_table
 from alignment_mlflow.economics.core import ScoresError
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS
 from alignment_mlflow.spec import load_spec
@@ -105,6 +105,21 @@ def test_every_boundary_lands_in_the_same_tier(spark: Any, tmp_path: Path) -> No
     assert TABLE.bands[got[0.8]].tier == "Medium"
     a, s = both(spark, path)
     assert_same(a, s)
+
+
+def test_the_sql_compilation_lands_every_boundary_in_the_same_tier(
+    spark: Any, tmp_path: Path
+) -> None:
+    """Spark SQL reads the bounds as DOUBLE (a bare 0.8 would be a DECIMAL)."""
+    from pyspark.sql import functions as F
+
+    from alignment_mlflow.bands.sql import band_index_sql
+
+    path = write_scores(tmp_path / "edges.parquet", EDGES)
+    df = spark.read.parquet(str(path))
+    rows = df.select("churn_score", F.expr(band_index_sql(TABLE, "churn_score")).alias("t"))
+    got = {r["churn_score"]: r["t"] for r in rows.collect()}
+    assert got == {score: TABLE.tier_of(score) for score in EDGES}
 
 
 def test_over_budget_allocation_and_parity_agree(spark: Any, tmp_path: Path) -> None:

@@ -76,7 +76,8 @@ def sqlite_uri(tmp_path: Path) -> str:
 def test_resolution_and_validation(monkeypatch: pytest.MonkeyPatch) -> None:
     assert uris.resolve_tracking_uri("http://x:5000") == "http://x:5000"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///a.db")
-    assert uris.resolve_tracking_uri(None) == "sqlite:///a.db"
+    # a relative sqlite path is made absolute: the store is the same wherever MLflow opens it
+    assert uris.resolve_tracking_uri(None) == f"sqlite:///{Path('a.db').resolve()}"
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     assert uris.resolve_tracking_uri(None).endswith("/mlflow.db")
     monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "15.4")

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from alignment_mlflow._version import __version__
 from alignment_mlflow.runtime import check_mlflow as _check_mlflow
 
 _check_mlflow()
-
-__version__ = "0.2.0"
 
 __all__ = [
     "AlignmentResult",

@@ -12,11 +12,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from alignment_mlflow.redact import redact_text
+
 
 class AlignmentError(Exception):
-    """Base of every error this package raises deliberately."""
+    """Base of every error this package raises deliberately.
+
+    Its message is redacted on construction (user info and query values of every URL in it):
+    a notebook shows ``str(exc)`` as is, so no room may rely on the CLI's redaction on the way
+    out, nor remember to redact each message it writes."""
 
     exit_code: int = 1
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact_text(a) if isinstance(a, str) else a for a in args))
 
 
 # --------------------------------------------------------------------------- invalid input (2)

@@ -13,14 +13,20 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alignment_mlflow import __version__
+from alignment_mlflow._version import __version__
 from alignment_mlflow.redact import redact_uri
 from alignment_mlflow.result import JSON_KEYS, AlignmentResult
 from alignment_mlflow.spec.model import AlignmentSpec
 from alignment_mlflow.steps import Progress, Steps
 from alignment_mlflow.tracking.content import RunContext
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from alignment_mlflow.findings.document import FindingsDocument, FindingsView
+    from alignment_mlflow.findings.io import FindingsLocation
 
 __all__ = ["JSON_KEYS", "AlignmentResult", "Progress", "align"]
 
@@ -39,15 +45,15 @@ class _Plan:
     tiers_table: str
     tracking_uri: str
     experiment: str
-    spark: Any  # the session a table name is written with; None for paths
+    spark: SparkSession | None  # the session a table name is written with; None for paths
 
 
 @dataclass(frozen=True)
 class _Findings:
-    loc: Any  # findings.io.FindingsLocation
-    doc: Any  # findings.document.FindingsDocument
+    loc: FindingsLocation
+    doc: FindingsDocument
     discovery: str | None
-    related: tuple[Any, ...]  # views of the event-level file(s) of an aggregated one
+    related: tuple[FindingsView, ...]  # views of the event-level file(s) of an aggregated one
 
 
 def _validate(

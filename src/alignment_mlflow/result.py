@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from alignment_mlflow.findings.constraints import alignment_status
+
 JSON_KEYS = (
     "findings_path",
     "run_id",
@@ -49,8 +51,6 @@ class AlignmentResult:
     def status(self) -> str:
         """``blocked`` (a constraint failed), ``needs_review`` (something unverifiable or manual)
         or ``aligned``: the verdict the run, the CLI and ``--json`` all lead with."""
-        from alignment_mlflow.findings.constraints import alignment_status
-
         return alignment_status([str(v.get("status")) for v in self.constraints])
 
     def to_json(self) -> dict[str, Any]:

@@ -9,22 +9,34 @@ marks it FAILED.
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from alignment_mlflow import __version__
+from alignment_mlflow._version import __version__
+from alignment_mlflow.bands.table import band_table
 from alignment_mlflow.economics import report
-from alignment_mlflow.economics.bands import BandTable, band_table
 from alignment_mlflow.economics.core import Economics, economics, fingerprint
-from alignment_mlflow.errors import DeltaWriteError, TargetError
+from alignment_mlflow.economics.engines import open_engine
+from alignment_mlflow.errors import TargetError
+from alignment_mlflow.redact import redact_uri
 from alignment_mlflow.spec.model import AlignmentSpec
+from alignment_mlflow.steps import Progress, Steps
+from alignment_mlflow.tables.names import is_table_name, parse_table_name
+from alignment_mlflow.tables.targets import check_tiers_target
+from alignment_mlflow.tracking.uris import check_experiment_name, resolve_tracking_uri
 
-Progress = Callable[[str, float, str], None]
+if TYPE_CHECKING:
+    import os
+
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, SparkSession
+
+#: What ``plan()`` reads: a path or URI, a table name, an Arrow table or a Spark DataFrame.
+Scores: TypeAlias = "str | os.PathLike[str] | pa.Table | DataFrame"
+#: A spec file, an aligned findings file, a dict or a validated spec.
+SpecSource: TypeAlias = "str | os.PathLike[str] | Mapping[str, Any] | AlignmentSpec"
 
 
 @dataclass(frozen=True)
@@ -72,53 +84,7 @@ class PlanResult:
         return "\n".join(self.summary_lines())
 
 
-class _Steps:
-    def __init__(self, progress: Progress | None) -> None:
-        self.timings: dict[str, float] = {}
-        self.progress = progress
-        self.detail = ""
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[_Steps]:
-        self.detail = ""
-        start = time.perf_counter()
-        yield self
-        self.timings[name] = time.perf_counter() - start
-        if self.progress is not None:
-            self.progress(name, self.timings[name], self.detail)
-
-
-def _is_spark_frame(obj: Any) -> bool:
-    return type(obj).__name__ == "DataFrame" and hasattr(obj, "sparkSession")
-
-
-def _session(spark: Any, what: str) -> Any:
-    if spark is not None:
-        return spark
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        active = None
-    else:
-        active = SparkSession.getActiveSession()
-        if active is None and os.environ.get("DATABRICKS_RUNTIME_VERSION"):
-            active = SparkSession.builder.getOrCreate()
-    if active is None:
-        raise TargetError(
-            f"{what} is a table name, which needs an active Spark session (a Databricks cluster "
-            "or job); off Databricks pass a Parquet or Delta path instead"
-        )
-    return active
-
-
-def _scores_table(scores: Any) -> bool:
-    """A metastore name, unless a local file of that name exists (``scores.parquet``)."""
-    from alignment_mlflow.tiers.schema import is_table_name
-
-    return isinstance(scores, str) and not os.path.exists(scores) and is_table_name(scores)
-
-
-def _spec_source(spec: Any, profile: str | None) -> tuple[AlignmentSpec, Mapping[str, Any]]:
+def _spec_source(spec: SpecSource, profile: str | None) -> tuple[AlignmentSpec, Mapping[str, Any]]:
     if isinstance(spec, AlignmentSpec):
         return spec, {}
     from alignment_mlflow.findings.aligned import load_spec_source
@@ -128,8 +94,8 @@ def _spec_source(spec: Any, profile: str | None) -> tuple[AlignmentSpec, Mapping
 
 
 def plan(
-    scores: Any,
-    spec: Any,
+    scores: Scores,
+    spec: SpecSource,
     *,
     id_column: str = "customer_id",
     score_column: str = "churn_score",
@@ -138,17 +104,14 @@ def plan(
     tracking_uri: str | None = None,
     experiment: str | None = None,
     dry_run: bool = False,
-    spark: Any = None,
+    spark: SparkSession | None = None,
     profile: str | None = None,
     progress: Progress | None = None,
 ) -> PlanResult:
     """Plan the spec's interventions on ``scores``: a Parquet file or folder, a Delta path, a
     ``catalog.schema.table`` name (Spark), a ``pyarrow.Table`` or a Spark DataFrame. ``spec`` is
     a spec file, an aligned findings file, a dict or an :class:`AlignmentSpec`."""
-    from alignment_mlflow.tiers.schema import is_table_name, parse_table_name
-    from alignment_mlflow.tracking.uris import check_experiment_name, resolve_tracking_uri
-
-    steps = _Steps(progress)
+    steps = Steps(progress)
     groups = list(dict.fromkeys(group_columns))
     with steps.step("validate spec") as s:
         aspec, alignment = _spec_source(spec, profile)
@@ -174,44 +137,23 @@ def plan(
         if target_is_table:
             parse_table_name(assignments_table)
         else:
-            from alignment_mlflow.tiers.writer import check_tiers_target
-
             check_tiers_target(assignments_table, "--assignments-table")
-    use_spark = _is_spark_frame(scores) or target_is_table or _scores_table(scores)
 
     with steps.step("read + tally") as s:
-        if use_spark:
-            frame, location, session = _spark_scores(scores, spark, profile)
-            from alignment_mlflow.economics import spark_engine
-
-            _, digest = spark_engine.validate(
-                frame,
-                id_column=id_column,
-                score_column=score_column,
-                group_columns=groups,
-                source=location,
-            )
-            tally, top_k = spark_engine.tally(
-                frame, table, score_column=score_column, group_columns=groups
-            )
-        else:
-            from alignment_mlflow.economics import arrow_engine
-
-            src = arrow_engine.open_scores(scores)
-            location = src.location
-            tally, top_k = arrow_engine.tally(
-                src, table, id_column=id_column, score_column=score_column, group_columns=groups
-            )
+        engine = open_engine(
+            scores, spark=spark, assignments_table=assignments_table, id_column=id_column,
+            score_column=score_column, group_columns=groups,
+        )  # fmt: skip
+        tally, top_k = engine.tally(table)
         result = economics(aspec, table, tally, top_k)
-        s.detail = f"{result.rows:,} customers, {'Spark' if use_spark else 'Arrow'}"
-    engine = "spark" if use_spark else "arrow"
-    if assignments_table is not None and not use_spark:
+        s.detail = f"{result.rows:,} customers, {engine.label}"
+    if assignments_table is not None and engine.name == "arrow":
         with steps.step("check assignments table"):
-            _check_arrow_target(src, str(assignments_table), id_column)
+            engine.check_target(str(assignments_table))
     if dry_run:
-        return PlanResult(result, engine, location, timings=steps.timings, dry_run=True)
-    if not use_spark:
-        digest = src.digest
+        return PlanResult(result, engine.name, engine.location, timings=steps.timings, dry_run=True)
+    digest = engine.digest()
+    location = engine.location
 
     from alignment_mlflow.economics import tracking
     from alignment_mlflow.tracking.runs import RunRef, fail_run, make_client
@@ -276,16 +218,9 @@ def plan(
                     "scored_at": scored_at,
                 }
                 meta = {"plan_run_id": ref.run_id, "spec_sha256": aspec.sha256, "project": project}
-                if use_spark:
-                    written, version, changed = _write_spark(
-                        session, frame, table, str(assignments_table), id_column, score_column,
-                        constants, result.rows, meta,
-                    )  # fmt: skip
-                else:
-                    written, version, changed = _write_arrow(
-                        src, table, str(assignments_table), id_column, score_column, constants,
-                        result.rows, meta,
-                    )  # fmt: skip
+                written, version, changed = engine.write(
+                    table, str(assignments_table), constants, result.rows, meta
+                )
                 s.detail = f"{written} version {version}" + ("" if changed else " (unchanged)")
         tags = {}
         if written is not None:
@@ -297,11 +232,9 @@ def plan(
         if not ref.reused:
             fail_run(client, ref, exc)
         raise
-    from alignment_mlflow.redact import redact_uri as _redact_uri
-
     return PlanResult(
         result,
-        engine,
+        engine.name,
         location,
         run_id=ref.run_id,
         experiment_id=exp_id,
@@ -311,96 +244,5 @@ def plan(
         assignments_version=version,
         assignments_changed=changed,
         timings=steps.timings,
-        tracking_uri=_redact_uri(uri),
+        tracking_uri=redact_uri(uri),
     )
-
-
-def _spark_scores(scores: Any, spark: Any, profile: str | None) -> tuple[Any, str, Any]:
-    if _is_spark_frame(scores):
-        return scores, "<spark dataframe>", scores.sparkSession
-    from alignment_mlflow.economics.core import ScoresError
-    from alignment_mlflow.tiers.schema import parse_table_name
-
-    where = str(scores)
-    table_name = _scores_table(where)
-    session = _session(spark, f"scores {where}" if table_name else "the assignments table")
-    if table_name:
-        name = parse_table_name(where)
-        if not session.catalog.tableExists(str(name)):
-            raise ScoresError(f"scores table {name} does not exist")
-        return session.table(str(name)), str(name), session
-    if os.path.isdir(os.path.join(where, "_delta_log")):
-        return session.read.format("delta").load(where), where, session
-    if not os.path.exists(where):
-        raise ScoresError(
-            f"scores {where} not found: pass a Parquet file or folder or a Delta table"
-        )
-    return session.read.parquet(where), where, session
-
-
-def _check_arrow_target(src: Any, target: str, id_column: str) -> None:
-    from alignment_mlflow.economics import assignments
-    from alignment_mlflow.tiers.writer import resolved_target
-
-    uri = resolved_target(target)
-    try:
-        assignments.check_target(uri, src.dataset.schema.field(id_column).type)
-    except TargetError:
-        raise
-    except Exception as exc:
-        raise DeltaWriteError(f"reading the assignments table {uri} failed: {exc}") from exc
-
-
-def _write_arrow(
-    src: Any, table: BandTable, target: str, id_column: str, score_column: str,
-    constants: dict[str, Any], rows: int, meta: dict[str, str],
-) -> tuple[str, int, bool]:  # fmt: skip
-    from alignment_mlflow.economics import arrow_engine, assignments
-    from alignment_mlflow.tiers.writer import resolved_target
-
-    uri = resolved_target(target)
-    try:
-        same = assignments.already_written(
-            uri, project=constants["project"], run_id=constants["plan_run_id"], rows=rows
-        )
-        if same is not None:
-            return uri, same, False
-        id_type = src.dataset.schema.field(id_column).type
-        reader = arrow_engine.assignment_batches(
-            src,
-            table,
-            id_column=id_column,
-            score_column=score_column,
-            constants=constants,
-            schema=assignments.arrow_schema(id_type),
-        )
-        version = assignments.write(uri, reader, project=constants["project"], commit_metadata=meta)
-    except Exception as exc:
-        raise DeltaWriteError(f"writing assignments to Delta table {uri} failed: {exc}") from exc
-    return uri, version, True
-
-
-def _write_spark(
-    session: Any, frame: Any, table: BandTable, target: str, id_column: str, score_column: str,
-    constants: dict[str, Any], rows: int, meta: dict[str, str],
-) -> tuple[str, int, bool]:  # fmt: skip
-    from alignment_mlflow.economics import spark_engine
-    from alignment_mlflow.tiers.schema import is_table_name, parse_table_name
-
-    if not is_table_name(target):
-        raise TargetError(
-            f"assignments table {target!r}: with Spark scores pass a table name "
-            "(catalog.schema.table) as --assignments-table"
-        )
-    name = parse_table_name(target)
-    out = spark_engine.assignments_frame(
-        frame, table, id_column=id_column, score_column=score_column, constants=constants
-    )
-    try:
-        version, changed = spark_engine.write_assignments(
-            session, name, out, rows=rows, project=constants["project"],
-            run_id=constants["plan_run_id"], commit_metadata=meta,
-        )  # fmt: skip
-    except Exception as exc:
-        raise DeltaWriteError(f"writing assignments to {name} with Spark failed: {exc}") from exc
-    return str(name), version, changed

@@ -10,21 +10,15 @@ the ids themselves). No pandas.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
-from alignment_mlflow.economics.bands import BandTable, band_masks
+from alignment_mlflow.bands.arrays import _index, band_index
+from alignment_mlflow.bands.table import BandTable, band_masks
 from alignment_mlflow.economics.core import (
     SAMPLE_IDS,
     ScoresError,
@@ -33,141 +27,15 @@ from alignment_mlflow.economics.core import (
     Validation,
     check_columns,
 )
+from alignment_mlflow.economics.scores import ArrowScores as ArrowScores
+from alignment_mlflow.economics.scores import open_scores as open_scores
 
 BATCH_ROWS = 1 << 20
-_HASH_CHUNK = 8 << 20
-
-
-@dataclass
-class ArrowScores:
-    """Scores readable batch by batch, with a content digest that is cheap to get."""
-
-    location: str
-    kind: str  # "parquet", "delta" or "arrow"
-    dataset: ds.Dataset
-    _digest: Future[str] | str = field(repr=False, default="")
-
-    @property
-    def columns(self) -> list[str]:
-        return list(self.dataset.schema.names)
-
-    @property
-    def digest(self) -> str:
-        d = self._digest
-        return d if isinstance(d, str) else d.result()
-
-    def batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
-        if self.kind == "parquet":
-            # File by file, row group by row group: the dataset scanner kept more and more of a
-            # large file in its pool as the consumer fell behind (apache/arrow#39808; 452 MiB
-            # against 136 MiB for 50M rows in bench/plan.py, for 5% more time). Pre-buffering is
-            # off for the same reason: it cached a whole file's columns.
-            for path in self.dataset.files:
-                with pq.ParquetFile(path, pre_buffer=False) as f:
-                    yield from f.iter_batches(BATCH_ROWS, columns=list(columns))
-            return
-        # Delta tables (partition values come from the log, not the files) and Arrow tables: the
-        # dataset scanner, with little readahead and no pre-buffering.
-        options = (
-            {"fragment_scan_options": ds.ParquetFragmentScanOptions(pre_buffer=False)}
-            if isinstance(self.dataset, ds.FileSystemDataset)
-            and isinstance(self.dataset.format, ds.ParquetFileFormat)
-            else {}
-        )
-        yield from self.dataset.to_batches(
-            columns=list(columns),
-            batch_size=BATCH_ROWS,
-            batch_readahead=2,
-            fragment_readahead=1,
-            **options,
-        )
-
-
-def _hash_files(files: Sequence[Path], root: Path) -> str:
-    h = hashlib.sha256()
-    for f in files:
-        h.update(str(f.relative_to(root) if f != root else f.name).encode() + b"\0")
-        with f.open("rb") as fh:
-            while chunk := fh.read(_HASH_CHUNK):
-                h.update(chunk)
-    return h.hexdigest()
-
-
-def _hash_table(table: pa.Table) -> str:
-    h = hashlib.sha256(str(table.schema).encode())
-    for column in table.columns:
-        for chunk in column.chunks:
-            for buf in chunk.buffers():
-                if buf is not None:
-                    h.update(buf)
-    return h.hexdigest()
-
-
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scores-digest")
-    return _POOL
-
-
-def open_scores(location: str | os.PathLike[str] | pa.Table) -> ArrowScores:
-    """A Parquet file or folder, a Delta table path or URI, or an in-memory Arrow table."""
-    if isinstance(location, pa.Table):
-        return ArrowScores("<arrow table>", "arrow", ds.dataset(location), _hash_table(location))
-    where = os.fspath(location)
-    path = Path(where)
-    if "://" not in where and not path.exists():
-        raise ScoresError(
-            f"scores {where} not found: pass a Parquet file or folder or a Delta table"
-        )
-    is_delta = "://" in where or (path / "_delta_log").is_dir()
-    if is_delta:
-        from deltalake import DeltaTable
-        from deltalake.exceptions import TableNotFoundError
-
-        try:
-            table = DeltaTable(where)
-        except TableNotFoundError as exc:
-            raise ScoresError(f"scores {where}: no Delta table there ({exc})") from exc
-        uris = sorted(table.file_uris())
-        digest = hashlib.sha256(
-            f"{table.table_uri}\0{table.version()}\0".encode() + "\0".join(uris).encode()
-        ).hexdigest()
-        return ArrowScores(where, "delta", table.to_pyarrow_dataset(), digest)
-    files: list[Path] = (
-        sorted(p for p in path.rglob("*.parquet") if not p.name.startswith((".", "_")))
-        if path.is_dir()
-        else [path]
-    )
-    if not files:
-        raise ScoresError(f"scores folder {where} has no .parquet files")
-    try:
-        dataset = ds.dataset([str(f) for f in files], format="parquet")
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ScoresError(f"scores {where} are not readable Parquet: {exc}") from exc
-    root = path if path.is_dir() else path.parent
-    return ArrowScores(where, "parquet", dataset, _pool().submit(_hash_files, files, root))
 
 
 def _sample(ids: pa.Array, mask: np.ndarray) -> list[Any]:
     picked: list[Any] = pc.filter(ids, pa.array(mask)).slice(0, SAMPLE_IDS).to_pylist()
     return picked
-
-
-def band_index(table: BandTable, scores: np.ndarray) -> np.ndarray:
-    """Each score's band index (uint8), from the shared predicates; scores must be valid."""
-    return _index(band_masks(table, scores))
-
-
-def _index(masks: Sequence[np.ndarray]) -> np.ndarray:
-    idx = np.zeros(len(masks[0]), dtype=np.uint8)
-    for i, mask in enumerate(masks):
-        if i:
-            idx += mask.view(np.uint8) * np.uint8(i)
-    return idx
 
 
 def _scores(batch: pa.RecordBatch, score_column: str) -> pa.Array:
@@ -332,7 +200,7 @@ def tally(
     paid = np.array([b.paid for b in table.bands])
     dups = _Duplicates(scores.dataset.count_rows())
     rows = 0
-    for batch in scores.batches([id_column, score_column, *group_columns]):
+    for batch in scores.batches([id_column, score_column, *group_columns], BATCH_ROWS):
         n = batch.num_rows
         if n == 0:
             continue
@@ -373,7 +241,7 @@ def tally(
     dups.report(
         validation,
         id_column,
-        lambda: (b.column(id_column) for b in scores.batches([id_column])),
+        lambda: (b.column(id_column) for b in scores.batches([id_column], BATCH_ROWS)),
     )
     validation.raise_if_any()
     for i in range(k):
@@ -382,7 +250,7 @@ def tally(
     def top_k(i: int, want: int) -> tuple[float, float]:
         """A second pass: the band's scores, partially sorted (only runs over budget)."""
         parts = []
-        for batch in scores.batches([score_column]):
+        for batch in scores.batches([score_column], BATCH_ROWS):
             vals = _scores(batch, score_column).to_numpy(zero_copy_only=False)
             parts.append(vals[table.bands[i].contains(vals)])
         band_scores = np.concatenate(parts) if parts else np.zeros(0)
@@ -434,7 +302,7 @@ def assignment_batches(
         return have.slice(0, n)
 
     def gen() -> Iterator[pa.RecordBatch]:
-        for batch in scores.batches([id_column, score_column]):
+        for batch in scores.batches([id_column, score_column], BATCH_ROWS):
             n = batch.num_rows
             vals = _scores(batch, score_column).to_numpy(zero_copy_only=False)
             idx = band_index(table, vals)

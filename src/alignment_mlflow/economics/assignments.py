@@ -34,8 +34,8 @@ import pyarrow.parquet as pq
 
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
 from alignment_mlflow.errors import TargetError
-from alignment_mlflow.tiers.delta_rs import current_version, open_table
-from alignment_mlflow.tiers.schema import sql_string
+from alignment_mlflow.tables.delta_rs import current_version, open_table
+from alignment_mlflow.tables.names import sql_string
 
 # About 8M rows per file (~140 MB of Parquet): within Databricks' 128 MB-1 GB file sizes.
 FILE_ROWS = 1 << 23

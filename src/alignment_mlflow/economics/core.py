@@ -22,8 +22,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from alignment_mlflow.economics.bands import BandTable
+from alignment_mlflow.bands.table import BandTable
 from alignment_mlflow.errors import InvalidInputError
+from alignment_mlflow.spec.model import Threshold
 
 if TYPE_CHECKING:
     from alignment_mlflow.spec.model import AlignmentSpec, Money, SuccessMetric
@@ -342,8 +343,6 @@ def economics(spec: AlignmentSpec, table: BandTable, tally: Tally, top_k: TopK) 
     met = None
     ratios = [p.ratio for p in parity]
     if target is not None and ratios and all(r is not None for r in ratios):
-        from alignment_mlflow.spec.model import Threshold
-
         assert isinstance(target.threshold, Threshold)
         met = all(target.threshold.is_met(r) for r in ratios if r is not None)
     return Economics(

@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from alignment_mlflow.economics.bands import BandTable
+from alignment_mlflow.bands.table import BandTable
 from alignment_mlflow.economics.core import Tally, TopK, Validation
 
 

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from alignment_mlflow.economics.bands import BandTable, band_masks, paid_indices
+from alignment_mlflow.bands.spark import band_index_column
+from alignment_mlflow.bands.table import BandTable, paid_indices
 from alignment_mlflow.economics.core import (
     SAMPLE_IDS,
     ScoresError,
@@ -24,20 +25,10 @@ from alignment_mlflow.economics.core import (
     check_columns,
 )
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
-from alignment_mlflow.tiers.schema import TableName, sql_string
+from alignment_mlflow.tables.names import TableName, sql_string
+from alignment_mlflow.tiers.delta_spark import HISTORY_DEPTH, history
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_\-]+")
-
-
-def band_index_column(table: BandTable, score: Any) -> Any:
-    """The band index of ``score`` (a Column), null when no band holds it."""
-    from pyspark.sql import functions as F
-
-    masks = band_masks(table, score)
-    expr = F.when(masks[0], F.lit(0))
-    for i, mask in enumerate(masks[1:], start=1):
-        expr = expr.when(mask, F.lit(i))
-    return expr
 
 
 def _numeric(df: Any, column: str) -> bool:
@@ -196,8 +187,6 @@ def _version(spark: Any, table: TableName, user_metadata: str | None = None) -> 
     """The table's latest version, or the newest commit carrying ``user_metadata`` (ours: another
     writer may have committed since), from Delta's ``DESCRIBE HISTORY`` (SQL, so it runs over
     Spark Connect too)."""
-    from alignment_mlflow.tiers.delta_spark import HISTORY_DEPTH, history
-
     rows = history(spark, table, HISTORY_DEPTH if user_metadata is not None else 1)
     for h in rows:
         if user_metadata is not None and h.get("userMetadata") == user_metadata:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alignment_mlflow.economics import report
-from alignment_mlflow.errors import TargetError, TrackingError
+from alignment_mlflow.tracking import client as client_mod
+from alignment_mlflow.tracking import databricks
 from alignment_mlflow.tracking.runs import RunRef, fail_run
 from alignment_mlflow.tracking.uris import is_databricks, run_url
 
@@ -22,41 +23,22 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 
-def _call(uri: str, what: str, fn: Any) -> Any:
-    try:
-        return fn()
-    except (TrackingError, TargetError):
-        raise
-    except Exception as exc:
-        detail = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
-        raise TrackingError(f"MLflow tracking at {uri}: {what} failed: {detail}") from exc
+_call = client_mod.call
 
 
 def experiment_id(client: MlflowClient, uri: str, *, name: str | None, known_id: str | None) -> str:
-    """The experiment by id (an aligned findings file's record) or by name, created if absent."""
+    """The experiment by id (an aligned findings file's record) or by name, created if absent
+    the one way every run's experiment is (``tracking.client.experiment_id``)."""
     if known_id and not name:
         exp = _call(
             uri, f"looking up experiment {known_id}", lambda: client.get_experiment(known_id)
         )
         return str(exp.experiment_id)
     assert name is not None
-    exp = _call(uri, f"looking up experiment {name}", lambda: client.get_experiment_by_name(name))
-    if exp is not None:
-        if exp.lifecycle_stage == "deleted":
-            raise TargetError(f"experiment {name} is deleted in {uri}; restore it or pass another")
-        return str(exp.experiment_id)
     if is_databricks(uri):
         # Databricks refuses an experiment under a missing folder: made as align makes it.
-        from alignment_mlflow.tracking import databricks
-
         databricks.prepare_experiment(uri, name)
-    try:
-        return str(client.create_experiment(name))
-    except Exception:
-        exp = _call(uri, f"creating experiment {name}", lambda: client.get_experiment_by_name(name))
-        if exp is None:
-            raise
-        return str(exp.experiment_id)
+    return client_mod.experiment_id(client, uri, name)
 
 
 def find_run(client: MlflowClient, uri: str, exp_id: str, fingerprint: str) -> Any | None:
@@ -104,7 +86,7 @@ def start_run(
             _call(
                 uri,
                 "logging the plan",
-                lambda i=i: client.log_batch(
+                lambda i=i: client.log_batch(  # type: ignore[misc]
                     rid,
                     metrics=batch_metrics[i : i + 900],
                     params=batch_params if i == 0 else [],

@@ -22,6 +22,7 @@ from alignment_mlflow.gating.parsing import (
     parse_model_version,
 )
 from alignment_mlflow.gating.result import GateResult
+from alignment_mlflow.steps import Steps
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -62,6 +63,25 @@ def _alignment_link(
     return run_id, str(url) if url else None, remote
 
 
+def _check_arguments(
+    model_run: str | None, model_version: str | None, promote_alias: str | None
+) -> tuple[tuple[str, str] | None, str | None]:
+    """Exactly one subject, a well-formed version and alias: (version ref, alias)."""
+    if (model_run is None) == (model_version is None):
+        raise InvalidInputError("give exactly one of --model-run RUN_ID or --model-version URI")
+    try:
+        version_ref = parse_model_version(model_version) if model_version else None
+        alias = check_alias(promote_alias) if promote_alias else None
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    if alias and version_ref is None:
+        raise InvalidInputError(
+            "--promote-alias needs --model-version models:/NAME/VERSION: an alias points at a "
+            "registered version, not a run"
+        )
+    return version_ref, alias
+
+
 def gate(
     spec: str | os.PathLike[str] | Mapping[str, Any],
     *,
@@ -90,34 +110,22 @@ def gate(
     from alignment_mlflow.tracking.uris import resolve_tracking_uri
 
     t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-    if (model_run is None) == (model_version is None):
-        raise InvalidInputError("give exactly one of --model-run RUN_ID or --model-version URI")
-    try:
-        version_ref = parse_model_version(model_version) if model_version else None
-        alias = check_alias(promote_alias) if promote_alias else None
-    except ValueError as exc:
-        raise InvalidInputError(str(exc)) from exc
-    if alias and version_ref is None:
-        raise InvalidInputError(
-            "--promote-alias needs --model-version models:/NAME/VERSION: an alias points at a "
-            "registered version, not a run"
-        )
-    mappings = _mappings(metrics)
-    source = load_spec_source(spec, profile=profile)
-    timings["spec"] = time.perf_counter() - t0
+    steps = Steps(None)
+    with steps.step("spec"):
+        version_ref, alias = _check_arguments(model_run, model_version, promote_alias)
+        mappings = _mappings(metrics)
+        source = load_spec_source(spec, profile=profile)
 
-    t = time.perf_counter()
-    uri = resolve_tracking_uri(tracking_uri)
-    client = client or io.make_client(uri, registry_uri)
-    subject = io.read_subject(client, uri, model_run=model_run, model_version=version_ref)
-    verdict = vd.judge(source.spec, subject.metrics, mappings)
-    versions = [subject.version] if subject.version is not None else []
-    if tag_versions and model_run is not None:
-        versions = io.versions_of_run(client, uri, subject.run_id)
-    align_id, align_url, remote = _alignment_link(source.alignment, uri)
-    notes = [remote] if remote else []
-    timings["read"] = time.perf_counter() - t
+    with steps.step("read"):
+        uri = resolve_tracking_uri(tracking_uri)
+        client = client or io.make_client(uri, registry_uri)
+        subject = io.read_subject(client, uri, model_run=model_run, model_version=version_ref)
+        verdict = vd.judge(source.spec, subject.metrics, mappings)
+        versions = [subject.version] if subject.version is not None else []
+        if tag_versions and model_run is not None:
+            versions = io.versions_of_run(client, uri, subject.run_id)
+        align_id, align_url, remote = _alignment_link(source.alignment, uri)
+        notes = [remote] if remote else []
 
     writes: list[str] = []
     alias_set = False
@@ -131,21 +139,20 @@ def gate(
         notes.append("dry run: nothing written")
         alias_set = False
     else:
-        t = time.perf_counter()
-        run_tags = vd.run_tags(verdict, alignment_run_id=align_id, alignment_run_url=align_url)
-        writes += io.write_run(client, uri, subject.run, verdict, run_tags)
-        wanted = vd.version_tags(verdict, alignment_run_id=align_id)
-        for v in versions:
-            writes += io.write_version(client, uri, v, wanted)
-        if alias_set and subject.version is not None and alias:
-            writes += io.set_alias(client, uri, subject.version, alias)
-        if align_id and not remote:
-            ref = subject.version_ref or f"runs:/{subject.run_id}"
-            done, more = io.record_on_alignment_run(client, uri, align_id, ref, verdict.verdict)
-            writes += done
-            notes += more
-        timings["write"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - t0
+        with steps.step("write"):
+            run_tags = vd.run_tags(verdict, alignment_run_id=align_id, alignment_run_url=align_url)
+            writes += io.write_run(client, uri, subject.run, verdict, run_tags)
+            wanted = vd.version_tags(verdict, alignment_run_id=align_id)
+            for v in versions:
+                writes += io.write_version(client, uri, v, wanted)
+            if alias_set and subject.version is not None and alias:
+                writes += io.set_alias(client, uri, subject.version, alias)
+            if align_id and not remote:
+                ref = subject.version_ref or f"runs:/{subject.run_id}"
+                done, more = io.record_on_alignment_run(client, uri, align_id, ref, verdict.verdict)
+                writes += done
+                notes += more
+    timings = {**steps.timings, "total": time.perf_counter() - t0}
     return GateResult(
         verdict=verdict,
         run_id=subject.run_id,

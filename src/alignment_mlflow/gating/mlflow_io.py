@@ -12,51 +12,25 @@ import json
 import logging
 import re
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from alignment_mlflow.errors import InvalidInputError, TrackingError
+from alignment_mlflow.errors import InvalidInputError
 from alignment_mlflow.gating import verdict as vd
+from alignment_mlflow.redact import redact_text
+from alignment_mlflow.tracking import client as client_mod
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
-_MISSING = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
 MAX_TAG_VALUE = 5000  # under every registry's limit (MLflow 8000, workspace registry 5000)
 
 
-def make_client(tracking_uri: str, registry_uri: str | None = None) -> MlflowClient:
-    """The registry defaults to the tracking store (MLflow's own default would be the process's
-    global URI). On Databricks it is Unity Catalog with the same profile: MLflow 3 defaults to
-    it, but 2.21/2.22 (16.4 LTS ML, serverless environment 4) default to the workspace registry,
-    where ``models:/catalog.schema.model/1`` is not found."""
-    from mlflow import MlflowClient
-
-    if registry_uri is None:
-        databricks = re.fullmatch(r"databricks(://.*)?", tracking_uri)
-        registry_uri = f"databricks-uc{databricks.group(1) or ''}" if databricks else tracking_uri
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
-
-
-def _call(uri: str, what: str, fn: Callable[[], T], *, missing: str | None = None) -> T:
-    """Run one client call; ``missing`` is the exit-2 message when the thing is not there."""
-    try:
-        return fn()
-    except (TrackingError, InvalidInputError):
-        raise
-    except Exception as exc:
-        from mlflow.exceptions import MlflowException
-
-        code = getattr(exc, "error_code", "") if isinstance(exc, MlflowException) else ""
-        detail = exc.message if isinstance(exc, MlflowException) else str(exc)
-        detail = detail.splitlines()[0][:300] if detail else type(exc).__name__
-        if missing and code in _MISSING:
-            raise InvalidInputError(f"{missing} ({detail})") from exc
-        raise TrackingError(f"MLflow at {uri}: {what} failed: {detail}") from exc
+make_client = client_mod.make_client
+_call = client_mod.call
 
 
 @dataclass(frozen=True)
@@ -254,7 +228,8 @@ def record_on_alignment_run(
     try:
         run = client.get_run(alignment_run_id)
     except Exception as exc:
-        return [], [f"alignment run {alignment_run_id} not readable in {uri}: {exc}"[:300]]
+        note = f"alignment run {alignment_run_id} not readable in {uri}: {exc}"
+        return [], [redact_text(note)[:300]]
     current = run.data.tags.get(vd.GATED_MODELS_TAG)
     wanted = vd.gated_models(current, ref, verdict)
     if wanted == current:

@@ -9,9 +9,21 @@ Pure: no I/O, no third-party imports.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+
+def slugify(text: str) -> str:
+    """A stable id for names: ``Precision at 20%`` -> ``precision_at_20pct``.
+
+    Slugs are MLflow param-key segments and Delta tier keys, so they keep only ``[a-z0-9_]``.
+    """
+    s = text.strip().lower().replace("%", "pct").replace("&", " and ")
+    s = re.sub(r"(?<=\d)\s+pct", "pct", s)
+    s = re.sub(r"[^a-z0-9]+", "_", s).strip("_")
+    return s
 
 
 def plain(value: Any) -> Any:
@@ -137,8 +149,6 @@ class BusinessContext:
 
     @property
     def project_slug(self) -> str:
-        from alignment_mlflow.spec.parsing import slugify
-
         return slugify(self.project_name)
 
 

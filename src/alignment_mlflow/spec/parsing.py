@@ -24,6 +24,7 @@ from alignment_mlflow.spec.model import (
     ScoreBand,
     Threshold,
 )
+from alignment_mlflow.spec.model import slugify as slugify
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _OPS: dict[str, Operator] = {
@@ -49,17 +50,6 @@ def _number(text: str) -> float:
 
 
 # --------------------------------------------------------------------------- slugs
-
-
-def slugify(text: str) -> str:
-    """A stable id for names: ``Precision at 20%`` -> ``precision_at_20pct``.
-
-    Slugs are MLflow param-key segments and Delta tier keys, so they keep only ``[a-z0-9_]``.
-    """
-    s = text.strip().lower().replace("%", "pct").replace("&", " and ")
-    s = re.sub(r"(?<=\d)\s+pct", "pct", s)
-    s = re.sub(r"[^a-z0-9]+", "_", s).strip("_")
-    return s
 
 
 # --------------------------------------------------------------------------- thresholds

@@ -9,9 +9,11 @@ from typing import Any
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable
-from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError
 
 from alignment_mlflow.errors import ProjectCollisionError
+from alignment_mlflow.tables.delta_rs import current_version as current_version
+from alignment_mlflow.tables.delta_rs import open_table as open_table
 from alignment_mlflow.tiers.schema import (
     COLUMNS,
     TABLE_COMMENT,
@@ -47,19 +49,6 @@ def arrow_schema() -> pa.Schema:
             for c in COLUMNS
         ]
     )
-
-
-def open_table(uri: str) -> DeltaTable | None:
-    """The table at ``uri``, or None when there is none yet."""
-    try:
-        return DeltaTable(uri)
-    except TableNotFoundError:
-        return None
-
-
-def current_version(uri: str) -> int | None:
-    table = open_table(uri)
-    return None if table is None else int(table.version())
 
 
 def project_rows(uri: str, project: str) -> list[dict[str, Any]]:

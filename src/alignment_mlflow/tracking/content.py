@@ -15,11 +15,12 @@ import hashlib
 import json
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from alignment_mlflow.findings.constraints import alignment_status
+from alignment_mlflow.tracking.context import RunContext as RunContext
+from alignment_mlflow.tracking.context import Verdicts as Verdicts
+from alignment_mlflow.tracking.description import run_description
 
 if TYPE_CHECKING:
     from alignment_mlflow.findings.document import FindingsView
@@ -35,38 +36,7 @@ TRUNCATION_MARKER = "…[truncated; full text in alignment/spec.yaml]"
 _KEY_BAD = re.compile(r"[^A-Za-z0-9_\-. ]")
 _VALID_NAME = re.compile(r"^[/\w.\- :]*$")  # mlflow.utils.validation.validate_param_and_metric_name
 
-Verdicts = Sequence[Mapping[str, Any]]
 STATUS_TAG = "alignment.status"
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """Everything the run's content is made from; links are filled in as the steps complete."""
-
-    spec: AlignmentSpec
-    findings: FindingsView
-    findings_location: str
-    findings_sha256: str
-    verdicts: Verdicts
-    package_version: str
-    experiment: str = ""
-    experiment_url: str | None = None
-    run_url: str | None = None
-    delta_table: str | None = None
-    delta_version: int | None = None
-    aligned_at: str | None = None
-    user: str | None = None
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def status(self) -> str:
-        return alignment_status([str(v["status"]) for v in self.verdicts])
-
-    def constraint_status(self, slug: str, default: str) -> str:
-        for v in self.verdicts:
-            if v["slug"] == slug:
-                return str(v["status"])
-        return default
 
 
 def truncate(value: Any, limit: int) -> str:
@@ -184,8 +154,6 @@ def run_metrics(ctx: RunContext) -> dict[str, float]:
 
 
 def run_tags(ctx: RunContext, *, fingerprint: str) -> dict[str, str]:
-    from alignment_mlflow.tracking.description import run_description
-
     counts = _counts(ctx.verdicts)
     tags = {
         STATUS_TAG: ctx.status,
@@ -210,8 +178,6 @@ def run_tags(ctx: RunContext, *, fingerprint: str) -> dict[str, str]:
 
 def final_tags(ctx: RunContext) -> dict[str, str]:
     """Set when the run finishes: the links the description could not have before."""
-    from alignment_mlflow.tracking.description import run_description
-
     tags = {
         "alignment.delta_table": ctx.delta_table or "",
         "alignment.delta_version": "" if ctx.delta_version is None else str(ctx.delta_version),

@@ -17,7 +17,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from alignment_mlflow.tracking.content import RunContext
+    from alignment_mlflow.tracking.context import RunContext
 
 _PUNCT = re.compile(r"([\\`*_{}\[\]()!|~])")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}

@@ -14,7 +14,7 @@ import html
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from alignment_mlflow.tracking.content import RunContext
+    from alignment_mlflow.tracking.context import RunContext
 
 _CSS = """
 *{box-sizing:border-box}

@@ -11,22 +11,22 @@ import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from alignment_mlflow.errors import TargetError, TrackingError
+from alignment_mlflow.errors import Terminated
 from alignment_mlflow.redact import redact_text, redact_uri
+from alignment_mlflow.tracking import client as client_mod
 from alignment_mlflow.tracking import content as report
-from alignment_mlflow.tracking import orphans, uris
+from alignment_mlflow.tracking import databricks, orphans, uris
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from alignment_mlflow.tracking.databricks import WorkspaceInfo
 
-T = TypeVar("T")
 FINGERPRINT_TAG = "alignment.fingerprint"
 ARTIFACT_DIR = "alignment"
 _BATCH_PARAMS = 100  # MLflow's per-request limit of params in one log_batch
@@ -48,60 +48,20 @@ class RunRef:
     experiment_url: str | None = None
 
 
-def make_client(tracking_uri: str) -> MlflowClient:
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=tracking_uri)
-
-
-def _call(uri: str, what: str, fn: Callable[[], T]) -> T:
-    """Wrap tracking failures (after MLflow's own retries) so the message names the server."""
-    try:
-        return fn()
-    except TrackingError:
-        raise
-    except Exception as exc:
-        from mlflow.exceptions import MlflowException
-
-        detail = exc.message if isinstance(exc, MlflowException) else str(exc)
-        detail = detail.splitlines()[0][:300] if detail else type(exc).__name__
-        raise TrackingError(
-            redact_text(f"MLflow tracking at {uri}: {what} failed: {detail}")
-        ) from exc
-
-
-def _experiment_id(client: MlflowClient, uri: str, name: str) -> str:
-    exp = _call(uri, f"looking up experiment {name}", lambda: client.get_experiment_by_name(name))
-    if exp is not None:
-        if exp.lifecycle_stage == "deleted":
-            raise TargetError(
-                f"experiment {name} is deleted in {redact_uri(uri)}; restore it or pass another "
-                "--experiment"
-            )
-        return str(exp.experiment_id)
-    try:
-        return str(client.create_experiment(name, artifact_location=uris.artifacts_beside(uri)))
-    except Exception:
-        # Another process may have created it meanwhile.
-        exp = _call(uri, f"creating experiment {name}", lambda: client.get_experiment_by_name(name))
-        if exp is None:
-            raise
-        return str(exp.experiment_id)
+make_client = client_mod.make_client
+_call = client_mod.call
+_experiment_id = client_mod.experiment_id
 
 
 def _prepare_databricks(uri: str, experiment: str) -> WorkspaceInfo | None:
     """On Databricks: credentials checked (bounded) and the experiment's folder made."""
     if not uris.is_databricks(uri):
         return None
-    from alignment_mlflow.tracking import databricks
-
     return databricks.prepare_experiment(uri, experiment)
 
 
 def _context_tags() -> dict[str, str]:
     """What fluent ``start_run`` records (user, source, Databricks job), under our own tags."""
-    from alignment_mlflow.tracking import databricks
-
     return databricks.context_tags()
 
 
@@ -159,8 +119,6 @@ def _fail_orphans(client: MlflowClient, running: Sequence[Any]) -> None:
 
 
 def run_fingerprint(ctx: report.RunContext, tracking_uri: str, tiers_table: str) -> str:
-    from alignment_mlflow.redact import redact_uri
-
     store = redact_uri(tracking_uri)
     return report.fingerprint(
         ctx.spec.sha256, ctx.findings_sha256, ctx.package_version,
@@ -330,8 +288,6 @@ def _terminate(client: MlflowClient, run_id: str, status: str) -> None:
 
 def fail_run(client: MlflowClient, ref: RunRef, error: BaseException) -> None:
     """Record the failure on the run; never raises (the original error is what matters)."""
-    from alignment_mlflow.errors import Terminated
-
     status = "KILLED" if isinstance(error, KeyboardInterrupt | Terminated) else "FAILED"
     message = redact_text(f"{type(error).__name__}: {error}")
     with contextlib.suppress(Exception):

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from alignment_mlflow.errors import TargetError, TrackingError
 from alignment_mlflow.redact import redact_uri
+from alignment_mlflow.tracking import databricks
 
 if TYPE_CHECKING:
     from alignment_mlflow.spec.model import AlignmentSpec
-    from alignment_mlflow.tracking.databricks import WorkspaceInfo
 
 _SCHEMES = ("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks", "uc")
 
@@ -85,15 +85,16 @@ def check_experiment_name(name: str, tracking_uri: str) -> None:
 
 
 def run_url(
-    tracking_uri: str, experiment_id: str, run_id: str, workspace: WorkspaceInfo | None = None
+    tracking_uri: str,
+    experiment_id: str,
+    run_id: str,
+    workspace: databricks.WorkspaceInfo | None = None,
 ) -> str | None:
     """The run's page, without the URI's credentials: it is written into findings and logs."""
     tracking_uri = redact_uri(tracking_uri)
     if tracking_uri.startswith(("http://", "https://")):
         return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
     if is_databricks(tracking_uri):
-        from alignment_mlflow.tracking import databricks
-
         workspace = workspace or databricks.workspace_from_env()
         return databricks.run_url(workspace, experiment_id, run_id) if workspace else None
     return None

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from alignment_mlflow.errors import InvalidInputError
+
 if TYPE_CHECKING:
     from alignment_mlflow.spec.model import AlignmentSpec
 
@@ -66,8 +68,6 @@ class BandTable:
 def band_table(spec: AlignmentSpec) -> BandTable:
     """Compile the spec's interventions; the spec loader already proved the bands cover [0, 1]
     exactly once, so every valid score falls in exactly one band."""
-    from alignment_mlflow.errors import InvalidInputError
-
     ordered = sorted(spec.interventions, key=lambda i: i.rank)
     currencies = sorted({i.cost.currency for i in ordered})
     if len(currencies) != 1:

@@ -1,0 +1,1 @@
+"""The band table: which tier holds a churn score, one definition for every room and engine."""

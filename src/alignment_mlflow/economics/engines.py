@@ -1,0 +1,243 @@
+"""Where ``plan()`` meets an engine: reading the scores, tallying them against the band table and
+writing the assignments, behind one seam (:class:`Engine`) with two implementations, Arrow
+(local files, Delta paths, Arrow tables; delta-rs) and Spark (table names, DataFrames; Delta
+through Spark). ``plan()`` picks one and no longer branches on it; the engines' modules load
+only when their engine is chosen."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from alignment_mlflow.bands.table import BandTable
+from alignment_mlflow.economics.core import ScoresError, Tally, TopK
+from alignment_mlflow.errors import DeltaWriteError, TargetError
+from alignment_mlflow.tables.names import is_table_name, parse_table_name
+from alignment_mlflow.tables.spark import session_for
+from alignment_mlflow.tables.targets import resolved_target
+
+if TYPE_CHECKING:
+    from alignment_mlflow.economics.scores import ArrowScores
+
+
+class Engine(Protocol):
+    """One way to read, tally and write scores."""
+
+    name: Literal["arrow", "spark"]
+    label: str  # for the progress line
+    location: str  # the scores as recorded (a path, a table name, <arrow table>)
+
+    def tally(self, table: BandTable) -> tuple[Tally, TopK]: ...
+
+    def check_target(self, target: str) -> None:
+        """Refuse, before anything is written, an assignments table this engine cannot write."""
+
+    def digest(self) -> str:
+        """The scores' content digest (the plan's fingerprint); valid after :meth:`tally`."""
+        ...
+
+    def write(
+        self, table: BandTable, target: str, constants: dict[str, Any], rows: int,
+        meta: dict[str, str],
+    ) -> tuple[str, int, bool]:  # fmt: skip
+        """(table as recorded, version, whether this call wrote it)."""
+        ...
+
+
+class ArrowEngine:
+    name: Literal["arrow", "spark"] = "arrow"
+    label = "Arrow"
+
+    def __init__(
+        self, scores: Any, *, id_column: str, score_column: str, group_columns: Sequence[str]
+    ) -> None:
+        from alignment_mlflow.economics import arrow_engine
+
+        self.src: ArrowScores = arrow_engine.open_scores(scores)
+        self.location = self.src.location
+        self._columns = (id_column, score_column, list(group_columns))
+
+    def tally(self, table: BandTable) -> tuple[Tally, TopK]:
+        from alignment_mlflow.economics import arrow_engine
+
+        id_column, score_column, groups = self._columns
+        return arrow_engine.tally(
+            self.src, table, id_column=id_column, score_column=score_column, group_columns=groups
+        )
+
+    def check_target(self, target: str) -> None:
+        _check_arrow_target(self.src, target, self._columns[0])
+
+    def digest(self) -> str:
+        return self.src.digest
+
+    def write(
+        self, table: BandTable, target: str, constants: dict[str, Any], rows: int,
+        meta: dict[str, str],
+    ) -> tuple[str, int, bool]:  # fmt: skip
+        id_column, score_column, _ = self._columns
+        return _write_arrow(self.src, table, target, id_column, score_column, constants, rows, meta)
+
+
+class SparkEngine:
+    name: Literal["arrow", "spark"] = "spark"
+    label = "Spark"
+
+    def __init__(
+        self, scores: Any, spark: Any, *, id_column: str, score_column: str,
+        group_columns: Sequence[str],
+    ) -> None:  # fmt: skip
+        self.frame, self.location, self.session = _spark_scores(scores, spark)
+        self._columns = (id_column, score_column, list(group_columns))
+        self._digest = ""
+
+    def tally(self, table: BandTable) -> tuple[Tally, TopK]:
+        from alignment_mlflow.economics import spark_engine
+
+        id_column, score_column, groups = self._columns
+        _, self._digest = spark_engine.validate(
+            self.frame,
+            id_column=id_column,
+            score_column=score_column,
+            group_columns=groups,
+            source=self.location,
+        )
+        return spark_engine.tally(
+            self.frame, table, score_column=score_column, group_columns=groups
+        )
+
+    def check_target(self, target: str) -> None:
+        """Checked when writing (a path target is refused there), as before the seam."""
+
+    def digest(self) -> str:
+        return self._digest
+
+    def write(
+        self, table: BandTable, target: str, constants: dict[str, Any], rows: int,
+        meta: dict[str, str],
+    ) -> tuple[str, int, bool]:  # fmt: skip
+        id_column, score_column, _ = self._columns
+        return _write_spark(
+            self.session, self.frame, table, target, id_column, score_column, constants, rows,
+            meta,
+        )  # fmt: skip
+
+
+def uses_spark(scores: Any, assignments_table: str | None) -> bool:
+    """Spark for a DataFrame, a scores table name or an assignments table name; Arrow else."""
+    target_is_table = bool(assignments_table) and is_table_name(str(assignments_table))
+    return _is_spark_frame(scores) or target_is_table or _scores_table(scores)
+
+
+def open_engine(
+    scores: Any, *, spark: Any, assignments_table: str | None, id_column: str, score_column: str,
+    group_columns: Sequence[str],
+) -> Engine:  # fmt: skip
+    """The engine for these scores, with the scores opened (read errors are raised here)."""
+    if uses_spark(scores, assignments_table):
+        return SparkEngine(
+            scores, spark, id_column=id_column, score_column=score_column,
+            group_columns=group_columns,
+        )  # fmt: skip
+    return ArrowEngine(
+        scores, id_column=id_column, score_column=score_column, group_columns=group_columns
+    )
+
+
+def _is_spark_frame(obj: Any) -> bool:
+    return type(obj).__name__ == "DataFrame" and hasattr(obj, "sparkSession")
+
+
+def _session(spark: Any, what: str) -> Any:
+    return session_for(what, spark, instead="pass a Parquet or Delta path instead")
+
+
+def _scores_table(scores: Any) -> bool:
+    """A metastore name, unless a local file of that name exists (``scores.parquet``)."""
+    return isinstance(scores, str) and not os.path.exists(scores) and is_table_name(scores)
+
+
+def _spark_scores(scores: Any, spark: Any) -> tuple[Any, str, Any]:
+    if _is_spark_frame(scores):
+        return scores, "<spark dataframe>", scores.sparkSession
+    where = str(scores)
+    table_name = _scores_table(where)
+    session = _session(spark, f"scores {where}" if table_name else "the assignments table")
+    if table_name:
+        name = parse_table_name(where)
+        if not session.catalog.tableExists(str(name)):
+            raise ScoresError(f"scores table {name} does not exist")
+        return session.table(str(name)), str(name), session
+    if os.path.isdir(os.path.join(where, "_delta_log")):
+        return session.read.format("delta").load(where), where, session
+    if not os.path.exists(where):
+        raise ScoresError(
+            f"scores {where} not found: pass a Parquet file or folder or a Delta table"
+        )
+    return session.read.parquet(where), where, session
+
+
+def _check_arrow_target(src: Any, target: str, id_column: str) -> None:
+    from alignment_mlflow.economics import assignments
+
+    uri = resolved_target(target)
+    try:
+        assignments.check_target(uri, src.dataset.schema.field(id_column).type)
+    except TargetError:
+        raise
+    except Exception as exc:
+        raise DeltaWriteError(f"reading the assignments table {uri} failed: {exc}") from exc
+
+
+def _write_arrow(
+    src: Any, table: BandTable, target: str, id_column: str, score_column: str,
+    constants: dict[str, Any], rows: int, meta: dict[str, str],
+) -> tuple[str, int, bool]:  # fmt: skip
+    from alignment_mlflow.economics import arrow_engine, assignments
+
+    uri = resolved_target(target)
+    try:
+        same = assignments.already_written(
+            uri, project=constants["project"], run_id=constants["plan_run_id"], rows=rows
+        )
+        if same is not None:
+            return uri, same, False
+        id_type = src.dataset.schema.field(id_column).type
+        reader = arrow_engine.assignment_batches(
+            src,
+            table,
+            id_column=id_column,
+            score_column=score_column,
+            constants=constants,
+            schema=assignments.arrow_schema(id_type),
+        )
+        version = assignments.write(uri, reader, project=constants["project"], commit_metadata=meta)
+    except Exception as exc:
+        raise DeltaWriteError(f"writing assignments to Delta table {uri} failed: {exc}") from exc
+    return uri, version, True
+
+
+def _write_spark(
+    session: Any, frame: Any, table: BandTable, target: str, id_column: str, score_column: str,
+    constants: dict[str, Any], rows: int, meta: dict[str, str],
+) -> tuple[str, int, bool]:  # fmt: skip
+    from alignment_mlflow.economics import spark_engine
+
+    if not is_table_name(target):
+        raise TargetError(
+            f"assignments table {target!r}: with Spark scores pass a table name "
+            "(catalog.schema.table) as --assignments-table"
+        )
+    name = parse_table_name(target)
+    out = spark_engine.assignments_frame(
+        frame, table, id_column=id_column, score_column=score_column, constants=constants
+    )
+    try:
+        version, changed = spark_engine.write_assignments(
+            session, name, out, rows=rows, project=constants["project"],
+            run_id=constants["plan_run_id"], commit_metadata=meta,
+        )  # fmt: skip
+    except Exception as exc:
+        raise DeltaWriteError(f"writing assignments to {name} with Spark failed: {exc}") from exc
+    return str(name), version, changed

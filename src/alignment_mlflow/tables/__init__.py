@@ -1,0 +1,1 @@
+"""The table plumbing every room shares: table names, targets, the Spark session, Delta helpers."""

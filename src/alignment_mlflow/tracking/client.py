@@ -1,0 +1,91 @@
+"""The one way this package talks to MLflow: every room (the alignment run, the gate, the plan)
+gets its ``MlflowClient`` and wraps its calls here, so each has the same guarantees.
+
+- A client is made only for a server that answers: an http(s) tracking or registry URI that
+  cannot be reached fails within seconds, naming it, instead of after MLflow's minutes of
+  retries (those stay in force for a server that answered and hiccuped).
+- Every failure becomes a ``TrackingError`` naming the server and the call; errors of ours pass
+  through. Redaction is the error type's (``errors.AlignmentError``), so no caller can forget it.
+- Experiments are created in one way: artifacts beside a sqlite store, a concurrent creation
+  tolerated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from alignment_mlflow.errors import AlignmentError, InvalidInputError, TargetError, TrackingError
+from alignment_mlflow.redact import redact_uri
+from alignment_mlflow.tracking import uris
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+T = TypeVar("T")
+#: MLflow error codes that mean "the thing you named is not there": the user's input (exit 2).
+MISSING_CODES = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
+
+
+def make_client(tracking_uri: str, registry_uri: str | None = None) -> MlflowClient:
+    """A client for a reachable server. The registry defaults to the tracking store (MLflow's own
+    default would be the process's global URI). On Databricks it is Unity Catalog with the same
+    profile: MLflow 3 defaults to it, but 2.21/2.22 (16.4 LTS ML, serverless environment 4)
+    default to the workspace registry, where ``models:/catalog.schema.model/1`` is not found."""
+    from mlflow import MlflowClient
+
+    if registry_uri is None:
+        on_databricks = re.fullmatch(r"databricks(://.*)?", tracking_uri)
+        registry_uri = (
+            f"databricks-uc{on_databricks.group(1) or ''}" if on_databricks else tracking_uri
+        )
+    uris.check_reachable(tracking_uri)
+    if registry_uri and registry_uri != tracking_uri:
+        uris.check_reachable(registry_uri)
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+
+
+def call(uri: str, what: str, fn: Callable[[], T], *, missing: str | None = None) -> T:
+    """Run one client call; a failure (after MLflow's own retries) names the server and the
+    call. ``missing`` is the exit-2 message when MLflow says the thing named is not there."""
+    try:
+        return fn()
+    except AlignmentError:
+        raise
+    except Exception as exc:
+        from mlflow.exceptions import MlflowException
+
+        code = getattr(exc, "error_code", "") if isinstance(exc, MlflowException) else ""
+        detail = exc.message if isinstance(exc, MlflowException) else str(exc)
+        detail = detail.splitlines()[0][:300] if detail else type(exc).__name__
+        if missing and code in MISSING_CODES:
+            raise InvalidInputError(f"{missing} ({detail})") from exc
+        raise TrackingError(f"MLflow tracking at {uri}: {what} failed: {detail}") from exc
+
+
+def experiment_id(client: MlflowClient, uri: str, name: str) -> str:
+    """The experiment of this name, created when absent (artifacts beside a sqlite store, see
+    ``uris.artifacts_beside``); a deleted one is refused, not silently recreated."""
+    exp = call(uri, f"looking up experiment {name}", lambda: client.get_experiment_by_name(name))
+    if exp is not None:
+        if exp.lifecycle_stage == "deleted":
+            raise TargetError(
+                f"experiment {name} is deleted in {redact_uri(uri)}; restore it or pass another "
+                "--experiment"
+            )
+        return str(exp.experiment_id)
+    location = uris.artifacts_beside(uri)
+    try:
+        created = call(
+            uri,
+            f"creating experiment {name}",
+            lambda: client.create_experiment(name, artifact_location=location),
+        )
+    except TrackingError:
+        # Another process may have created it meanwhile.
+        exp = call(uri, f"creating experiment {name}", lambda: client.get_experiment_by_name(name))
+        if exp is None:
+            raise
+        return str(exp.experiment_id)
+    return str(created)
