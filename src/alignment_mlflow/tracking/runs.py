@@ -167,8 +167,15 @@ def start_alignment_run(
     spec_text: str,
     spec_dict: Mapping[str, Any],
     new_run: bool = False,
+    start_time_ms: int | None = None,
+    verdicts_at: Callable[[int], report.Verdicts] | None = None,
 ) -> RunRef:
-    """Reuse the finished run of the same alignment, or log a new one completely."""
+    """Reuse a finished run of the same alignment whose verdict is this one's, or log a new one
+    completely.
+
+    ``ctx.verdicts`` is the verdict as of ``start_time_ms`` (the new run's start, so the run states
+    exactly the verdict it was created with); ``verdicts_at(ms)`` recomputes it as of an earlier
+    run's start, which decides reuse (``content.reusable``). Without it nothing is reused."""
     from mlflow.entities import Metric, Param, RunTag
 
     uri = tracking_uri
@@ -188,8 +195,10 @@ def start_alignment_run(
     )
     _fail_orphans(client, [r for r in earlier if r.info.status == "RUNNING"])
     finished = [r for r in earlier if r.info.status == "FINISHED"]
-    if finished and not new_run:
-        r = finished[0]
+    for r in [] if new_run else finished:
+        then = verdicts_at(int(r.info.start_time)) if verdicts_at else None
+        if then is None or not report.reusable(r.data.tags, then, ctx.verdicts):
+            continue
         return RunRef(
             uri,
             exp_id,
@@ -211,7 +220,10 @@ def start_alignment_run(
         uri,
         "creating the run",
         lambda: client.create_run(
-            exp_id, run_name=report.run_name(ctx.findings, ctx.spec), tags=tags
+            exp_id,
+            start_time=start_time_ms,
+            run_name=report.run_name(ctx.findings, ctx.spec),
+            tags=tags,
         ),
     )
     ref = RunRef(
