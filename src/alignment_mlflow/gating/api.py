@@ -10,10 +10,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from alignment_mlflow.errors import InvalidInputError
 from alignment_mlflow.gating import verdict as vd
+from alignment_mlflow.gating.alignment import RUN_TAG as AL_RUN_TAG
+from alignment_mlflow.gating.alignment import check_alignment
+from alignment_mlflow.gating.alignment import version_tags as alignment_version_tags
 from alignment_mlflow.gating.parsing import (
     MetricKey,
     check_alias,
@@ -75,6 +79,7 @@ def gate(
     dry_run: bool = False,
     profile: str | None = None,
     client: MlflowClient | None = None,
+    allow_blocked_alignment: str | None = None,
 ) -> GateResult:
     """Judge a model run (or a registered version's source run and logged model) against the
     spec's success metrics; tag the run and version with the verdict; set ``promote_alias`` on the
@@ -84,6 +89,10 @@ def gate(
     aligned, and the alignment run records the gate). ``metrics`` maps slugs to metric keys
     (``{"model_latency": "latency_p99:s"}`` or ``["model_latency=latency_p99:s"]``).
     ``tag_versions`` also tags the versions registered from ``model_run``.
+
+    The alignment is part of the verdict (``gating.alignment``): an aligned findings file whose
+    alignment is ``blocked`` makes the verdict ``failed`` (the alias is not moved) unless
+    ``allow_blocked_alignment`` gives the reason to let it through, which is recorded.
     """
     from alignment_mlflow.findings.aligned import load_spec_source
     from alignment_mlflow.gating import mlflow_io as io
@@ -105,6 +114,7 @@ def gate(
         )
     mappings = _mappings(metrics)
     source = load_spec_source(spec, profile=profile)
+    checked = check_alignment(source.alignment, source.location, allow_blocked_alignment)
     timings["spec"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -112,11 +122,14 @@ def gate(
     client = client or io.make_client(uri, registry_uri)
     subject = io.read_subject(client, uri, model_run=model_run, model_version=version_ref)
     verdict = vd.judge(source.spec, subject.metrics, mappings)
+    if checked.blocks:
+        verdict = replace(verdict, verdict="failed")
     versions = [subject.version] if subject.version is not None else []
     if tag_versions and model_run is not None:
         versions = io.versions_of_run(client, uri, subject.run_id)
     align_id, align_url, remote = _alignment_link(source.alignment, uri)
     notes = [remote] if remote else []
+    notes += checked.notes()
     timings["read"] = time.perf_counter() - t
 
     writes: list[str] = []
@@ -132,11 +145,15 @@ def gate(
         alias_set = False
     else:
         t = time.perf_counter()
-        run_tags = vd.run_tags(verdict, alignment_run_id=align_id, alignment_run_url=align_url)
+        run_tags = {
+            AL_RUN_TAG: checked.recorded,
+            **vd.run_tags(verdict, alignment_run_id=align_id, alignment_run_url=align_url),
+        }
         writes += io.write_run(client, uri, subject.run, verdict, run_tags)
         wanted = vd.version_tags(verdict, alignment_run_id=align_id)
         for v in versions:
-            writes += io.write_version(client, uri, v, wanted)
+            mine = {**wanted, **alignment_version_tags(checked, dict(v.tags or {}))}
+            writes += io.write_version(client, uri, v, mine)
         if alias_set and subject.version is not None and alias:
             writes += io.set_alias(client, uri, subject.version, alias)
         if align_id and not remote:
@@ -152,6 +169,7 @@ def gate(
         model_version=subject.version_ref,
         alias_set=alias_set,
         alignment_run_id=align_id,
+        alignment_status=checked.recorded,
         writes=tuple(writes),
         notes=tuple(notes),
         timings=timings,
