@@ -108,6 +108,8 @@ def gate(
         )
     if as_json:
         echo(json.dumps(result.to_json(), sort_keys=False))
+        for note in result.notes:  # the --json keys are a contract: the reasons go to stderr
+            click.echo(f"note: {note}", err=True)
     else:
         for line in result.summary_lines():
             echo(line)

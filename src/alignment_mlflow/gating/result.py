@@ -45,8 +45,6 @@ class GateResult:
             "metrics": [m.to_json() for m in self.verdict.metrics],
             "alias_set": self.alias_set,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
-            "alignment_status": self.alignment_status,
-            "notes": list(self.notes),
         }
 
     def _rows(self) -> list[tuple[str, str, str, str, str, str]]:
