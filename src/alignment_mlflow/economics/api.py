@@ -67,6 +67,11 @@ class PlanResult:
     def __str__(self) -> str:
         return "\n".join(self.summary_lines())
 
+    def _repr_html_(self) -> str:
+        from alignment_mlflow.economics.describe import plan_html
+
+        return plan_html(self.economics, self.run_url)
+
 
 class _Steps:
     def __init__(self, progress: Progress | None) -> None:
@@ -275,9 +280,12 @@ def plan(
                         result.rows, meta,
                     )  # fmt: skip
                 s.detail = f"{written} version {version}" + ("" if changed else " (unchanged)")
-        tags = {}
+        from alignment_mlflow.economics.links import chain_tags
+
+        tags = chain_tags(client, uri, ref, result, location, alignment)
         if written is not None:
-            tags = {"plan.assignments_table": written, "plan.assignments_version": str(version)}
+            tags["plan.assignments_table"] = written
+            tags["plan.assignments_version"] = str(version)
         tracking.finish_run(
             client, ref, {k: v for k, v in tags.items() if ref.existing_tags.get(k) != v}
         )

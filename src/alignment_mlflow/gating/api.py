@@ -157,8 +157,19 @@ def gate(
         if alias_set and subject.version is not None and alias:
             writes += io.set_alias(client, uri, subject.version, alias)
         if align_id and not remote:
-            ref = subject.version_ref or f"runs:/{subject.run_id}"
-            done, more = io.record_on_alignment_run(client, uri, align_id, ref, verdict.verdict)
+            from alignment_mlflow.gating.links import record_gate
+
+            done, more = record_gate(
+                client,
+                uri,
+                subject=subject,
+                versions=versions,
+                verdict=verdict.verdict,
+                checked=checked,
+                alignment=source.alignment,
+                align_id=align_id,
+                align_url=align_url,
+            )
             writes += done
             notes += more
         timings["write"] = time.perf_counter() - t

@@ -1,0 +1,109 @@
+"""Writing the chain (``tracking.chain``): the alignment run's record and description section, a
+model version's links back. Compare first: a rerun reads and writes nothing new. A missing or
+unreadable alignment run is a note, never an error (the gate or plan has already been judged)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from alignment_mlflow.redact import redact_text, redact_uri
+from alignment_mlflow.tracking import chain
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+NOTE_TAG = "mlflow.note.content"
+MAX_TAG_VALUE = 8000
+
+
+def base_url(uri: str) -> str | None:
+    """The tracking server's address for absolute links (http(s) only; credentials removed)."""
+    clean = redact_uri(uri)
+    return clean.rstrip("/") if clean.startswith(("http://", "https://")) else None
+
+
+def record(
+    client: MlflowClient,
+    uri: str,
+    alignment_run_id: str,
+    kind: str,
+    entry: Mapping[str, str],
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[list[str], list[str]]:
+    """Put ``entry`` first in the alignment run's chain and description section, with ``extra``
+    tags (a function of the run's current tags, e.g. the gated-models record) in the same
+    request. Returns (writes, notes)."""
+    try:
+        run = client.get_run(alignment_run_id)
+    except Exception as exc:
+        return [], [redact_text(f"alignment run {alignment_run_id} not readable in {uri}: {exc}")]
+    tags: Mapping[str, str] = run.data.tags
+    new_chain = chain.add(tags.get(chain.CHAIN_TAG), kind, entry)
+    wanted = {chain.CHAIN_TAG: new_chain, **_described(tags, new_chain)}
+    for key, fn in (extra or {}).items():
+        wanted[key] = fn(tags) if callable(fn) else str(fn)
+    return _write(client, uri, alignment_run_id, tags, wanted, f"{kind} of alignment run"), []
+
+
+def forget(client: MlflowClient, uri: str, alignment_run_id: str, kind: str, ref: str) -> list[str]:
+    """Take ``ref`` off an alignment run's chain (a version re-gated against another one)."""
+    try:
+        run = client.get_run(alignment_run_id)
+    except Exception:
+        return []
+    tags: Mapping[str, str] = run.data.tags
+    if chain.CHAIN_TAG not in tags:
+        return []
+    new_chain = chain.remove(tags.get(chain.CHAIN_TAG), kind, ref)
+    wanted = {chain.CHAIN_TAG: new_chain, **_described(tags, new_chain)}
+    return _write(client, uri, alignment_run_id, tags, wanted, f"moved {ref} off alignment run")
+
+
+def _described(tags: Mapping[str, str], new_chain: str) -> dict[str, str]:
+    current = tags.get(NOTE_TAG, "")
+    return {NOTE_TAG: chain.splice(current, chain.section(new_chain))}
+
+
+def _write(
+    client: MlflowClient,
+    uri: str,
+    run_id: str,
+    tags: Mapping[str, str],
+    wanted: Mapping[str, str],
+    what: str,
+) -> list[str]:
+    from mlflow.entities import RunTag
+
+    pending = {k: v[:MAX_TAG_VALUE] for k, v in wanted.items() if tags.get(k) != v}
+    if not pending:
+        return []
+    try:
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in pending.items()])
+    except Exception as exc:
+        from alignment_mlflow.errors import TrackingError
+
+        raise TrackingError(
+            redact_text(f"MLflow tracking at {uri}: recording the chain on {run_id} failed: {exc}")
+        ) from exc
+    return [f"{len(pending)} chain tags on {what} {run_id}"]
+
+
+def describe_version(client: MlflowClient, uri: str, version: Any, part: str) -> list[str]:
+    """The version's description with our section last (the user's text above it is kept)."""
+    current = str(getattr(version, "description", None) or "")
+    wanted = chain.splice(current, part, chain.VERSION_SECTION)
+    if wanted == current:
+        return []
+    get = getattr(client, "_get_registry_client", None)
+    registry = get() if callable(get) else client
+    ref = f"models:/{version.name}/{version.version}"
+    try:
+        registry.update_model_version(version.name, version.version, description=wanted)
+    except Exception as exc:
+        from alignment_mlflow.errors import TrackingError
+
+        raise TrackingError(
+            redact_text(f"MLflow registry at {uri}: describing {ref} failed: {exc}")
+        ) from exc
+    return [f"description of {ref}"]
