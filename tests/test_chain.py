@@ -80,6 +80,13 @@ def test_alignment_run_plans_and_versions_link_both_ways_and_stay_current(
     model: TrainedModel = train_and_register(uri, name="chained", latency_s=0.02)
     gated = gate(tmp / CLEAN, model_version=model.uri, tracking_uri=uri)
 
+    # The experiment: what the project is, and the latest verdict per dataset, linked.
+    exp_note = client.get_experiment(first.experiment_id).tags["mlflow.note.content"]
+    assert "Churn" in exp_note.splitlines()[0]
+    for result in (first, other):
+        assert f"#/experiments/{first.experiment_id}/runs/{result.run_id}" in _links(exp_note)
+        assert f"**{result.status.replace('_', ' ').upper()}**" in exp_note
+
     # The alignment run: its plan and its gated version, with verdicts, as links.
     note = client.get_run(first.run_id).data.tags["mlflow.note.content"]
     assert note.splitlines()[0].startswith("⚠️ **NEEDS REVIEW**") or "NEEDS REVIEW" in note

@@ -237,8 +237,7 @@ def _at(ms: int) -> datetime:
 
 
 def _finish(client: Any, ctx: RunContext, ref: Any, written: Any) -> None:
-    from alignment_mlflow.tracking import chain
-    from alignment_mlflow.tracking import runs as tracking
+    from alignment_mlflow.tracking.chain_io import finish_alignment_run
     from alignment_mlflow.tracking.content import final_tags
     from alignment_mlflow.tracking.report import report_html
 
@@ -250,11 +249,7 @@ def _finish(client: Any, ctx: RunContext, ref: Any, written: Any) -> None:
         delta_version=written.version,
         aligned_at=_run_start(ref).isoformat(timespec="seconds").replace("+00:00", "Z"),
     )
-    tags = final_tags(ctx)
-    # A reused run keeps the plans and gated versions recorded on it (tracking.chain).
-    kept = chain.section(ref.existing_tags.get(chain.CHAIN_TAG))
-    tags["mlflow.note.content"] = chain.splice(tags["mlflow.note.content"], kept)
-    tracking.finish_run(client, ref, tags=tags, report_html=report_html(ctx))
+    finish_alignment_run(client, ref, final_tags(ctx), report_html(ctx), ctx)
 
 
 def _update_findings(

@@ -130,3 +130,42 @@ def version_section(
 
 def entry(ref: str, label: str, url: str, verdict: str) -> dict[str, Any]:
     return {"ref": ref, "label": label, "url": url, "verdict": verdict}
+
+
+LATEST_TAG = "alignment.latest"  # on the experiment: {dataset: {status, run, url}}
+
+
+def experiment_record(text: str | None, dataset: str, status: str, run_id: str, url: str) -> str:
+    """The experiment's record of the latest verdict per dataset (bounded to 50 datasets)."""
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        data = {}
+    record = (
+        {str(k): v for k, v in data.items() if isinstance(v, Mapping)}
+        if isinstance(data, Mapping)
+        else {}
+    )
+    record.pop(dataset, None)
+    record[dataset] = {"status": status, "run": run_id, "url": url}
+    while len(record) > 50:
+        record.pop(next(iter(record)))
+    return json.dumps(record, separators=(",", ":"))
+
+
+def experiment_description(project: str, objective: str, record_text: str) -> str:
+    """What the project is, and the latest verdict per dataset, each linked to its run."""
+    record = json.loads(record_text)
+    lines = [
+        f"**{md(project)}**: {md(objective)}",
+        "",
+        "Alignment runs of this project (alignment-mlflow): one per spec and findings; plan "
+        "runs and gated model versions are linked from each.",
+        "",
+        "| Dataset&emsp; | Latest verdict |",
+        "|:---|:---|",
+    ]
+    for dataset, item in reversed(list(record.items())):
+        status = str(item.get("status", "")).replace("_", " ").upper()
+        lines.append(f"| {_link(dataset, str(item.get('url', '')))}&emsp; | **{md(status)}** |")
+    return "\n".join(lines)

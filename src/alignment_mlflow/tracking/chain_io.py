@@ -107,3 +107,63 @@ def describe_version(client: MlflowClient, uri: str, version: Any, part: str) ->
             redact_text(f"MLflow registry at {uri}: describing {ref} failed: {exc}")
         ) from exc
     return [f"description of {ref}"]
+
+
+def describe_experiment(
+    client: MlflowClient,
+    uri: str,
+    experiment_id: str,
+    *,
+    project: str,
+    objective: str,
+    dataset: str,
+    status: str,
+    run_id: str,
+) -> list[str]:
+    """The experiment's description: the project and the latest verdict per dataset."""
+    exp = client.get_experiment(experiment_id)
+    tags: Mapping[str, str] = exp.tags or {}
+    base = base_url(uri)
+    url = chain.run_link(
+        experiment_id,
+        run_id,
+        f"{base}/#/experiments/{experiment_id}/runs/{run_id}" if base else None,
+    )
+    record = chain.experiment_record(tags.get(chain.LATEST_TAG), dataset, status, run_id, url)
+    wanted = {
+        chain.LATEST_TAG: record,
+        NOTE_TAG: chain.experiment_description(project, objective, record)[:MAX_TAG_VALUE],
+    }
+    done = []
+    for key, value in wanted.items():
+        if tags.get(key) != value:
+            client.set_experiment_tag(experiment_id, key, value)
+            done.append(key)
+    return [f"{len(done)} tags on experiment {experiment_id}"] if done else []
+
+
+def finish_alignment_run(
+    client: MlflowClient, ref: Any, tags: dict[str, str], report_html: str, ctx: Any
+) -> None:
+    """Finish the alignment run (``runs.finish_run``) keeping the chain section a reused run
+    already shows, then bring the experiment's description up to date. The experiment summary
+    never fails an alignment whose findings are already written: a failure there is left for
+    the next run to repair."""
+    import contextlib
+
+    from alignment_mlflow.tracking import runs
+
+    kept = chain.section(ref.existing_tags.get(chain.CHAIN_TAG))
+    tags[NOTE_TAG] = chain.splice(tags[NOTE_TAG], kept)
+    runs.finish_run(client, ref, tags=tags, report_html=report_html)
+    with contextlib.suppress(Exception):
+        describe_experiment(
+            client,
+            ref.tracking_uri,
+            ref.experiment_id,
+            project=ctx.spec.business_context.project_name,
+            objective=ctx.spec.business_context.business_objective,
+            dataset=ctx.findings.dataset_name,
+            status=ctx.status,
+            run_id=ref.run_id,
+        )
