@@ -8,6 +8,7 @@ Screenshots go to a tmp dir and, when ``ALIGNMENT_UI_SHOTS`` names a folder, are
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -115,10 +116,8 @@ def description(page: Any) -> Any:
     content = page.get_by_test_id("note-editor-preview-content").first
     content.wait_for()
     more = page.get_by_text("Show more", exact=True)
-    try:
+    with contextlib.suppress(PlaywrightTimeout):
         more.first.click(timeout=3_000)
-    except PlaywrightTimeout:
-        pass
     return content
 
 
