@@ -207,6 +207,7 @@ def plan(
         digest = src.digest
 
     from alignment_mlflow.economics import tracking
+    from alignment_mlflow.economics.links import log_extras, run_name
     from alignment_mlflow.tracking.runs import RunRef, fail_run, make_client
 
     project = aspec.project_slug
@@ -237,7 +238,7 @@ def plan(
                 client,
                 uri,
                 exp_id,
-                run_name=f"plan {project} {result.rows:,} customers",
+                run_name=run_name(project, result.rows, digest),
                 params=report.params(
                     spec_sha256=aspec.sha256,
                     scores_location=location,
@@ -252,6 +253,7 @@ def plan(
                 tags=report.tags(result, fingerprint=fp, project=project, spec_sha256=aspec.sha256),
                 tables=report.tables(result),
             )
+            log_extras(client, uri, ref, result, table, location, digest)
         s.detail = f"run {ref.run_id}" + (" reused" if ref.reused else " created")
 
     version: int | None = None

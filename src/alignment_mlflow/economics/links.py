@@ -45,3 +45,59 @@ def chain_tags(
         entry = chain.entry(ref.run_id, name, page, verdict_line(e))
         chain_io.record(client, uri, align_id, "plans", entry)
     return {k: v for k, v in tags.items() if ref.existing_tags.get(k) != v}
+
+
+def run_name(project: str, rows: int, digest: str) -> str:
+    """Tells plan runs apart in the list: which project, how many customers, which scores."""
+    return f"plan-{project}-{rows}-{digest[:7]}"
+
+
+def log_extras(
+    client: Any, uri: str, ref: Any, e: Economics, table: Any, scores: str, digest: str
+) -> None:
+    """A new plan run's scores as its input dataset (location, digest, rows: the runs list's
+    Dataset column) and ``plan_report.html`` with its pictures (economics.plan_report)."""
+    import json
+    from pathlib import Path
+
+    from mlflow.entities import Dataset, InputTag
+
+    kind = "uc_table" if "." in scores and "/" not in scores else "path"
+    dataset = Dataset(
+        name=Path(scores.rstrip("/")).name or "scores",
+        digest=digest[:12],
+        source_type=kind,
+        source=json.dumps({"uri": scores}),
+        profile=json.dumps({"num_rows": e.rows}),
+    )
+    tag = InputTag(key="mlflow.data.context", value="scores")
+    try:
+        _log(client, uri, ref, e, table, dataset, tag)
+    except BaseException as exc:
+        from alignment_mlflow.tracking.runs import fail_run
+
+        fail_run(client, ref, exc)
+        raise
+
+
+def _log(client: Any, uri: str, ref: Any, e: Economics, table: Any, dataset: Any, tag: Any) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from mlflow.entities import DatasetInput
+
+    from alignment_mlflow.economics.plan_report import plan_report_html
+    from alignment_mlflow.economics.tracking import _call
+
+    _call(
+        uri,
+        "logging the scores as input",
+        lambda: client.log_inputs(ref.run_id, datasets=[DatasetInput(dataset=dataset, tags=[tag])]),
+    )
+    with tempfile.TemporaryDirectory(prefix="plan-report-") as tmp:
+        (Path(tmp) / "plan_report.html").write_text(plan_report_html(e, table), encoding="utf-8")
+        _call(
+            uri,
+            "uploading plan_report.html",
+            lambda: client.log_artifact(ref.run_id, str(Path(tmp) / "plan_report.html")),
+        )
