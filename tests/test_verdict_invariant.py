@@ -93,6 +93,9 @@ def _surfaces_agree(
     tags = run.data.tags
     assert tags[STATUS_TAG] == status
     assert tags[VERDICT_TAG] == verdict_digest(expected)
+    assert tags["alignment.reasons"] == "; ".join(
+        f"{v['constraint']}: {v['status']}" for v in expected if v["status"] != "passed"
+    )
     by_slug = {v["slug"]: v["status"] for v in expected}
     for d in spec.data_constraints:
         assert tags[param_key("alignment.constraint", d.slug)] == by_slug[d.slug]

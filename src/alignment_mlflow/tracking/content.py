@@ -38,6 +38,15 @@ _VALID_NAME = re.compile(r"^[/\w.\- :]*$")  # mlflow.utils.validation.validate_p
 Verdicts = Sequence[Mapping[str, Any]]
 STATUS_TAG = "alignment.status"
 VERDICT_TAG = "alignment.verdict_sha256"
+REASONS_TAG = "alignment.reasons"
+
+
+def reasons(verdicts: Verdicts) -> str:
+    """What decided the status, in one tag a runs-list column can show: the constraints that
+    are not passed, with their status ("" when every one passed)."""
+    return "; ".join(
+        f"{v['constraint']}: {v['status']}" for v in verdicts if v["status"] != "passed"
+    )
 
 
 @dataclass(frozen=True)
@@ -219,6 +228,7 @@ def run_tags(ctx: RunContext, *, fingerprint: str) -> dict[str, str]:
         "alignment.constraints_unverifiable": str(counts["unverifiable"]),
         "mlflow.note.content": run_description(ctx),
     }
+    tags[REASONS_TAG] = reasons(ctx.verdicts)
     for d in ctx.spec.data_constraints:
         tags[param_key("alignment.constraint", d.slug)] = ctx.constraint_status(d.slug, d.status)
     if ctx.warnings:
