@@ -100,6 +100,7 @@ class GateResult:
         )
         return (
             f"<p><b>Gate {subject}: {e(self.verdict.verdict)}</b> "
-            f"(spec <code>{e(self.verdict.spec_sha256[:12])}</code>)</p>"
+            f"(spec <code>{e(self.verdict.spec_sha256[:12])}</code>; alignment "
+            f"{e(self.alignment_status.replace('_', ' '))})</p>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         )
