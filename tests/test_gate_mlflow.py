@@ -71,7 +71,7 @@ def test_a_good_model_passes_is_tagged_promoted_and_a_rerun_writes_nothing(
     args = ["--spec", str(TEMPLATE_SPEC), "--model-version", model.uri, "--tracking-uri", uri]
     first = invoke(*args, "--promote-alias", "champion", "--json")
     assert first.exit_code == 0, first.output
-    out = json.loads(first.output)
+    out = json.loads(first.stdout)
     assert out["verdict"] == "passed"
     assert out["alias_set"] is True
     assert out["run_id"] == model.run_id
@@ -144,7 +144,7 @@ def test_a_missing_high_metric_is_incomplete_exit_3_unless_allowed(
     assert "looked for 'roc_auc', 'model_auc'" in result.output
     allowed = invoke(*args, "--allow-incomplete", "--json")
     assert allowed.exit_code == 0
-    assert json.loads(allowed.output)["verdict"] == "incomplete"
+    assert json.loads(allowed.stdout)["verdict"] == "incomplete"
     assert alignment_tags(MlflowClient(uri, uri), run_id)["alignment.verdict"] == "incomplete"
 
 
@@ -161,7 +161,7 @@ def test_metric_mapping_from_the_command_line_and_tag_versions(
         "--metric", "model_latency=serve_ms", "--tag-versions", "--json",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    keys = {m["metric"]: m["metric_key"] for m in json.loads(result.output)["metrics"]}
+    keys = {m["metric"]: m["metric_key"] for m in json.loads(result.stdout)["metrics"]}
     assert keys["model_latency"] == "serve_ms"
     tags = MlflowClient(uri, uri).get_model_version("mapped", version).tags
     assert tags["alignment_verdict"] == "passed"

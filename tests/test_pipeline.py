@@ -232,3 +232,31 @@ def test_a_run_is_never_reused_for_another_tiers_table_or_findings_location(
     assert tags["alignment.delta_table"] == str(env["table"])
     again = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
     assert (again.reused_run, again.run_id) == (True, first.run_id)
+
+
+def test_a_changed_verdict_is_never_shown_on_a_reused_run(env: dict[str, Any]) -> None:
+    """Issue 22: the same spec and findings with --freshness-reference turn needs_review into
+    aligned; the run that shows it must say aligned on every surface, not keep the old tags."""
+    from datetime import datetime, timezone
+
+    from mlflow import MlflowClient
+
+    first = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
+    assert first.status == "needs_review"
+    reference = datetime(2023, 12, 9, tzinfo=timezone.utc)
+    second = align(env["findings"], TEMPLATE_SPEC, freshness_reference=reference, **env["kwargs"])
+    assert second.status == "aligned"
+    run = MlflowClient(env["uri"]).get_run(str(second.run_id))
+    tags, metrics = run.data.tags, run.data.metrics
+    status_tags = [v for k, v in tags.items() if k.endswith(".status") or k.endswith("status")]
+    assert "needs_review" not in status_tags
+    assert "NEEDS REVIEW" not in tags["mlflow.note.content"].splitlines()[0]
+    assert metrics["constraints_unverifiable"] == 0.0
+    assert "unverifiable" not in [v for k, v in tags.items() if "constraint" in k]
+    meta = yaml.safe_load(env["findings"].read_text())["metadata"]["alignment"]
+    assert meta["mlflow"]["run_id"] == second.run_id
+    assert {c["status"] for c in meta["data_constraints"]} == {"passed"}
+    # The first run still shows its own verdict, unchanged.
+    old = MlflowClient(env["uri"]).get_run(str(first.run_id)).data
+    assert old.metrics["constraints_unverifiable"] >= 1.0
+    assert "NEEDS REVIEW" in old.tags["mlflow.note.content"].splitlines()[0]

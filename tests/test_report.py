@@ -115,7 +115,7 @@ def test_fingerprint_and_run_name() -> None:
 def test_description_leads_with_the_verdict_and_names_the_constraints() -> None:
     text = run_description(ctx())
     first = text.splitlines()[0]
-    assert first.startswith("⛔ **BLOCKED**")
+    assert first.startswith("**BLOCKED**")
     assert "failed: PII Handling" in first
     assert "to review: Data Freshness" in first
     assert "| Metric&emsp; | Target&emsp; | Priority |" in text  # padded: the UI adds none
@@ -128,7 +128,7 @@ def test_description_leads_with_the_verdict_and_names_the_constraints() -> None:
 
 def test_description_of_an_aligned_run() -> None:
     c = ctx(make_spec(data_constraints=[]))
-    assert verdict_line(c).startswith("✅ **ALIGNED**")
+    assert verdict_line(c).startswith("**ALIGNED**")
 
 
 @pytest.mark.parametrize(
@@ -230,3 +230,12 @@ def test_report_opens_with_the_verdict_box_naming_the_dataset() -> None:
     verdict = body.split("</div>", 1)[0]
     assert "telco_pii_churn_408768" in verdict
     assert "PII Handling (failed)" in verdict
+
+
+def test_the_status_marker_needs_no_emoji_font() -> None:
+    """Issue 22: the status marker reads in any font (no emoji, the word itself leads)."""
+    from alignment_mlflow.tracking.description import STATUS_LINE
+
+    for status, line in STATUS_LINE.items():
+        assert line.isascii(), line
+        assert line.startswith(f"**{status.replace('_', ' ').upper()}**")

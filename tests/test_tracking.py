@@ -24,7 +24,13 @@ from alignment_mlflow.spec import render_spec_yaml, spec_to_dict
 from alignment_mlflow.spec.model import AlignmentSpec
 from alignment_mlflow.tracking import orphans, uris
 from alignment_mlflow.tracking import runs as tracking
-from alignment_mlflow.tracking.content import RunContext, final_tags
+from alignment_mlflow.tracking.content import (
+    VERDICT_TAG,
+    RunContext,
+    final_tags,
+    reusable,
+    verdict_digest,
+)
 from alignment_mlflow.tracking.report import report_html
 from conftest import FINDINGS_FIXTURES
 
@@ -47,6 +53,7 @@ def context(spec: AlignmentSpec | None = None) -> RunContext:
 def start(uri: str, spec: AlignmentSpec | None = None, **kw: Any) -> tracking.RunRef:
     ctx = context(spec)
     client = tracking.make_client(uri)
+    kw.setdefault("verdicts_at", lambda ms: ctx.verdicts)
     return tracking.start_alignment_run(
         client,
         tracking_uri=uri,
@@ -156,6 +163,20 @@ def test_finished_run_is_reused_unless_new_run_or_changed(sqlite_uri: str) -> No
     assert not start(sqlite_uri, spec=changed).reused
 
 
+def test_a_run_is_reused_only_for_the_verdict_it_recorded() -> None:
+    then = ({"slug": "freshness", "status": "unverifiable", "reason": "as of then"},)
+    tags = {VERDICT_TAG: verdict_digest(then)}
+    assert reusable(tags, then, then)
+    # Time passed, same status, other wording: still the verdict the run shows as of its start.
+    assert reusable(tags, then, ({**then[0], "reason": "as of now"},))
+    # Another option (e.g. --freshness-reference) gives another verdict as of the run's start.
+    assert not reusable(tags, ({**then[0], "reason": "other"},), then)
+    # The statuses moved since the run: a new run.
+    assert not reusable(tags, then, ({**then[0], "status": "passed"},))
+    # A run that never recorded its verdict is never reused.
+    assert not reusable({}, then, then)
+
+
 def test_artifact_upload_failure_leaves_a_failed_run(sqlite_uri: str, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
@@ -227,7 +248,7 @@ def test_server_run_is_complete_over_rest_within_the_request_budget(
     tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
     assert params["tier.high.band"] == "(0.8, 1]"
     assert tags["alignment.delta_version"] == "1"
-    assert tags["mlflow.note.content"].startswith("✅ **ALIGNED**")
+    assert tags["mlflow.note.content"].startswith("**ALIGNED**")
     listed = rest(counting_proxy.upstream_uri, "artifacts/list", run_id=ref.run_id)
     assert {f["path"] for f in listed["files"]} >= {"report.html", "alignment"}
     url = f"{counting_proxy.upstream_uri}/get-artifact?" + urllib.parse.urlencode(

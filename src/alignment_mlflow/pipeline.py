@@ -202,10 +202,22 @@ def _user() -> str | None:
         return None
 
 
-def _log_run(client: Any, plan: _Plan, ctx: RunContext, new_run: bool) -> Any:
+def _log_run(
+    client: Any,
+    plan: _Plan,
+    found: _Findings,
+    ctx: RunContext,
+    *,
+    new_run: bool,
+    start_ms: int,
+    reference: datetime | None,
+) -> Any:
     from alignment_mlflow.spec import spec_to_dict
     from alignment_mlflow.tiers.writer import resolved_target
     from alignment_mlflow.tracking import runs as tracking
+
+    def verdicts_at(ms: int) -> tuple[dict[str, Any], ...]:
+        return _dicts(_check_constraints(plan, found, _at(ms), reference))
 
     return tracking.start_alignment_run(
         client,
@@ -216,11 +228,24 @@ def _log_run(client: Any, plan: _Plan, ctx: RunContext, new_run: bool) -> Any:
         spec_dict=spec_to_dict(plan.spec),
         new_run=new_run,
         tiers_table=resolved_target(plan.tiers_table),
+        start_time_ms=start_ms,
+        verdicts_at=verdicts_at,
     )
 
 
+def _clock_ms() -> int:
+    """Now, in the milliseconds MLflow stores a run's start in (tests set the clock here)."""
+    import time
+
+    return int(time.time() * 1000)
+
+
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+
+
 def _finish(client: Any, ctx: RunContext, ref: Any, written: Any) -> None:
-    from alignment_mlflow.tracking import runs as tracking
+    from alignment_mlflow.tracking.chain_io import finish_alignment_run
     from alignment_mlflow.tracking.content import final_tags
     from alignment_mlflow.tracking.report import report_html
 
@@ -232,7 +257,7 @@ def _finish(client: Any, ctx: RunContext, ref: Any, written: Any) -> None:
         delta_version=written.version,
         aligned_at=_run_start(ref).isoformat(timespec="seconds").replace("+00:00", "Z"),
     )
-    tracking.finish_run(client, ref, tags=final_tags(ctx), report_html=report_html(ctx))
+    finish_alignment_run(client, ref, final_tags(ctx), report_html(ctx), ctx)
 
 
 def _update_findings(
@@ -263,7 +288,7 @@ def _update_findings(
 
 
 def _run_start(ref: Any) -> datetime:
-    return datetime.fromtimestamp(ref.start_time_ms / 1000, timezone.utc)
+    return _at(ref.start_time_ms)
 
 
 def align(
@@ -306,8 +331,9 @@ def align(
         found = _load_findings(findings, profile, workspace_client)
         warnings = _prior_warnings(plan, found)
         s.detail = found.loc.display + (f" ({found.discovery})" if found.discovery else "")
+    start_ms = _clock_ms()
     with steps.step("check_constraints") as s:
-        verdicts = _check_constraints(plan, found, datetime.now(timezone.utc), freshness_reference)
+        verdicts = _check_constraints(plan, found, _at(start_ms), freshness_reference)
         s.detail = _verdict_detail(verdicts)
         if strict:
             _refuse_if_strict(verdicts, found)
@@ -317,10 +343,20 @@ def align(
     with steps.step("mlflow_run") as s:
         client = tracking.make_client(plan.tracking_uri)
         ctx = replace(_run_context(plan, found, verdicts), warnings=warnings)
-        ref = _log_run(client, plan, ctx, new_run)
+        ref = _log_run(
+            client,
+            plan,
+            found,
+            ctx,
+            new_run=new_run,
+            start_ms=start_ms,
+            reference=freshness_reference,
+        )
         s.detail = f"run {ref.run_id}" + (" reused" if ref.reused else " created")
-        # Time-dependent evidence (freshness) is stated as of the run's start, so a rerun of the
-        # same alignment writes byte-identical findings.
+        # One verdict per run (docs/verdict.md): a new run starts at start_ms, so this is the
+        # verdict it was created with; a run is reused only when its verdict, as of its start, is
+        # the one it recorded and its statuses still hold now. Stated as of the run's start, a
+        # rerun of the same alignment writes byte-identical findings.
         verdicts = _check_constraints(plan, found, _run_start(ref), freshness_reference)
     try:
         with steps.step("delta_tiers") as s:

@@ -71,6 +71,12 @@ EXAMPLE = """Examples:
     is_flag=True,
     help="With --model-run: also tag the versions registered from that run.",
 )
+@click.option(
+    "--allow-blocked-alignment",
+    metavar="REASON",
+    help="Gate a model whose aligned findings are blocked (a data constraint failed) as if they "
+    "were not; the reason is recorded on the run and the version.",
+)
 @click.option("--dry-run", is_flag=True, help="Judge and print; write nothing.")
 @click.option(
     "--profile", metavar="NAME", help="Databricks config profile for dbfs:/ and /Volumes specs."
@@ -88,12 +94,16 @@ def gate(
     promote_alias: str | None,
     allow_incomplete: bool,
     tag_versions: bool,
+    allow_blocked_alignment: str | None,
     dry_run: bool,
     profile: str | None,
     as_json: bool,
     verbose: bool,
 ) -> None:
     """Judge a model's logged metrics against the spec; tag the verdict on its run and version.
+
+    An aligned findings file as --spec also checks the alignment: blocked data makes the verdict
+    failed.
 
     Exit codes: 0 passed, 3 failed (or incomplete without --allow-incomplete), 2 invalid input
     (unknown run or version, a mapping to a missing metric, a bad spec), 1 a system failed.
@@ -112,11 +122,14 @@ def gate(
             metrics=list(metrics),
             promote_alias=promote_alias,
             tag_versions=tag_versions,
+            allow_blocked_alignment=allow_blocked_alignment,
             dry_run=dry_run,
             profile=profile,
         )
     if as_json:
         echo(json.dumps(result.to_json(), sort_keys=False))
+        for note in result.notes:  # the --json keys are a contract: the reasons go to stderr
+            click.echo(f"note: {note}", err=True)
     else:
         for line in result.summary_lines():
             echo_status(line)

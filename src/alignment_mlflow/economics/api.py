@@ -83,6 +83,11 @@ class PlanResult:
     def __str__(self) -> str:
         return "\n".join(self.summary_lines())
 
+    def _repr_html_(self) -> str:
+        from alignment_mlflow.economics.describe import plan_html
+
+        return plan_html(self.economics, self.run_url)
+
 
 def _spec_source(spec: SpecSource, profile: str | None) -> tuple[AlignmentSpec, Mapping[str, Any]]:
     if isinstance(spec, AlignmentSpec):
@@ -156,6 +161,7 @@ def plan(
     location = engine.location
 
     from alignment_mlflow.economics import tracking
+    from alignment_mlflow.economics.links import log_extras, run_name
     from alignment_mlflow.tracking.runs import RunRef, fail_run, make_client
 
     project = aspec.project_slug
@@ -186,7 +192,7 @@ def plan(
                 client,
                 uri,
                 exp_id,
-                run_name=f"plan {project} {result.rows:,} customers",
+                run_name=run_name(project, result.rows, digest),
                 params=report.params(
                     spec_sha256=aspec.sha256,
                     scores_location=location,
@@ -201,6 +207,7 @@ def plan(
                 tags=report.tags(result, fingerprint=fp, project=project, spec_sha256=aspec.sha256),
                 tables=report.tables(result),
             )
+            log_extras(client, uri, ref, result, table, location, digest)
         s.detail = f"run {ref.run_id}" + (" reused" if ref.reused else " created")
 
     version: int | None = None
@@ -222,9 +229,12 @@ def plan(
                     table, str(assignments_table), constants, result.rows, meta
                 )
                 s.detail = f"{written} version {version}" + ("" if changed else " (unchanged)")
-        tags = {}
+        from alignment_mlflow.economics.links import chain_tags
+
+        tags = chain_tags(client, uri, ref, result, location, alignment)
         if written is not None:
-            tags = {"plan.assignments_table": written, "plan.assignments_version": str(version)}
+            tags["plan.assignments_table"] = written
+            tags["plan.assignments_version"] = str(version)
         tracking.finish_run(
             client, ref, {k: v for k, v in tags.items() if ref.existing_tags.get(k) != v}
         )

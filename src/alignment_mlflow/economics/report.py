@@ -105,7 +105,9 @@ def metrics(e: Economics) -> dict[str, float]:
             out[f"parity.{metric_key(p.column)}.ratio"] = p.ratio
     if e.demographic_parity_ratio is not None:
         out["demographic_parity_ratio"] = e.demographic_parity_ratio
-    return out
+    # Figures a reader reads: six significant digits, not 0.9185934143403252 (the tables and
+    # --json keep full precision).
+    return {k: float(f"{v:.6g}") for k, v in out.items()}
 
 
 def _flag(value: bool | None) -> str:

@@ -10,10 +10,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from alignment_mlflow.errors import InvalidInputError
 from alignment_mlflow.gating import verdict as vd
+from alignment_mlflow.gating.alignment import RUN_TAG as AL_RUN_TAG
+from alignment_mlflow.gating.alignment import check_alignment
+from alignment_mlflow.gating.alignment import version_tags as alignment_version_tags
 from alignment_mlflow.gating.parsing import (
     MetricKey,
     check_alias,
@@ -95,6 +99,7 @@ def gate(
     dry_run: bool = False,
     profile: str | None = None,
     client: MlflowClient | None = None,
+    allow_blocked_alignment: str | None = None,
 ) -> GateResult:
     """Judge a model run (or a registered version's source run and logged model) against the
     spec's success metrics; tag the run and version with the verdict; set ``promote_alias`` on the
@@ -104,9 +109,14 @@ def gate(
     aligned, and the alignment run records the gate). ``metrics`` maps slugs to metric keys
     (``{"model_latency": "latency_p99:s"}`` or ``["model_latency=latency_p99:s"]``).
     ``tag_versions`` also tags the versions registered from ``model_run``.
+
+    The alignment is part of the verdict (``gating.alignment``): an aligned findings file whose
+    alignment is ``blocked`` makes the verdict ``failed`` (the alias is not moved) unless
+    ``allow_blocked_alignment`` gives the reason to let it through, which is recorded.
     """
     from alignment_mlflow.findings.aligned import load_spec_source
     from alignment_mlflow.gating import mlflow_io as io
+    from alignment_mlflow.gating.links import record_gate
     from alignment_mlflow.tracking.uris import resolve_tracking_uri
 
     t0 = time.perf_counter()
@@ -115,17 +125,21 @@ def gate(
         version_ref, alias = _check_arguments(model_run, model_version, promote_alias)
         mappings = _mappings(metrics)
         source = load_spec_source(spec, profile=profile)
+        checked = check_alignment(source.alignment, source.location, allow_blocked_alignment)
 
     with steps.step("read"):
         uri = resolve_tracking_uri(tracking_uri)
         client = client or io.make_client(uri, registry_uri)
         subject = io.read_subject(client, uri, model_run=model_run, model_version=version_ref)
         verdict = vd.judge(source.spec, subject.metrics, mappings)
+        if checked.blocks:
+            verdict = replace(verdict, verdict="failed")
         versions = [subject.version] if subject.version is not None else []
         if tag_versions and model_run is not None:
             versions = io.versions_of_run(client, uri, subject.run_id)
         align_id, align_url, remote = _alignment_link(source.alignment, uri)
         notes = [remote] if remote else []
+        notes += checked.notes()
 
     writes: list[str] = []
     alias_set = False
@@ -140,16 +154,29 @@ def gate(
         alias_set = False
     else:
         with steps.step("write"):
-            run_tags = vd.run_tags(verdict, alignment_run_id=align_id, alignment_run_url=align_url)
+            run_tags = {
+                AL_RUN_TAG: checked.recorded,
+                **vd.run_tags(verdict, alignment_run_id=align_id, alignment_run_url=align_url),
+            }
             writes += io.write_run(client, uri, subject.run, verdict, run_tags)
             wanted = vd.version_tags(verdict, alignment_run_id=align_id)
             for v in versions:
-                writes += io.write_version(client, uri, v, wanted)
+                mine = {**wanted, **alignment_version_tags(checked, dict(v.tags or {}))}
+                writes += io.write_version(client, uri, v, mine)
             if alias_set and subject.version is not None and alias:
                 writes += io.set_alias(client, uri, subject.version, alias)
             if align_id and not remote:
-                ref = subject.version_ref or f"runs:/{subject.run_id}"
-                done, more = io.record_on_alignment_run(client, uri, align_id, ref, verdict.verdict)
+                done, more = record_gate(
+                    client,
+                    uri,
+                    subject=subject,
+                    versions=versions,
+                    verdict=verdict.verdict,
+                    checked=checked,
+                    alignment=source.alignment,
+                    align_id=align_id,
+                    align_url=align_url,
+                )
                 writes += done
                 notes += more
     timings = {**steps.timings, "total": time.perf_counter() - t0}
@@ -159,6 +186,7 @@ def gate(
         model_version=subject.version_ref,
         alias_set=alias_set,
         alignment_run_id=align_id,
+        alignment_status=checked.recorded,
         writes=tuple(writes),
         notes=tuple(notes),
         timings=timings,

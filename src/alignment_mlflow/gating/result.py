@@ -19,6 +19,9 @@ class GateResult:
     model_version: str | None = None  # models:/NAME/VERSION when a version was gated
     alias_set: bool = False  # the alias points at this version because the verdict passed
     alignment_run_id: str | None = None
+    # The alignment's verdict as recorded (gating.alignment): blocked / needs_review / aligned /
+    # not_checked (a plain spec), or "blocked; overridden: REASON".
+    alignment_status: str = "not_checked"
     writes: tuple[str, ...] = ()  # what this call wrote ("run tags (7)", ...); () on a rerun
     notes: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
@@ -58,6 +61,7 @@ class GateResult:
             if note:
                 lines.append(f"  {'':<12} {'':<30} {note}")
         lines.append(f"verdict: {self.verdict.verdict}")
+        lines.append(f"alignment: {self.alignment_status.replace('_', ' ')}")
         lines += [f"wrote {w}" for w in self.writes] or ["wrote nothing: already recorded"]
         lines += [f"note: {n}" for n in self.notes]
         return lines
@@ -96,6 +100,7 @@ class GateResult:
         )
         return (
             f"<p><b>Gate {subject}: {e(self.verdict.verdict)}</b> "
-            f"(spec <code>{e(self.verdict.spec_sha256[:12])}</code>)</p>"
+            f"(spec <code>{e(self.verdict.spec_sha256[:12])}</code>; alignment "
+            f"{e(self.alignment_status.replace('_', ' '))})</p>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         )

@@ -37,6 +37,16 @@ _KEY_BAD = re.compile(r"[^A-Za-z0-9_\-. ]")
 _VALID_NAME = re.compile(r"^[/\w.\- :]*$")  # mlflow.utils.validation.validate_param_and_metric_name
 
 STATUS_TAG = "alignment.status"
+VERDICT_TAG = "alignment.verdict_sha256"
+REASONS_TAG = "alignment.reasons"
+
+
+def reasons(verdicts: Verdicts) -> str:
+    """What decided the status, in one tag a runs-list column can show: the constraints that
+    are not passed, with their status ("" when every one passed)."""
+    return "; ".join(
+        f"{v['constraint']}: {v['status']}" for v in verdicts if v["status"] != "passed"
+    )
 
 
 def truncate(value: Any, limit: int) -> str:
@@ -129,6 +139,24 @@ def fingerprint(spec_sha256: str, findings_sha256: str, package_version: str, *w
     return hashlib.sha256(blob).hexdigest()[:32]
 
 
+def verdict_digest(verdicts: Verdicts) -> str:
+    """Identifies one verdict: every constraint's status, reason and evidence, as stored."""
+    blob = json.dumps(list(verdicts), sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def reusable(tags: Mapping[str, str], then: Verdicts, now: Verdicts) -> bool:
+    """Whether a finished run of the same alignment may stand for this one: only when the verdict
+    it shows is the verdict this alignment has. ``then`` is the verdict recomputed as of the run's
+    start (it must be exactly the one the run recorded: same options, same related files), ``now``
+    as of this invocation (the statuses must not have moved since: time passed on live data). A
+    run written before the verdict was recorded is never reused."""
+    recorded = tags.get(VERDICT_TAG)
+    if recorded is None or recorded != verdict_digest(then):
+        return False
+    return [v["status"] for v in then] == [v["status"] for v in now]
+
+
 def run_name(findings: FindingsView, spec: AlignmentSpec) -> str:
     """Tells runs apart in the list: which data, which spec."""
     return f"{findings.dataset_name}-{spec.sha256[:7]}"
@@ -165,10 +193,12 @@ def run_tags(ctx: RunContext, *, fingerprint: str) -> dict[str, str]:
         "alignment.spec_sha256": ctx.spec.sha256,
         "alignment.package_version": ctx.package_version,
         "alignment.fingerprint": fingerprint,
+        VERDICT_TAG: verdict_digest(ctx.verdicts),
         "alignment.constraints_failed": str(counts["failed"]),
         "alignment.constraints_unverifiable": str(counts["unverifiable"]),
         "mlflow.note.content": run_description(ctx),
     }
+    tags[REASONS_TAG] = reasons(ctx.verdicts)
     for d in ctx.spec.data_constraints:
         tags[param_key("alignment.constraint", d.slug)] = ctx.constraint_status(d.slug, d.status)
     if ctx.warnings:
@@ -182,6 +212,7 @@ def final_tags(ctx: RunContext) -> dict[str, str]:
         "alignment.delta_table": ctx.delta_table or "",
         "alignment.delta_version": "" if ctx.delta_version is None else str(ctx.delta_version),
         "alignment.findings_updated": "true",
+        "alignment.findings_path": ctx.findings_location,
         "mlflow.note.content": run_description(ctx),
     }
     return {k: truncate(v, MAX_TAG_VALUE) for k, v in tags.items()}

@@ -25,10 +25,12 @@ _HTML = re.compile("[&<>]")
 _PAD = "&emsp;"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
+# The status word itself is the marker: an emoji before it shows as an empty box where the
+# reader's browser has no emoji font (a Linux desktop, a locked-down VDI), and says nothing more.
 STATUS_LINE = {
-    "blocked": "⛔ **BLOCKED**: a data constraint failed",
-    "needs_review": "⚠️ **NEEDS REVIEW**: not everything could be verified automatically",
-    "aligned": "✅ **ALIGNED**: every data constraint verified",
+    "blocked": "**BLOCKED**: a data constraint failed",
+    "needs_review": "**NEEDS REVIEW**: not everything could be verified automatically",
+    "aligned": "**ALIGNED**: every data constraint verified",
 }
 
 

@@ -11,7 +11,7 @@ import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -136,9 +136,16 @@ def start_alignment_run(
     spec_dict: Mapping[str, Any],
     new_run: bool = False,
     tiers_table: str = "",
+    start_time_ms: int | None = None,
+    verdicts_at: Callable[[int], report.Verdicts] | None = None,
 ) -> RunRef:
-    """Reuse the finished run of the same alignment (same spec and findings content, findings
-    location, tracking store and tiers table), or log a new one completely."""
+    """Reuse a finished run of the same alignment (same spec and findings content, findings
+    location, tracking store and tiers table) whose verdict is this one's, or log a new one
+    completely.
+
+    ``ctx.verdicts`` is the verdict as of ``start_time_ms`` (the new run's start, so the run states
+    exactly the verdict it was created with); ``verdicts_at(ms)`` recomputes it as of an earlier
+    run's start, which decides reuse (``content.reusable``). Without it nothing is reused."""
     from mlflow.entities import Metric, Param, RunTag
 
     uri = tracking_uri
@@ -158,8 +165,10 @@ def start_alignment_run(
     )
     _fail_orphans(client, [r for r in earlier if r.info.status == "RUNNING"])
     finished = [r for r in earlier if r.info.status == "FINISHED"]
-    if finished and not new_run:
-        r = finished[0]
+    for r in [] if new_run else finished:
+        then = verdicts_at(int(r.info.start_time)) if verdicts_at else None
+        if then is None or not report.reusable(r.data.tags, then, ctx.verdicts):
+            continue
         return RunRef(
             uri,
             exp_id,
@@ -181,7 +190,10 @@ def start_alignment_run(
         uri,
         "creating the run",
         lambda: client.create_run(
-            exp_id, run_name=report.run_name(ctx.findings, ctx.spec), tags=tags
+            exp_id,
+            start_time=start_time_ms,
+            run_name=report.run_name(ctx.findings, ctx.spec),
+            tags=tags,
         ),
     )
     ref = RunRef(
