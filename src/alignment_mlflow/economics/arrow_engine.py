@@ -33,6 +33,12 @@ from alignment_mlflow.economics.core import (
     Validation,
     check_columns,
 )
+from alignment_mlflow.economics.parquet_files import (
+    FolderSchema,
+    conform,
+    folder_schema,
+    scores_files,
+)
 
 BATCH_ROWS = 1 << 20
 _HASH_CHUNK = 8 << 20
@@ -46,6 +52,7 @@ class ArrowScores:
     kind: str  # "parquet", "delta" or "arrow"
     dataset: ds.Dataset
     _digest: Future[str] | str = field(repr=False, default="")
+    folder: FolderSchema | None = None  # Parquet: one type per column across the files
 
     @property
     def columns(self) -> list[str]:
@@ -62,9 +69,11 @@ class ArrowScores:
             # large file in its pool as the consumer fell behind (apache/arrow#39808; 452 MiB
             # against 136 MiB for 50M rows in bench/plan.py, for 5% more time). Pre-buffering is
             # off for the same reason: it cached a whole file's columns.
+            schema = self.dataset.schema
             for path in self.dataset.files:
                 with pq.ParquetFile(path, pre_buffer=False) as f:
-                    yield from f.iter_batches(BATCH_ROWS, columns=list(columns))
+                    for batch in f.iter_batches(BATCH_ROWS, columns=list(columns)):
+                        yield conform(batch, schema)
             return
         # Delta tables (partition values come from the log, not the files) and Arrow tables: the
         # dataset scanner, with little readahead and no pre-buffering.
@@ -137,19 +146,17 @@ def open_scores(location: str | os.PathLike[str] | pa.Table) -> ArrowScores:
             f"{table.table_uri}\0{table.version()}\0".encode() + "\0".join(uris).encode()
         ).hexdigest()
         return ArrowScores(where, "delta", table.to_pyarrow_dataset(), digest)
-    files: list[Path] = (
-        sorted(p for p in path.rglob("*.parquet") if not p.name.startswith((".", "_")))
-        if path.is_dir()
-        else [path]
-    )
+    files = scores_files(path)
     if not files:
         raise ScoresError(f"scores folder {where} has no .parquet files")
+    root = path if path.is_dir() else path.parent
     try:
-        dataset = ds.dataset([str(f) for f in files], format="parquet")
+        folder = folder_schema(files, root)
+        dataset = ds.dataset([str(f) for f in files], format="parquet", schema=folder.schema)
     except (pa.ArrowInvalid, OSError) as exc:
         raise ScoresError(f"scores {where} are not readable Parquet: {exc}") from exc
-    root = path if path.is_dir() else path.parent
-    return ArrowScores(where, "parquet", dataset, _pool().submit(_hash_files, files, root))
+    hashing = _pool().submit(_hash_files, files, root)
+    return ArrowScores(where, "parquet", dataset, hashing, folder)
 
 
 def _sample(ids: pa.Array, mask: np.ndarray) -> list[Any]:
@@ -325,6 +332,10 @@ def tally(
         score_column=score_column,
         group_columns=group_columns,
     )
+    if scores.folder is not None:
+        problems = scores.folder.problems([id_column, score_column, *group_columns])
+        if problems:
+            raise ScoresError(f"scores {scores.location}: " + "; ".join(problems))
     out = Tally.empty(table, group_columns)
     k = len(table)
     counts = np.zeros(k, dtype=np.int64)
