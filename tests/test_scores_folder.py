@@ -43,7 +43,7 @@ def _plan(tmp_path: Path, scores: Path) -> tuple[int, dict[str, object], Path, P
             f"sqlite:///{db}",
             "--assignments-table",
             str(target),
-        ],  # fmt: skip
+        ],
     )
     return res.exit_code, json.loads(res.stdout), db, target
 
@@ -104,7 +104,7 @@ def test_int32_then_int64_ids_beyond_2_31_are_one_id_type(tmp_path: Path) -> Non
     pq.write_table(
         pa.table(
             {"customer_id": pa.array([2**40, 2**40 + 1], pa.int64()), "churn_score": [0.1, 0.9]}
-        ),  # fmt: skip
+        ),
         scores / "b.parquet",
     )
     code, out, _, target = _plan(tmp_path, scores)
