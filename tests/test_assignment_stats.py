@@ -21,12 +21,15 @@ from click.testing import CliRunner
 from deltalake import DeltaTable, write_deltalake
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mlflow import MlflowClient
 
 from alignment_mlflow.cli import cli
 from alignment_mlflow.economics import assignments
 from alignment_mlflow.economics.filestats import MAX_STRING_BOUND, FileStats
 from conftest import TEMPLATE_SPEC
 from test_assignments import _constants, _reader, _scores
+
+_NAME = "Customer Churn Prediction"
 
 
 def _write(uri: Path, scores: pa.Table, **constants: Any) -> int:
@@ -191,3 +194,30 @@ def test_a_column_without_true_bounds_leaves_the_file_without_any(
     assert out["nullCount"] == {"c": column.null_count, "n": 0}
     if bounded:
         assert set(out["minValues"]) == {"c", "n"}
+
+
+def test_two_project_names_with_one_slug_do_not_overwrite_each_other(tmp_path: Path) -> None:
+    scores = tmp_path / "scores.parquet"
+    pq.write_table(
+        pa.table({"customer_id": np.arange(50), "churn_score": np.linspace(0, 1, 50)}), scores
+    )
+    other = tmp_path / "other.yaml"
+    text = TEMPLATE_SPEC.read_text()
+    other.write_text(text.replace(_NAME, "customer-churn prediction!"))
+    assert other.read_text() != text
+    target = str(tmp_path / "assignments")
+    db = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    base = ["plan", "--scores", str(scores), "--assignments-table", target, "--tracking-uri", db]
+    runner = CliRunner()
+    first = runner.invoke(cli, [*base, "--spec", str(TEMPLATE_SPEC), "--json"])
+    assert first.exit_code == 0, first.output
+    for args in (["--json"], ["--json", "--dry-run"]):
+        res = runner.invoke(cli, [*base, "--spec", str(other), *args])
+        assert res.exit_code == 2, res.output
+        error = json.loads(res.stdout)["error"]
+        assert "already holds project 'Customer Churn Prediction'" in error
+        assert "nothing was written" in error
+    assert DeltaTable(target).version() == 0
+    client = MlflowClient(db)
+    experiment = client.get_run(json.loads(first.stdout)["run_id"]).info.experiment_id
+    assert len(client.search_runs([experiment])) == 1  # no run for the refused plans

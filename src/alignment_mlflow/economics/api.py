@@ -195,7 +195,7 @@ def plan(
     engine = "spark" if use_spark else "arrow"
     if assignments_table is not None and not use_spark:
         with steps.step("check assignments table"):
-            _check_arrow_target(src, str(assignments_table), id_column)
+            _check_arrow_target(src, str(assignments_table), id_column, aspec)
     if dry_run:
         return PlanResult(result, engine, location, timings=steps.timings, dry_run=True)
     if not use_spark:
@@ -263,7 +263,12 @@ def plan(
                     "plan_run_id": ref.run_id,
                     "scored_at": scored_at,
                 }
-                meta = {"plan_run_id": ref.run_id, "spec_sha256": aspec.sha256, "project": project}
+                meta = {
+                    "plan_run_id": ref.run_id,
+                    "spec_sha256": aspec.sha256,
+                    "project": project,
+                    "project_name": aspec.business_context.project_name,
+                }
                 if use_spark:
                     written, version, changed = _write_spark(
                         session, frame, table, str(assignments_table), id_column, score_column,
@@ -323,13 +328,18 @@ def _spark_scores(scores: Any, spark: Any, profile: str | None) -> tuple[Any, st
     return session.read.parquet(where), where, session
 
 
-def _check_arrow_target(src: Any, target: str, id_column: str) -> None:
+def _check_arrow_target(src: Any, target: str, id_column: str, aspec: AlignmentSpec) -> None:
     from alignment_mlflow.economics import assignments
     from alignment_mlflow.tiers.writer import resolved_target
 
     uri = resolved_target(target)
     try:
-        assignments.check_target(uri, src.dataset.schema.field(id_column).type)
+        assignments.check_target(
+            uri,
+            src.dataset.schema.field(id_column).type,
+            project=aspec.project_slug,
+            project_name=aspec.business_context.project_name,
+        )
     except TargetError:
         raise
     except Exception as exc:

@@ -103,13 +103,24 @@ def _columns(schema: Any) -> list[tuple[str, str]]:
     return [(f["name"], json.dumps(f["type"])) for f in json.loads(schema.to_json())["fields"]]
 
 
-def check_target(uri: str, id_type: pa.DataType) -> None:
-    """Refuse, before anything is written, a table at ``uri`` the plan could not replace rows in."""
+def check_target(
+    uri: str, id_type: pa.DataType, *, project: str | None = None, project_name: str | None = None
+) -> None:
+    """Refuse, before anything is written, a table at ``uri`` the plan could not replace rows in,
+    or whose rows under ``project`` (a slug) are another project's that slugs alike."""
     from deltalake import Schema
 
     table = open_table(uri)
     if table is None:
         return
+    last = _last_plan(table, project) if project else None
+    theirs = (last or {}).get("project_name")
+    if theirs is not None and theirs != project_name:
+        raise TargetError(
+            f"assignments table {uri} already holds project {theirs!r} under the id {project!r}, "
+            f"which {project_name!r} also slugs to; nothing was written. Rename one project "
+            "(business_context.project_name) or pass another --assignments-table"
+        )
     partitions = list(table.metadata().partition_columns)
     want = dict(_columns(Schema.from_arrow(arrow_schema(id_type))))
     have = dict(_columns(table.schema()))
@@ -141,19 +152,24 @@ def already_written(uri: str, *, project: str, run_id: str, rows: int) -> int | 
     File statistics decide nothing here; a false "unchanged" would keep last month's tiers.
     """
     table = open_table(uri)
-    if table is None:
+    commit = None if table is None else _last_plan(table, project)
+    if table is None or commit is None or commit["plan_run_id"] != run_id:
         return None
+    if table.to_pyarrow_dataset().count_rows(filter=ds.field(PARTITION) == project) != rows:
+        return None
+    return int(table.version())
+
+
+def _last_plan(table: Any, project: str) -> dict[str, Any] | None:
+    """The commit metadata of the newest commit that touched ``project``'s rows, when that
+    commit was a plan of ours; None when it was another writer's or is out of reach."""
     for entry in table.history(limit=HISTORY_LIMIT):
         commit = {**_user_metadata(entry), **entry}
         if "plan_run_id" not in commit or "project" not in commit:
             return None  # not a plan of ours: it may have changed anything
-        if commit["project"] != project:
-            continue  # another project's plan replaces only its own partition
-        if commit["plan_run_id"] != run_id:
-            return None
-        if table.to_pyarrow_dataset().count_rows(filter=ds.field(PARTITION) == project) != rows:
-            return None
-        return int(table.version())
+        if commit["project"] == project:
+            return commit
+        # another project's plan replaces only its own partition
     return None
 
 
