@@ -125,3 +125,48 @@ def test_a_file_without_the_score_column_is_named(tmp_path: Path) -> None:
     assert code == 2, out
     assert "'churn_score' is missing from b.parquet" in out["error"]
     assert not target.exists()
+
+
+def _scores_with(tmp_path: Path, group: pa.Array) -> Path:
+    path = tmp_path / "grouped.parquet"
+    n = len(group)
+    pq.write_table(
+        pa.table({"customer_id": np.arange(n), "churn_score": np.linspace(0, 1, n), "g": group}),
+        path,
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("group_column", "group", "needle"),
+    [
+        ("customer_id", pa.array(["a"] * 10), "'customer_id' is the id column"),
+        ("g", pa.array([f"id-{i}" for i in range(1_500)]), "more than 1,000 distinct values"),
+        ("g", pa.array([{"x": 1}] * 10), "is struct<x: int64>: pass a column of plain labels"),
+        ("g", pa.array([[1]] * 10), "pass a column of plain labels"),
+    ],
+    ids=["id-column", "too-many-labels", "struct", "list"],
+)
+def test_group_columns_that_are_not_segments_are_refused(
+    tmp_path: Path, group_column: str, group: pa.Array, needle: str
+) -> None:
+    scores = _scores_with(tmp_path, group)
+    db = tmp_path / "mlflow.db"
+    res = CliRunner().invoke(
+        cli,
+        ["plan", "--scores", str(scores), "--spec", str(TEMPLATE_SPEC), "--json",
+         "--tracking-uri", f"sqlite:///{db}", "--group-column", group_column],
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert needle in json.loads(res.stdout)["error"]
+    assert not db.exists() or b"demographic_parity" not in db.read_bytes()
+
+
+def test_a_thousand_labels_are_still_a_group(tmp_path: Path) -> None:
+    scores = _scores_with(tmp_path, pa.array([f"s{i % 1000}" for i in range(3000)]))
+    res = CliRunner().invoke(
+        cli,
+        ["plan", "--scores", str(scores), "--spec", str(TEMPLATE_SPEC), "--json",
+         "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--group-column", "g"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
