@@ -33,6 +33,7 @@ from alignment_mlflow.economics.core import (
     Validation,
     check_columns,
 )
+from alignment_mlflow.economics.delta_features import refusal, unsupported
 from alignment_mlflow.economics.parquet_files import (
     FolderSchema,
     conform,
@@ -141,6 +142,9 @@ def open_scores(location: str | os.PathLike[str] | pa.Table) -> ArrowScores:
             table = DeltaTable(where)
         except TableNotFoundError as exc:
             raise ScoresError(f"scores {where}: no Delta table there ({exc})") from exc
+        found = unsupported(table)
+        if found:
+            raise ScoresError(refusal("scores table", where, found))
         uris = sorted(table.file_uris())
         digest = hashlib.sha256(
             f"{table.table_uri}\0{table.version()}\0".encode() + "\0".join(uris).encode()

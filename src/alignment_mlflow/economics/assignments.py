@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from alignment_mlflow.economics.delta_features import refusal, unsupported
 from alignment_mlflow.economics.filestats import FileStats
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
 from alignment_mlflow.errors import TargetError
@@ -113,6 +114,9 @@ def check_target(
     table = open_table(uri)
     if table is None:
         return
+    found = unsupported(table)
+    if found:
+        raise TargetError(refusal("assignments table", uri, found))
     last = _last_plan(table, project) if project else None
     theirs = (last or {}).get("project_name")
     if theirs is not None and theirs != project_name:
