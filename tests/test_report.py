@@ -230,3 +230,11 @@ def test_report_opens_with_the_verdict_box_naming_the_dataset() -> None:
     verdict = body.split("</div>", 1)[0]
     assert "telco_pii_churn_408768" in verdict
     assert "PII Handling (failed)" in verdict
+
+
+def test_a_param_name_with_a_trailing_newline_is_not_valid() -> None:
+    """``$`` matches before a final newline: names are checked to the very end."""
+    from alignment_mlflow.tracking import content
+
+    assert content._VALID_NAME.match("business.budget")
+    assert content._VALID_NAME.match("business.budget\n") is None
