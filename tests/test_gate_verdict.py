@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -183,7 +184,7 @@ def test_arguments_are_read_or_refused_with_the_form_expected() -> None:
             gp.parse_model_version(bad)
     with pytest.raises(ValueError, match="an alias names"):
         gp.parse_model_version("models:/m@champion")
-    for bad in ("latest", "v3", "has space", ""):
+    for bad in ("latest", "v3", "has space", "", "champion\n", "champion\r\n", "a" * 256):
         with pytest.raises(ValueError, match="not a usable alias"):
             gp.check_alias(bad)
 
@@ -369,3 +370,41 @@ def test_bad_gate_keys_in_a_spec_are_reported_with_the_rest() -> None:
     assert "success_metrics[0].measured_on: unknown value 'production'" in text
     assert "success_metrics[1].mlflow_metric: ['roc_auc'] is not an MLflow metric key" in text
     assert "success_metrics[2].priority" in text
+
+
+# --------------------------------------------------------------------------- impossible values
+
+
+@pytest.mark.parametrize(
+    ("metric", "target", "key", "value", "why"),
+    [
+        ("AUC", ">= 0.8", "roc_auc", math.inf, "+inf"),
+        ("AUC", ">= 0.8", "roc_auc", 1.3, "outside [0, 1]"),
+        ("Precision", ">= 60%", "precision", 1.5, "outside 0-100%"),
+        ("Precision", ">= 60%", "precision:%", 130.0, "outside 0-100%"),
+        ("Lift", ">= 2", "lift", math.inf, "+inf"),
+        ("Latency", "< 100ms", "latency_p99_ms", -math.inf, "-inf"),
+        ("Latency", "< 100ms", "latency_p99_ms", -5.0, "negative"),
+        ("Latency", "< 100ms", "latency_p99_s", -0.001, "negative"),
+    ],
+)
+def test_impossible_values_are_unmet_and_say_why(
+    metric: str, target: str, key: str, value: float, why: str
+) -> None:
+    spec = load_spec(metrics({"metric": metric, "target": target, "priority": "High",
+                              "mlflow_metric": key}))  # fmt: skip
+    got = vd.judge(spec, {gp.parse_metric_key(key).key: value})
+    result = got.metrics[0]
+    assert result.status == "unmet"
+    assert why in result.note
+    assert "unmet" in result.note
+    assert got.verdict == "failed"
+
+
+@given(st.floats(min_value=0, max_value=1))
+def test_possible_values_are_judged_as_before(value: float) -> None:
+    spec = load_spec(metrics({"metric": "AUC", "target": ">= 0.5", "priority": "High",
+                              "mlflow_metric": "roc_auc"}))  # fmt: skip
+    result = vd.judge(spec, {"roc_auc": value}).metrics[0]
+    assert result.status == ("met" if value >= 0.5 else "unmet")
+    assert "cannot be" not in result.note

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from alignment_mlflow.bands.table import band_table
 from mlflow import MlflowClient
 
 from alignment_mlflow import plan
+from alignment_mlflow.bands.table import band_table
 from alignment_mlflow.economics.plan_report import plan_report_html
 from alignment_mlflow.spec import load_spec
 from conftest import TEMPLATE_SPEC

@@ -239,3 +239,11 @@ def test_the_status_marker_needs_no_emoji_font() -> None:
     for status, line in STATUS_LINE.items():
         assert line.isascii(), line
         assert line.startswith(f"**{status.replace('_', ' ').upper()}**")
+
+
+def test_a_param_name_with_a_trailing_newline_is_not_valid() -> None:
+    """``$`` matches before a final newline: names are checked to the very end."""
+    from alignment_mlflow.tracking import content
+
+    assert content._VALID_NAME.match("business.budget")
+    assert content._VALID_NAME.match("business.budget\n") is None

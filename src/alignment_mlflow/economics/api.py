@@ -154,7 +154,7 @@ def plan(
         s.detail = f"{result.rows:,} customers, {engine.label}"
     if assignments_table is not None and engine.name == "arrow":
         with steps.step("check assignments table"):
-            engine.check_target(str(assignments_table))
+            engine.check_target(str(assignments_table), aspec)
     if dry_run:
         return PlanResult(result, engine.name, engine.location, timings=steps.timings, dry_run=True)
     digest = engine.digest()
@@ -224,7 +224,12 @@ def plan(
                     "plan_run_id": ref.run_id,
                     "scored_at": scored_at,
                 }
-                meta = {"plan_run_id": ref.run_id, "spec_sha256": aspec.sha256, "project": project}
+                meta = {
+                    "plan_run_id": ref.run_id,
+                    "spec_sha256": aspec.sha256,
+                    "project": project,
+                    "project_name": aspec.business_context.project_name,
+                }
                 written, version, changed = engine.write(
                     table, str(assignments_table), constants, result.rows, meta
                 )

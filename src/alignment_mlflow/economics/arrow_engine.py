@@ -193,6 +193,15 @@ def tally(
         score_column=score_column,
         group_columns=group_columns,
     )
+    problems = [] if scores.folder is None else scores.folder.problems([id_column, score_column])
+    for g in group_columns:
+        kind = scores.dataset.schema.field(g).type
+        if pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            problems.append(f"group column {g!r} is {kind}: pass a column of plain labels")
+        elif scores.folder is not None:
+            problems += scores.folder.problems([g])
+    if problems:
+        raise ScoresError(f"scores {scores.location}: " + "; ".join(problems))
     out = Tally.empty(table, group_columns)
     k = len(table)
     counts = np.zeros(k, dtype=np.int64)

@@ -23,7 +23,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +31,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from alignment_mlflow.economics.delta_features import refusal, unsupported
+from alignment_mlflow.economics.filestats import FileStats
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
 from alignment_mlflow.errors import TargetError
 from alignment_mlflow.tables.delta_rs import current_version, open_table
@@ -103,13 +104,27 @@ def _columns(schema: Any) -> list[tuple[str, str]]:
     return [(f["name"], json.dumps(f["type"])) for f in json.loads(schema.to_json())["fields"]]
 
 
-def check_target(uri: str, id_type: pa.DataType) -> None:
-    """Refuse, before anything is written, a table at ``uri`` the plan could not replace rows in."""
+def check_target(
+    uri: str, id_type: pa.DataType, *, project: str | None = None, project_name: str | None = None
+) -> None:
+    """Refuse, before anything is written, a table at ``uri`` the plan could not replace rows in,
+    or whose rows under ``project`` (a slug) are another project's that slugs alike."""
     from deltalake import Schema
 
     table = open_table(uri)
     if table is None:
         return
+    found = unsupported(table)
+    if found:
+        raise TargetError(refusal("assignments table", uri, found))
+    last = _last_plan(table, project) if project else None
+    theirs = (last or {}).get("project_name")
+    if theirs is not None and theirs != project_name:
+        raise TargetError(
+            f"assignments table {uri} already holds project {theirs!r} under the id {project!r}, "
+            f"which {project_name!r} also slugs to; nothing was written. Rename one project "
+            "(business_context.project_name) or pass another --assignments-table"
+        )
     partitions = list(table.metadata().partition_columns)
     want = dict(_columns(Schema.from_arrow(arrow_schema(id_type))))
     have = dict(_columns(table.schema()))
@@ -128,18 +143,47 @@ def check_target(uri: str, id_type: pa.DataType) -> None:
         )
 
 
+#: How far back the log is searched for the project's last plan (older: it is written again).
+HISTORY_LIMIT = 1_000
+
+
 def already_written(uri: str, *, project: str, run_id: str, rows: int) -> int | None:
-    """The table's version when the project's rows are exactly this run's, else None."""
+    """The table's version when the project's rows are exactly this run's, else None.
+
+    Decided by the log, which cannot lie: the newest commit that touched the project must be
+    this run's plan (its commit metadata names project and run), with no commit of another
+    writer after it (one could have changed the project's rows), and the row count must match.
+    File statistics decide nothing here; a false "unchanged" would keep last month's tiers.
+    """
     table = open_table(uri)
-    if table is None:
+    commit = None if table is None else _last_plan(table, project)
+    if table is None or commit is None or commit["plan_run_id"] != run_id:
         return None
-    data = table.to_pyarrow_dataset()
-    mine = ds.field(PARTITION) == project
-    if data.count_rows(filter=mine) != rows:
-        return None
-    if data.count_rows(filter=mine & (ds.field("plan_run_id") != run_id)):
+    if table.to_pyarrow_dataset().count_rows(filter=ds.field(PARTITION) == project) != rows:
         return None
     return int(table.version())
+
+
+def _last_plan(table: Any, project: str) -> dict[str, Any] | None:
+    """The commit metadata of the newest commit that touched ``project``'s rows, when that
+    commit was a plan of ours; None when it was another writer's or is out of reach."""
+    for entry in table.history(limit=HISTORY_LIMIT):
+        commit = {**_user_metadata(entry), **entry}
+        if "plan_run_id" not in commit or "project" not in commit:
+            return None  # not a plan of ours: it may have changed anything
+        if commit["project"] == project:
+            return commit
+        # another project's plan replaces only its own partition
+    return None
+
+
+def _user_metadata(commit: dict[str, Any]) -> dict[str, Any]:
+    """Spark writes our commit metadata as one JSON string (``userMetadata``)."""
+    try:
+        value = json.loads(commit.get("userMetadata") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def write(
@@ -180,40 +224,6 @@ def _partition_folder(project: str) -> str:
     return f"{PARTITION}={quote(project, safe='')}"
 
 
-@dataclass
-class _FileStats:
-    """Delta ``stats`` for one file, so readers can skip it (ids, scores, ranks, costs)."""
-
-    columns: tuple[str, ...]
-    rows: int = 0
-    low: dict[str, Any] = field(default_factory=dict)
-    high: dict[str, Any] = field(default_factory=dict)
-
-    def add(self, batch: pa.RecordBatch) -> None:
-        self.rows += batch.num_rows
-        for name in self.columns:
-            lo, hi = _min_max(batch.column(name))
-            if name not in self.low or lo < self.low[name]:
-                self.low[name] = lo
-            if name not in self.high or hi > self.high[name]:
-                self.high[name] = hi
-
-    def to_json(self, nullable_free: list[str]) -> str:
-        return json.dumps(
-            {
-                "numRecords": self.rows,
-                "minValues": self.low,
-                "maxValues": self.high,
-                "nullCount": dict.fromkeys(nullable_free, 0),
-            }
-        )
-
-
-def _min_max(column: pa.Array) -> tuple[Any, Any]:
-    values = column.to_numpy(zero_copy_only=False)
-    return values.min().item(), values.max().item()
-
-
 class _Parts:
     """The project's Parquet files as they are written, and the AddActions that commit them."""
 
@@ -221,17 +231,10 @@ class _Parts:
         self.root, self.project, self.schema = root, project, schema
         self.lane, self.lanes = lane, lanes
         self.folder = _partition_folder(project)
-        # The numeric columns with Parquet statistics get Delta file statistics too.
-        self.stat_columns = tuple(
-            f.name
-            for f in schema
-            if f.name in _STATISTICS
-            and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
-        )
         self.written: list[Path] = []
         self.adds: list[Any] = []
         self.writer: pq.ParquetWriter | None = None
-        self.stats = _FileStats(self.stat_columns)
+        self.stats = FileStats()
 
     def write(self, batch: pa.RecordBatch) -> None:
         if self.writer is not None and self.stats.rows + batch.num_rows > FILE_ROWS:
@@ -243,7 +246,7 @@ class _Parts:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.written.append(path)
             self.writer = pq.ParquetWriter(path, self.schema, **parquet_options(self.schema))
-            self.stats = _FileStats(self.stat_columns)
+            self.stats = FileStats()
         self.writer.write_batch(batch)
         self.stats.add(batch)
 
@@ -262,7 +265,7 @@ class _Parts:
                 {PARTITION: self.project},
                 int(time.time() * 1000),
                 True,
-                self.stats.to_json(self.schema.names),
+                self.stats.to_json(),
             )
         )
 

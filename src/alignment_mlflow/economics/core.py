@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 SAMPLE_IDS = 5
 NULL_LABEL = "(null)"
+#: Distinct labels a fairness group column may have. Groups are segments (region, age band,
+#: plan type); every label is logged to MLflow with its counts, so an id-like column would log
+#: every customer id and make the parity figure meaningless.
+MAX_GROUP_LABELS = 1_000
 
 
 class ScoresError(InvalidInputError):
@@ -85,7 +89,7 @@ class Validation:
         for issue in self.issues.values():
             if issue.problem.startswith("missing"):
                 lines.append(f"  - {issue.problem}; pass the right --id-column/--score-column")
-            elif issue.problem.startswith("empty"):
+            elif issue.problem.startswith(("empty", "--group-column")):
                 lines.append(f"  - {issue.problem}")
             else:
                 lines.append(f"  - {issue}")
@@ -104,6 +108,14 @@ def check_columns(
     for column, role in roles:
         if column not in available:
             validation.missing(column, role, list(available))
+    for g in group_columns:
+        if g in (id_column, score_column):
+            role = "id" if g == id_column else "score"
+            validation.issues[(g, "group")] = Issue(
+                g,
+                f"--group-column {g!r} is the {role} column: a fairness group is a segment "
+                "with few values (region, age band), never one label per customer",
+            )
     validation.raise_if_any()
 
 
@@ -140,7 +152,14 @@ class Tally:
 
     def add_group(self, column: str, label: object, customers: int, paid: int) -> None:
         key = NULL_LABEL if label is None else str(label)
-        g = self.groups.setdefault(column, {}).setdefault(key, GroupTally())
+        labels = self.groups.setdefault(column, {})
+        if key not in labels and len(labels) >= MAX_GROUP_LABELS:
+            raise ScoresError(
+                f"group column {column!r} has more than {MAX_GROUP_LABELS:,} distinct values; "
+                "a fairness group is a segment with few values (region, age band), not an id: "
+                "pass another --group-column; nothing was written"
+            )
+        g = labels.setdefault(key, GroupTally())
         g.customers += int(customers)
         g.paid += int(paid)
 

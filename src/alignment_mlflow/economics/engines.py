@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from alignment_mlflow.bands.table import BandTable
 from alignment_mlflow.economics.core import ScoresError, Tally, TopK
 from alignment_mlflow.errors import DeltaWriteError, TargetError
+from alignment_mlflow.spec.model import AlignmentSpec
 from alignment_mlflow.tables.names import is_table_name, parse_table_name
 from alignment_mlflow.tables.spark import session_for
 from alignment_mlflow.tables.targets import resolved_target
@@ -30,8 +31,9 @@ class Engine(Protocol):
 
     def tally(self, table: BandTable) -> tuple[Tally, TopK]: ...
 
-    def check_target(self, target: str) -> None:
-        """Refuse, before anything is written, an assignments table this engine cannot write."""
+    def check_target(self, target: str, spec: AlignmentSpec) -> None:
+        """Refuse, before anything is written, an assignments table this engine cannot write
+        (another shape, features it cannot honour, another project under the spec's slug)."""
 
     def digest(self) -> str:
         """The scores' content digest (the plan's fingerprint); valid after :meth:`tally`."""
@@ -66,8 +68,8 @@ class ArrowEngine:
             self.src, table, id_column=id_column, score_column=score_column, group_columns=groups
         )
 
-    def check_target(self, target: str) -> None:
-        _check_arrow_target(self.src, target, self._columns[0])
+    def check_target(self, target: str, spec: AlignmentSpec) -> None:
+        _check_arrow_target(self.src, target, self._columns[0], spec)
 
     def digest(self) -> str:
         return self.src.digest
@@ -107,7 +109,7 @@ class SparkEngine:
             self.frame, table, score_column=score_column, group_columns=groups
         )
 
-    def check_target(self, target: str) -> None:
+    def check_target(self, target: str, spec: AlignmentSpec) -> None:
         """Checked when writing (a path target is refused there), as before the seam."""
 
     def digest(self) -> str:
@@ -178,12 +180,17 @@ def _spark_scores(scores: Any, spark: Any) -> tuple[Any, str, Any]:
     return session.read.parquet(where), where, session
 
 
-def _check_arrow_target(src: Any, target: str, id_column: str) -> None:
+def _check_arrow_target(src: Any, target: str, id_column: str, spec: AlignmentSpec) -> None:
     from alignment_mlflow.economics import assignments
 
     uri = resolved_target(target)
     try:
-        assignments.check_target(uri, src.dataset.schema.field(id_column).type)
+        assignments.check_target(
+            uri,
+            src.dataset.schema.field(id_column).type,
+            project=spec.project_slug,
+            project_name=spec.business_context.project_name,
+        )
     except TargetError:
         raise
     except Exception as exc:

@@ -17,6 +17,13 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from alignment_mlflow.economics.core import ScoresError
+from alignment_mlflow.economics.delta_features import refusal, unsupported
+from alignment_mlflow.economics.parquet_files import (
+    FolderSchema,
+    conform,
+    folder_schema,
+    scores_files,
+)
 
 _HASH_CHUNK = 8 << 20
 
@@ -29,6 +36,7 @@ class ArrowScores:
     kind: str  # "parquet", "delta" or "arrow"
     dataset: ds.Dataset
     _digest: Future[str] | str = field(repr=False, default="")
+    folder: FolderSchema | None = None  # Parquet: one type per column across the files
 
     @property
     def columns(self) -> list[str]:
@@ -46,9 +54,11 @@ class ArrowScores:
             # large file in its pool as the consumer fell behind (apache/arrow#39808; 452 MiB
             # against 136 MiB for 50M rows in bench/plan.py, for 5% more time). Pre-buffering is
             # off for the same reason: it cached a whole file's columns.
+            schema = self.dataset.schema
             for path in self.dataset.files:
                 with pq.ParquetFile(path, pre_buffer=False) as f:
-                    yield from f.iter_batches(rows, columns=list(columns))
+                    for batch in f.iter_batches(rows, columns=list(columns)):
+                        yield conform(batch, schema)
             return
         # Delta tables (partition values come from the log, not the files) and Arrow tables: the
         # dataset scanner, with little readahead and no pre-buffering.
@@ -116,21 +126,22 @@ def open_scores(location: str | os.PathLike[str] | pa.Table) -> ArrowScores:
             table = DeltaTable(where)
         except TableNotFoundError as exc:
             raise ScoresError(f"scores {where}: no Delta table there ({exc})") from exc
+        found = unsupported(table)
+        if found:
+            raise ScoresError(refusal("scores table", where, found))
         uris = sorted(table.file_uris())
         digest = hashlib.sha256(
             f"{table.table_uri}\0{table.version()}\0".encode() + "\0".join(uris).encode()
         ).hexdigest()
         return ArrowScores(where, "delta", table.to_pyarrow_dataset(), digest)
-    files: list[Path] = (
-        sorted(p for p in path.rglob("*.parquet") if not p.name.startswith((".", "_")))
-        if path.is_dir()
-        else [path]
-    )
+    files = scores_files(path)
     if not files:
         raise ScoresError(f"scores folder {where} has no .parquet files")
+    root = path if path.is_dir() else path.parent
     try:
-        dataset = ds.dataset([str(f) for f in files], format="parquet")
+        folder = folder_schema(files, root)
+        dataset = ds.dataset([str(f) for f in files], format="parquet", schema=folder.schema)
     except (pa.ArrowInvalid, OSError) as exc:
         raise ScoresError(f"scores {where} are not readable Parquet: {exc}") from exc
-    root = path if path.is_dir() else path.parent
-    return ArrowScores(where, "parquet", dataset, _pool().submit(_hash_files, files, root))
+    hashing = _pool().submit(_hash_files, files, root)
+    return ArrowScores(where, "parquet", dataset, hashing, folder)

@@ -27,7 +27,7 @@ _SUFFIX_UNITS = (
 )
 _PERCENTILE = re.compile(r"(?:^|[_.\-/ ])p(\d{1,2}(?:\.\d+)?)(?=$|[_.\-/ :])", re.IGNORECASE)
 _MODEL_VERSION = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
-_ALIAS = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")
+_ALIAS = re.compile(r"\A[A-Za-z0-9_\-]{1,255}\Z")  # \Z: "$" lets a trailing newline in
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from alignment_mlflow.errors import InvalidInputError
 from alignment_mlflow.gating.parsing import (
+    TIME_UNITS,
     MetricKey,
     convert,
     decimal,
@@ -122,6 +123,30 @@ def overall(results: tuple[MetricResult, ...]) -> Verdict:
     return "passed"
 
 
+#: Metrics that are fractions by definition (a logged 1.3 AUC is a logging bug, not a good model).
+_UNIT_INTERVAL = ("auc", "precision", "recall", "f1", "accuracy", "specificity", "sensitivity")
+
+
+def impossible_value(
+    observed: Decimal, target_unit: str | None, metric: str, key: str
+) -> str | None:
+    """Why ``observed`` cannot be a value of this metric, or None. An impossible value never
+    meets a target: ``+inf`` would pass every ``>=`` and ``-inf`` every latency bound."""
+    if observed.is_nan():
+        return None  # compare() already fails it and the note says NaN
+    if observed.is_infinite():
+        return f"the value is {'-' if observed < 0 else '+'}inf, which no metric can be"
+    if target_unit in TIME_UNITS and observed < 0:
+        return "the value is negative, which no latency or duration can be"
+    names = f"{metric} {key}".lower()
+    bounded = target_unit == "%" or any(word in names for word in _UNIT_INTERVAL)
+    if bounded and not Decimal(0) <= observed <= Decimal(1):
+        if target_unit == "%":
+            return "the value is outside 0-100%, which no rate can be"
+        return "the value is outside [0, 1], which this metric cannot be"
+    return None
+
+
 def _fmt(d: Decimal, unit: str | None) -> str:
     if unit == "%":
         return f"{float(d):.2%}"
@@ -147,7 +172,8 @@ def _judge_one(
         return None
     observed = convert(value, unit, t.unit)
     target = decimal(t.value)
-    met = compare(observed, t.operator, target)
+    impossible = impossible_value(observed, t.unit, m.metric, mk.key)
+    met = impossible is None and compare(observed, t.operator, target)
     label = f"{t.label} " if t.label else ""
     compared = f"{label}{_fmt(observed, t.unit)} {t.operator} {_fmt(target, t.unit)}"
     note = f"{mk} (from {source})"
@@ -155,6 +181,8 @@ def _judge_one(
         note += f" (read as the target's {t.qualifier})"
     if observed.is_nan():
         note += "; the value is NaN"
+    if impossible:
+        note += f"; {impossible}, so it is unmet: check what the model run logged"
     return MetricResult(
         *_ids(m),
         "met" if met else "unmet",

@@ -34,7 +34,8 @@ MAX_PARAMS = 1600
 MAX_EXPERIMENT_NAME = 500
 TRUNCATION_MARKER = "…[truncated; full text in alignment/spec.yaml]"
 _KEY_BAD = re.compile(r"[^A-Za-z0-9_\-. ]")
-_VALID_NAME = re.compile(r"^[/\w.\- :]*$")  # mlflow.utils.validation.validate_param_and_metric_name
+# mlflow.utils.validation.validate_param_and_metric_name, but to the end (no final newline)
+_VALID_NAME = re.compile(r"\A[/\w.\- :]*\Z")
 
 STATUS_TAG = "alignment.status"
 VERDICT_TAG = "alignment.verdict_sha256"
