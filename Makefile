@@ -64,6 +64,7 @@ demo: $(RUNTIME)
 	$(BIN)/python examples/demo.py --out $(DEMO)
 
 lint: $(STAMP)
+	$(UV) lock --locked --quiet --python $(PYTHON)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy src
