@@ -21,14 +21,17 @@ def main(lock_path: str) -> int:
         lock = tomllib.load(fh)
     locked: dict[str, set[str]] = {}
     for package in lock.get("package", []):
-        locked.setdefault(_norm(package["name"]), set()).add(package["version"])
+        if "version" in package:  # the project itself has a dynamic version
+            locked.setdefault(_norm(package["name"]), set()).add(package["version"])
+        else:
+            locked.setdefault(_norm(package["name"]), set())
     installed = {_norm(d.metadata["Name"]): d.version for d in distributions()}
     rows = []
     for name, version in sorted(installed.items()):
         pins = locked.get(name)
         if pins is None:
             rows.append((name, "(not locked)", version))
-        elif version not in pins:
+        elif pins and version not in pins:
             rows.append((name, ", ".join(sorted(pins)), version))
     if not rows:
         print("drift: none, every installed version is the locked one")
