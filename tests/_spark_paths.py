@@ -102,3 +102,24 @@ class SparkPaths:
         assert (again.assignments_changed, again.assignments_version) == (
             False, first.assignments_version,
         )  # fmt: skip
+
+    def test_plan_reads_a_scores_table_at_one_pinned_version(
+        self, spark: Any, tmp_path: Path
+    ) -> None:
+        scores = f"{fresh_schema(spark, 'scores')}.churn_scores"
+        frame = spark.read.parquet(str(scores_parquet(tmp_path / "scores.parquet")))
+        frame.write.format("delta").saveAsTable(scores)  # version 0: 200 rows
+        frame.limit(150).write.format("delta").mode("overwrite").saveAsTable(scores)  # version 1
+        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+        result = alignment_mlflow.plan(
+            scores, str(TEMPLATE_SPEC), tracking_uri=uri, experiment="plan-pinned"
+        )
+        assert (result.engine, result.economics.rows) == ("spark", 150)
+        assert result.scores_location == f"{parse_table_name(scores)}@v1"
+        from mlflow import MlflowClient
+
+        params = MlflowClient(uri).get_run(result.run_id).data.params
+        assert (params["scores_version"], params["scores_location"]) == (
+            "1",
+            result.scores_location,
+        )

@@ -127,6 +127,48 @@ def test_on_a_cluster_without_credentials_volumes_are_written_through_the_mount(
     assert meta["business_context"] == {"project_name": "Volumes"}
 
 
+def _no_mkstemp(*args: Any, **kwargs: Any) -> Any:
+    raise OSError(errno.EACCES, "Permission denied")
+
+
+def test_no_probe_through_the_mount_when_the_files_api_writes(
+    databricks_workspace: FakeWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pre-write check must not create files over the mount the write never touches: a
+    mount refusing temporary files does not stop a write that goes through the Files API."""
+    from alignment_mlflow.findings.io import check_writable
+    from alignment_mlflow.findings.storage.databricks import ClusterVolumeStore
+
+    ws = databricks_workspace
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "17.3")
+    for k, v in ws.env().items():
+        monkeypatch.setenv(k, v)
+    path = f"{_volume(ws)}/{NAME}"
+    monkeypatch.setattr(local_store.tempfile, "mkstemp", _no_mkstemp)
+    loc = FindingsLocation(ClusterVolumeStore(mount=str(ws.root)), path)
+    check_writable(loc)
+    assert update_findings_metadata(loc, read_findings(loc), UPDATES).changed
+    assert [p for m, p in ws.requests if m == "PUT"][-1] == f"/api/2.0/fs/files{path}"
+
+
+def test_without_credentials_the_probe_looks_at_the_file_on_the_mount(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alignment_mlflow.findings.io import check_writable
+    from alignment_mlflow.findings.storage.databricks import ClusterVolumeStore
+
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "15.4")
+    mount = tmp_path / "mount"
+    (mount / "Volumes/main/churn").mkdir(parents=True)
+    path = f"/Volumes/main/churn/{NAME}"
+    (mount / path.lstrip("/")).write_bytes(ALL_FINDINGS[-1].read_bytes())
+    loc = FindingsLocation(ClusterVolumeStore(mount=str(mount)), path)
+    check_writable(loc)  # the file on the mount is writable
+    monkeypatch.setattr(local_store.tempfile, "mkstemp", _no_mkstemp)
+    with pytest.raises(FindingsError, match="cannot be written back"):
+        check_writable(loc)
+
+
 # --------------------------------------------------------------------------- DBFS on serverless
 
 

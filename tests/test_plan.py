@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,25 @@ def test_dry_run_writes_nothing(scores_file: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "dry run: nothing written" in res.stdout
     assert "Medium" in res.stdout
+    assert not (tmp_path / "a").exists()
+    assert not (tmp_path / "m.db").exists()
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_sqlite_store_without_sqlalchemy_is_refused_before_anything_is_written(
+    scores_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dry_run: bool
+) -> None:
+    """The sqlite store's SQLAlchemy and Alembic come with the ``sqlite`` extra only: without
+    them (an import that fails, as in an environment lacking them) the plan says how to get
+    them, exit 2, and writes no store, run or assignments."""
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)
+    args = ["--scores", str(scores_file), "--spec", str(TEMPLATE_SPEC), "--assignments-table",
+            str(tmp_path / "a"), "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"]  # fmt: skip
+    res = invoke(*args, *(["--dry-run"] if dry_run else []))
+    assert res.exit_code == 2, res.output
+    assert "pip install 'alignment_mlflow[sqlite]'" in res.stderr
+    assert "sqlalchemy (not installed)" in res.stderr
+    assert "databricks" in res.stderr
     assert not (tmp_path / "a").exists()
     assert not (tmp_path / "m.db").exists()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -319,3 +320,13 @@ def test_the_findings_input_reads_back_as_mlflows_own_dataset_source(
     [given] = client.get_run(run.info.run_id).inputs.dataset_inputs
     source = mlflow.data.get_source(given)
     assert location in json.dumps(source.to_dict())
+
+
+def test_only_a_sqlite_store_needs_sqlalchemy_and_alembic(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "alembic", None)
+    with pytest.raises(TargetError, match=r"needs alembic \(not installed\).*\[sqlite\]"):
+        uris.check_experiment_name("churn", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    uris.check_experiment_name("churn", "http://127.0.0.1:5000")
+    uris.check_experiment_name("/Shared/alignment/churn", "databricks")

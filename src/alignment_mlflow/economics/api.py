@@ -202,6 +202,7 @@ def plan(
                     score_column=score_column,
                     group_columns=groups,
                     package_version=__version__,
+                    scores_version=engine.scores_version,
                 ),
                 metrics=report.metrics(result),
                 tags=report.tags(result, fingerprint=fp, project=project, spec_sha256=aspec.sha256),

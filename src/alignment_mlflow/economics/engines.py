@@ -28,6 +28,7 @@ class Engine(Protocol):
     name: Literal["arrow", "spark"]
     label: str  # for the progress line
     location: str  # the scores as recorded (a path, a table name, <arrow table>)
+    scores_version: int | None  # the Delta version the scores were read at, if a Delta table
 
     def tally(self, table: BandTable) -> tuple[Tally, TopK]: ...
 
@@ -50,6 +51,7 @@ class Engine(Protocol):
 class ArrowEngine:
     name: Literal["arrow", "spark"] = "arrow"
     label = "Arrow"
+    scores_version: int | None = None
 
     def __init__(
         self, scores: Any, *, id_column: str, score_column: str, group_columns: Sequence[str]
@@ -90,7 +92,7 @@ class SparkEngine:
         self, scores: Any, spark: Any, *, id_column: str, score_column: str,
         group_columns: Sequence[str],
     ) -> None:  # fmt: skip
-        self.frame, self.location, self.session = _spark_scores(scores, spark)
+        self.frame, self.location, self.session, self.scores_version = _spark_scores(scores, spark)
         self._columns = (id_column, score_column, list(group_columns))
         self._digest = ""
 
@@ -160,9 +162,12 @@ def _scores_table(scores: Any) -> bool:
     return isinstance(scores, str) and not os.path.exists(scores) and is_table_name(scores)
 
 
-def _spark_scores(scores: Any, spark: Any) -> tuple[Any, str, Any]:
+def _spark_scores(scores: Any, spark: Any) -> tuple[Any, str, Any, int | None]:
+    """(frame, location as recorded, session, Delta version read). A Delta table is read at its
+    current version, pinned once, so the tally and the assignments write see one snapshot even
+    when another writer commits in between; the location records it (``name@v12``)."""
     if _is_spark_frame(scores):
-        return scores, "<spark dataframe>", scores.sparkSession
+        return scores, "<spark dataframe>", scores.sparkSession, None
     where = str(scores)
     table_name = _scores_table(where)
     session = _session(spark, f"scores {where}" if table_name else "the assignments table")
@@ -170,14 +175,28 @@ def _spark_scores(scores: Any, spark: Any) -> tuple[Any, str, Any]:
         name = parse_table_name(where)
         if not session.catalog.tableExists(str(name)):
             raise ScoresError(f"scores table {name} does not exist")
-        return session.table(str(name)), str(name), session
+        try:
+            version = _delta_version(session, name.quoted)
+        except Exception:  # not a Delta table (a view, a Parquet table): read as it is
+            return session.table(str(name)), str(name), session, None
+        frame = session.sql(f"SELECT * FROM {name.quoted} VERSION AS OF {version}")
+        return frame, f"{name}@v{version}", session, version
     if os.path.isdir(os.path.join(where, "_delta_log")):
-        return session.read.format("delta").load(where), where, session
+        version = _delta_version(session, "delta.`" + where.replace("`", "``") + "`")
+        frame = session.read.format("delta").option("versionAsOf", version).load(where)
+        return frame, f"{where}@v{version}", session, version
     if not os.path.exists(where):
         raise ScoresError(
             f"scores {where} not found: pass a Parquet file or folder or a Delta table"
         )
-    return session.read.parquet(where), where, session
+    return session.read.parquet(where), where, session, None
+
+
+def _delta_version(session: Any, table_sql: str) -> int:
+    """The Delta table's current version, as SQL (``DESCRIBE HISTORY`` runs the same on a classic
+    session and over Spark Connect, where delta-spark's Python ``DeltaTable`` may be missing)."""
+    [row] = session.sql(f"DESCRIBE HISTORY {table_sql} LIMIT 1").collect()
+    return int(row["version"])
 
 
 def _check_arrow_target(src: Any, target: str, id_column: str, spec: AlignmentSpec) -> None:

@@ -62,8 +62,10 @@ def params(
     score_column: str,
     group_columns: Sequence[str],
     package_version: str,
+    scores_version: int | None = None,
 ) -> dict[str, str]:
-    return {
+    pinned = {} if scores_version is None else {"scores_version": str(scores_version)}
+    return pinned | {
         "spec_sha256": spec_sha256,
         "scores_location": scores_location[:500],
         "scores_digest": scores_digest,

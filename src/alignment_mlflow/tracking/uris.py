@@ -4,6 +4,7 @@ is). Every URI that leaves here is redacted."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -75,12 +76,28 @@ def check_experiment_name(name: str, tracking_uri: str) -> None:
             f"invalid tracking URI {redact_uri(tracking_uri)!r}: expected http(s)://host:port, "
             "sqlite:///path/mlflow.db, file:/path/folder, or databricks[://profile]"
         )
+    if scheme == "sqlite":
+        check_sqlite_store(tracking_uri)
     if not name.strip():
         raise TargetError("empty experiment name: pass e.g. /Shared/alignment/<project>")
     if is_databricks(tracking_uri) and not name.startswith(("/Users/", "/Shared/", "/Workspace/")):
         raise TargetError(
             f"experiment {name!r} is not a workspace path; Databricks needs an absolute path "
             "such as /Users/<you@company.com>/churn-alignment or /Shared/alignment/<project>"
+        )
+
+
+def check_sqlite_store(tracking_uri: str) -> None:
+    """MLflow's sqlite store needs SQLAlchemy and Alembic, which mlflow-skinny leaves out and this
+    package installs only with its ``sqlite`` extra (a Databricks job tracks to ``databricks``):
+    refused here, before anything is written, instead of as MLflow's import error mid-run."""
+    missing = [m for m in ("sqlalchemy", "alembic") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise TargetError(
+            f"tracking URI {redact_uri(tracking_uri)!r} is a sqlite store, which needs "
+            f"{' and '.join(missing)} (not installed): pip install 'alignment_mlflow[sqlite]', "
+            "or track to a server or Databricks instead (--tracking-uri http://host:port or "
+            "databricks)"
         )
 
 

@@ -237,10 +237,25 @@ class ClusterVolumeStore(LocalStore):
         entries = super().list(self._local(folder))
         return [replace(e, path=self.join(folder, e.name)) for e in entries]
 
-    def write_bytes(self, path: str, data: bytes, *, expected_sha256: str | None) -> None:
+    def _through_files_api(self) -> bool:
+        """Whether writes go through the Files API: only when credentials resolve."""
         try:
             self._remote.client  # noqa: B018 - builds the client: are there credentials?
         except DatabricksConfigError:
+            return False
+        return True
+
+    def check_writable(self, path: str) -> None:
+        """No probe through the mount when the Files API writes: opening the file for writing
+        and creating a temporary file over FUSE are not what the write does, and the Files API,
+        like :class:`DatabricksStore`, can only find out by writing. Without credentials the
+        write goes through the mount, and so does the probe (at the file's place on the mount)."""
+        if self._through_files_api():
+            return
+        super().check_writable(self._local(path))
+
+    def write_bytes(self, path: str, data: bytes, *, expected_sha256: str | None) -> None:
+        if not self._through_files_api():
             super().write_bytes(self._local(path), data, expected_sha256=expected_sha256)
             return
         try:
