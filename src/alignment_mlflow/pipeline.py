@@ -42,6 +42,10 @@ class _Plan:
 
     spec: AlignmentSpec
     spec_text: str
+    # The spec rendered once per run: the run's spec.json and the findings' metadata show the
+    # same rendering, and nothing renders it again on the way.
+    spec_dict: Mapping[str, Any]
+    notebook: Mapping[str, Any]  # the notebook's three metadata keys (spec.notebook_metadata)
     tiers_table: str
     tracking_uri: str
     experiment: str
@@ -68,6 +72,7 @@ def _validate(
 ) -> _Plan:
     from alignment_mlflow.errors import TargetError
     from alignment_mlflow.findings.aligned import load_spec_source
+    from alignment_mlflow.spec import notebook_metadata, spec_to_dict
     from alignment_mlflow.tiers import writer as tiers
     from alignment_mlflow.tracking import uris
     from alignment_mlflow.tracking.content import name_problems
@@ -84,7 +89,16 @@ def _validate(
     problems = name_problems(aspec, name)
     if problems:
         raise TargetError("MLflow would refuse this run: " + "; ".join(problems))
-    return _Plan(aspec, source.spec_text, target, uri, name, session)
+    return _Plan(
+        aspec,
+        source.spec_text,
+        spec_to_dict(aspec),
+        notebook_metadata(aspec),
+        target,
+        uri,
+        name,
+        session,
+    )
 
 
 def _load_findings(findings: str | os.PathLike[str], profile: str | None, client: Any) -> _Findings:
@@ -107,12 +121,11 @@ def _prior_warnings(plan: _Plan, found: _Findings) -> tuple[str, ...]:
         describe_replaced,
         replaced_notebook_block,
     )
-    from alignment_mlflow.spec import notebook_metadata
     from alignment_mlflow.tiers.writer import resolved_target
 
     meta = found.doc.data.get("metadata")
     out = [f"spec: {w}" for w in plan.spec.warnings]
-    replaced = replaced_notebook_block(meta, notebook_metadata(plan.spec))
+    replaced = replaced_notebook_block(meta, plan.notebook)
     if replaced:
         out.append(describe_replaced(replaced, found.loc.display))
     previous = meta.get("alignment") if isinstance(meta, Mapping) else None
@@ -212,7 +225,6 @@ def _log_run(
     start_ms: int,
     reference: datetime | None,
 ) -> Any:
-    from alignment_mlflow.spec import spec_to_dict
     from alignment_mlflow.tiers.writer import resolved_target
     from alignment_mlflow.tracking import runs as tracking
 
@@ -225,7 +237,7 @@ def _log_run(
         experiment=plan.experiment,
         ctx=ctx,
         spec_text=plan.spec_text,
-        spec_dict=spec_to_dict(plan.spec),
+        spec_dict=plan.spec_dict,
         new_run=new_run,
         tiers_table=resolved_target(plan.tiers_table),
         start_time_ms=start_ms,
@@ -265,9 +277,8 @@ def _update_findings(
 ) -> Any:
     from alignment_mlflow.findings import io as findings_io
     from alignment_mlflow.findings.writeback import alignment_metadata
-    from alignment_mlflow.spec import notebook_metadata, spec_to_dict
 
-    spec_dict = spec_to_dict(plan.spec)
+    spec_dict = plan.spec_dict
     updates = alignment_metadata(
         plan.spec,
         spec_dict=spec_dict,
@@ -282,7 +293,7 @@ def _update_findings(
             "run_url": ref.run_url,
         },
         delta_refs={"table": written.table, "version": written.version},
-        notebook=notebook_metadata(plan.spec),
+        notebook=plan.notebook,
     )
     return findings_io.update_findings_metadata(found.loc, found.doc, updates)
 
