@@ -287,3 +287,23 @@ def test_the_spec_is_rendered_once_per_run(
     result = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
     assert result.findings_updated
     assert calls == {"spec_to_dict": 1, "notebook_metadata": 1}
+
+
+def test_the_tiers_target_is_resolved_once_per_run(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validation resolves the target string into one typed value that the collision check, the
+    warnings, the run's tags and the writer all use: the string is read as a path once."""
+    from alignment_mlflow.tables import targets
+
+    calls: list[str] = []
+    real = targets._local_path
+
+    def counting(target: str) -> Any:
+        calls.append(target)
+        return real(target)
+
+    monkeypatch.setattr(targets, "_local_path", counting)
+    result = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
+    assert result.tiers_table == str(env["table"].resolve())
+    assert calls == [env["kwargs"]["tiers_table"]]

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from alignment_mlflow.findings.document import FindingsDocument, FindingsView
     from alignment_mlflow.findings.io import FindingsLocation
+    from alignment_mlflow.tables.targets import Target
 
 __all__ = ["JSON_KEYS", "AlignmentResult", "Progress", "align"]
 
@@ -46,7 +47,7 @@ class _Plan:
     # same rendering, and nothing renders it again on the way.
     spec_dict: Mapping[str, Any]
     notebook: Mapping[str, Any]  # the notebook's three metadata keys (spec.notebook_metadata)
-    tiers_table: str
+    tiers: Target  # resolved once here; the collision check, tags and writer all use it
     tracking_uri: str
     experiment: str
     spark: SparkSession | None  # the session a table name is written with; None for paths
@@ -79,8 +80,7 @@ def _validate(
 
     source = load_spec_source(spec, profile=profile, client=client)
     aspec = source.spec
-    target = tiers_table or tiers.DEFAULT_TIERS_TABLE
-    tiers.check_tiers_target(target)
+    target = tiers.resolve_target(tiers_table or tiers.DEFAULT_TIERS_TABLE)
     session = tiers.spark_for(target, spark)
     tiers.check_project(target, aspec, spark=session)
     uri = uris.resolve_tracking_uri(tracking_uri)
@@ -121,7 +121,6 @@ def _prior_warnings(plan: _Plan, found: _Findings) -> tuple[str, ...]:
         describe_replaced,
         replaced_notebook_block,
     )
-    from alignment_mlflow.tiers.writer import resolved_target
 
     meta = found.doc.data.get("metadata")
     out = [f"spec: {w}" for w in plan.spec.warnings]
@@ -129,9 +128,7 @@ def _prior_warnings(plan: _Plan, found: _Findings) -> tuple[str, ...]:
     if replaced:
         out.append(describe_replaced(replaced, found.loc.display))
     previous = meta.get("alignment") if isinstance(meta, Mapping) else None
-    out += changed_destinations(
-        previous, plan.tracking_uri, resolved_target(plan.tiers_table), cwd=os.getcwd()
-    )
+    out += changed_destinations(previous, plan.tracking_uri, plan.tiers.value, cwd=os.getcwd())
     return tuple(out)
 
 
@@ -168,7 +165,7 @@ def _dry_run(
     planned = {
         "log run": f"experiment {plan.experiment} at {redact_uri(plan.tracking_uri)}",
         "merge tiers": f"{len(plan.spec.interventions)} rows for project "
-        f"{plan.spec.project_slug} into {plan.tiers_table}",
+        f"{plan.spec.project_slug} into {plan.tiers.given}",
         "update findings": "metadata keys business_context, success_metrics, "
         f"deployment_requirements, alignment in {found.loc.display}",
     }
@@ -180,7 +177,7 @@ def _dry_run(
         run_id=None,
         run_url=None,
         reused_run=False,
-        tiers_table=plan.tiers_table,
+        tiers_table=plan.tiers.given,
         tiers_version=None,
         tiers_changed=False,
         findings_updated=False,
@@ -225,7 +222,6 @@ def _log_run(
     start_ms: int,
     reference: datetime | None,
 ) -> Any:
-    from alignment_mlflow.tiers.writer import resolved_target
     from alignment_mlflow.tracking import runs as tracking
 
     def verdicts_at(ms: int) -> tuple[dict[str, Any], ...]:
@@ -239,7 +235,7 @@ def _log_run(
         spec_text=plan.spec_text,
         spec_dict=plan.spec_dict,
         new_run=new_run,
-        tiers_table=resolved_target(plan.tiers_table),
+        tiers_table=plan.tiers.value,
         start_time_ms=start_ms,
         verdicts_at=verdicts_at,
     )
@@ -372,7 +368,7 @@ def align(
     try:
         with steps.step("delta_tiers") as s:
             written = tiers.write_tiers(
-                plan.tiers_table,
+                plan.tiers,
                 plan.spec,
                 findings_path=found.loc.display,
                 run_id=ref.run_id,
