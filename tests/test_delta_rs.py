@@ -280,3 +280,26 @@ def test_the_version_reported_is_our_merge_not_a_newer_writers(
     }
     assert by_version[ours.version] == "ours"
     assert DeltaTable(str(table)).version() == ours.version + 1
+
+
+def test_a_target_is_resolved_into_one_typed_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alignment_mlflow.tables.names import TableName
+    from alignment_mlflow.tiers.writer import Target, resolve_target, resolved_target
+
+    monkeypatch.chdir(tmp_path)
+    path = resolve_target("./tiers")
+    assert path == Target("path", str(tmp_path.resolve() / "tiers"), "./tiers")
+    assert path.value == resolved_target("./tiers")
+    assert resolve_target("s3://bucket/tiers") == Target(
+        "uri", "s3://bucket/tiers", "s3://bucket/tiers"
+    )
+    table = resolve_target("main.churn.tiers")
+    assert (table.kind, table.value, table.name) == (
+        "table",
+        "main.churn.tiers",
+        TableName(("main", "churn", "tiers")),
+    )
+    assert table.is_table
+    assert not path.is_table

@@ -8,8 +8,11 @@ timeout marker is the guard against the old minutes-long hang (no measured durat
 
 from __future__ import annotations
 
+import http.server
 import logging
 import shutil
+import socket
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -177,3 +180,68 @@ def test_no_secret_leaves_the_public_api(
     if entry != "plan dry run":  # a dry run needs no tracking server and succeeds
         assert "<no error>" not in texts, entry
     assert (findings_folder / "subscription_clean_408768_findings.yaml").read_bytes() == before
+
+
+# --------------------------------------------------------------------------- a server that fails
+
+
+class _Failing(http.server.BaseHTTPRequestHandler):
+    """Answers every request with a 500, or (``drop``) closes the connection without a word."""
+
+    drop = False
+
+    def _fail(self) -> None:
+        if self.drop:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        body = b'{"error_code": "INTERNAL_ERROR", "message": "boom"}'
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = _fail
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture(params=["500", "drop"])
+def failing_server(request: pytest.FixtureRequest) -> Iterator[str]:
+    handler = type("Handler", (_Failing,), {"drop": request.param == "drop"})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("entry", ["align", "gate", "gate version", "plan"])
+def test_no_secret_in_the_logs_of_a_server_that_fails(
+    failing_server: str,
+    findings_folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    entry: str,
+) -> None:
+    """The server answers the reachability check, then fails every request: urllib3 logs each
+    retry (WARNING) and each request (DEBUG) with the URL, query string and all."""
+    for name, value in {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+    }.items():
+        monkeypatch.setenv(name, value)
+    uri = f"http://ana:pw-ZqSECRET1@{failing_server}/?token=ZqSECRET2"
+    with _captured() as texts, pytest.raises(AlignmentError) as info:
+        _entry_points(findings_folder)[entry](uri)
+    texts += [str(info.value), repr(info.value)]
+    assert any(failing_server in text for text in texts), texts  # the calls were logged
+    leaks = [text for text in texts if "ZqSECRET" in text]
+    assert not leaks, leaks

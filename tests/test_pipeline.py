@@ -260,3 +260,50 @@ def test_a_changed_verdict_is_never_shown_on_a_reused_run(env: dict[str, Any]) -
     old = MlflowClient(env["uri"]).get_run(str(first.run_id)).data
     assert old.metrics["constraints_unverifiable"] >= 1.0
     assert "NEEDS REVIEW" in old.tags["mlflow.note.content"].splitlines()[0]
+
+
+def test_the_spec_is_rendered_once_per_run(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's artifacts and the findings' metadata show one rendering of the spec."""
+    import alignment_mlflow.spec as spec_pkg
+    from alignment_mlflow.spec import render
+
+    calls: dict[str, int] = {}
+
+    def counting(name: str) -> Any:
+        real = getattr(render, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls[name] = calls.get(name, 0) + 1
+            return real(*args, **kwargs)
+
+        return wrapper
+
+    for name in ("spec_to_dict", "notebook_metadata"):
+        wrapper = counting(name)
+        monkeypatch.setattr(render, name, wrapper)
+        monkeypatch.setattr(spec_pkg, name, wrapper)
+    result = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
+    assert result.findings_updated
+    assert calls == {"spec_to_dict": 1, "notebook_metadata": 1}
+
+
+def test_the_tiers_target_is_resolved_once_per_run(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validation resolves the target string into one typed value that the collision check, the
+    warnings, the run's tags and the writer all use: the string is read as a path once."""
+    from alignment_mlflow.tables import targets
+
+    calls: list[str] = []
+    real = targets._local_path
+
+    def counting(target: str) -> Any:
+        calls.append(target)
+        return real(target)
+
+    monkeypatch.setattr(targets, "_local_path", counting)
+    result = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
+    assert result.tiers_table == str(env["table"].resolve())
+    assert calls == [env["kwargs"]["tiers_table"]]

@@ -53,3 +53,15 @@ def test_terminal_colour_escapes_are_removed_from_messages() -> None:
         "Generic DeltaTable error: \x1b[1m\x1b[31mversion 3\x1b[0m already exists at s3://k:s@b/t"
     )
     assert redact_text(text) == "Generic DeltaTable error: version 3 already exists at s3://***@b/t"
+
+
+def test_bare_request_paths_lose_their_query_values() -> None:
+    """urllib3 quotes the request path alone, with the tracking URI's query string in it."""
+    text = (
+        'http://127.0.0.1:5000 "GET /?token=tok-SECRET/api/2.0/mlflow/runs/get&run_id=1 '
+        'HTTP/1.1" 500 51; Max retries exceeded with url: /?token=tok-SECRET/api (Caused by x)'
+    )
+    assert redact_text(text) == (
+        'http://127.0.0.1:5000 "GET /?token=***&run_id=*** HTTP/1.1" 500 51; '
+        "Max retries exceeded with url: /?token=*** (Caused by x)"
+    )

@@ -15,7 +15,7 @@ from _specs import make_spec, spec_data
 from alignment_mlflow.findings.constraints import verify_constraints
 from alignment_mlflow.findings.document import FindingsView, parse_findings
 from alignment_mlflow.spec import load_spec
-from alignment_mlflow.tracking import content as report
+from alignment_mlflow.tracking import content
 from alignment_mlflow.tracking.description import md, run_description, verdict_line
 from alignment_mlflow.tracking.report import report_html
 from conftest import FINDINGS_FIXTURES
@@ -33,9 +33,9 @@ def verdicts(spec: object = None) -> list[dict[str, object]]:
     return [v.to_dict() for v in verify_constraints(spec or make_spec(), view(), now=now)]  # type: ignore[arg-type]
 
 
-def ctx(spec: object = None, **kw: object) -> report.RunContext:
+def ctx(spec: object = None, **kw: object) -> content.RunContext:
     spec = spec or make_spec()
-    return report.RunContext(
+    return content.RunContext(
         spec=spec,  # type: ignore[arg-type]
         findings=view(),
         findings_location=str(TELCO),
@@ -49,7 +49,7 @@ def ctx(spec: object = None, **kw: object) -> report.RunContext:
 
 
 def test_params_are_declared_facts_once_each_keyed_by_what_differs() -> None:
-    params = report.flatten_params(make_spec())
+    params = content.flatten_params(make_spec())
     assert params["metric.model_auc.target"] == ">= 0.80"
     assert params["metric.model_auc.priority"] == "High"
     assert params["tier.high.band"] == "(0.8, 1]"
@@ -66,11 +66,11 @@ def test_params_are_declared_facts_once_each_keyed_by_what_differs() -> None:
 
 def test_outcomes_are_tags_and_metrics_not_params() -> None:
     c = ctx()
-    tags = report.run_tags(c, fingerprint="fp")
+    tags = content.run_tags(c, fingerprint="fp")
     assert tags["alignment.status"] == "blocked"
     assert tags["alignment.constraint.pii_handling"] == "failed"
     assert tags["alignment.constraints_failed"] == "2"
-    metrics = report.run_metrics(c)
+    metrics = content.run_metrics(c)
     assert metrics["constraints_failed"] == 2
     assert metrics["constraints_unverifiable"] == 1
     assert (metrics["tiers"], metrics["success_metrics"]) == (3, 5)
@@ -79,9 +79,9 @@ def test_outcomes_are_tags_and_metrics_not_params() -> None:
 def test_long_values_are_cut_visibly() -> None:
     data = spec_data()
     data["business_context"]["business_objective"] = "x" * 7000
-    value = report.flatten_params(load_spec(data))["context.business_objective"]
-    assert len(value) == report.MAX_PARAM_VALUE
-    assert value.endswith(report.TRUNCATION_MARKER)
+    value = content.flatten_params(load_spec(data))["context.business_objective"]
+    assert len(value) == content.MAX_PARAM_VALUE
+    assert value.endswith(content.TRUNCATION_MARKER)
 
 
 @pytest.mark.parametrize("key", ["budget (€)!", "a/../b", "..", "x..y", "  .dots. "])
@@ -89,8 +89,8 @@ def test_odd_keys_become_valid_mlflow_keys(key: str) -> None:
     data = spec_data()
     data["business_context"][key] = "x"
     spec = load_spec(data)
-    assert all(KEY.match(k) for k in report.flatten_params(spec))
-    assert report.name_problems(spec, "/Shared/x") == []
+    assert all(KEY.match(k) for k in content.flatten_params(spec))
+    assert content.name_problems(spec, "/Shared/x") == []
 
 
 def test_name_problems_are_found_before_any_write() -> None:
@@ -98,7 +98,7 @@ def test_name_problems_are_found_before_any_write() -> None:
     data["business_context"]["budget!"] = "x"
     data["business_context"]["budget?"] = "y"
     data["business_context"]["k" * 300] = "z"
-    problems = report.name_problems(load_spec(data), "/Shared/" + "e" * 600)
+    problems = content.name_problems(load_spec(data), "/Shared/" + "e" * 600)
     assert any("experiment name is 608 characters" in p for p in problems)
     assert any("both become the param 'context.budget_'" in p for p in problems)
     assert any("over 250" in p for p in problems)
@@ -106,10 +106,10 @@ def test_name_problems_are_found_before_any_write() -> None:
 
 def test_fingerprint_and_run_name() -> None:
     spec = make_spec()
-    assert report.fingerprint(spec.sha256, "f" * 64, "0.2.0") != report.fingerprint(
+    assert content.fingerprint(spec.sha256, "f" * 64, "0.2.0") != content.fingerprint(
         spec.sha256, "e" * 64, "0.2.0"
     )
-    assert report.run_name(view(), spec) == f"telco_pii_churn_408768-{spec.sha256[:7]}"
+    assert content.run_name(view(), spec) == f"telco_pii_churn_408768-{spec.sha256[:7]}"
 
 
 def test_description_leads_with_the_verdict_and_names_the_constraints() -> None:
@@ -188,7 +188,7 @@ def test_report_html_is_a_self_contained_escaped_model_card() -> None:
 
 
 def test_tables_have_the_split_shape() -> None:
-    tables = report.tables(make_spec(), verdicts())
+    tables = content.tables(make_spec(), verdicts())
     assert set(tables) == {"success_metrics", "interventions", "data_constraints"}
     for t in tables.values():
         assert all(len(row) == len(t["columns"]) for row in t["data"])
@@ -197,7 +197,7 @@ def test_tables_have_the_split_shape() -> None:
 
 @pytest.mark.parametrize("value", ["x" * 10, "y" * 9000])
 def test_truncate_never_exceeds_the_limit(value: str) -> None:
-    assert len(report.truncate(value, 8000)) <= 8000
+    assert len(content.truncate(value, 8000)) <= 8000
 
 
 def test_no_raw_values_reach_the_run() -> None:
@@ -211,11 +211,11 @@ def test_no_raw_values_reach_the_run() -> None:
     c = replace(ctx(), delta_table="t", delta_version=1)
     rendered = " ".join(
         [
-            str(report.flatten_params(c.spec)),
-            str(report.run_tags(c, fingerprint="x")),
+            str(content.flatten_params(c.spec)),
+            str(content.run_tags(c, fingerprint="x")),
             run_description(c),
             report_html(c),
-            str(report.tables(c.spec, c.verdicts)),
+            str(content.tables(c.spec, c.verdicts)),
         ]
     )
     assert [v for v in pii if v in rendered] == []
@@ -243,7 +243,5 @@ def test_the_status_marker_needs_no_emoji_font() -> None:
 
 def test_a_param_name_with_a_trailing_newline_is_not_valid() -> None:
     """``$`` matches before a final newline: names are checked to the very end."""
-    from alignment_mlflow.tracking import content
-
     assert content._VALID_NAME.match("business.budget")
     assert content._VALID_NAME.match("business.budget\n") is None

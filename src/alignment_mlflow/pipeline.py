@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from alignment_mlflow.findings.document import FindingsDocument, FindingsView
     from alignment_mlflow.findings.io import FindingsLocation
+    from alignment_mlflow.tables.targets import Target
 
 __all__ = ["JSON_KEYS", "AlignmentResult", "Progress", "align"]
 
@@ -42,7 +43,11 @@ class _Plan:
 
     spec: AlignmentSpec
     spec_text: str
-    tiers_table: str
+    # The spec rendered once per run: the run's spec.json and the findings' metadata show the
+    # same rendering, and nothing renders it again on the way.
+    spec_dict: Mapping[str, Any]
+    notebook: Mapping[str, Any]  # the notebook's three metadata keys (spec.notebook_metadata)
+    tiers: Target  # resolved once here; the collision check, tags and writer all use it
     tracking_uri: str
     experiment: str
     spark: SparkSession | None  # the session a table name is written with; None for paths
@@ -68,14 +73,14 @@ def _validate(
 ) -> _Plan:
     from alignment_mlflow.errors import TargetError
     from alignment_mlflow.findings.aligned import load_spec_source
+    from alignment_mlflow.spec import notebook_metadata, spec_to_dict
     from alignment_mlflow.tiers import writer as tiers
     from alignment_mlflow.tracking import uris
     from alignment_mlflow.tracking.content import name_problems
 
     source = load_spec_source(spec, profile=profile, client=client)
     aspec = source.spec
-    target = tiers_table or tiers.DEFAULT_TIERS_TABLE
-    tiers.check_tiers_target(target)
+    target = tiers.resolve_target(tiers_table or tiers.DEFAULT_TIERS_TABLE)
     session = tiers.spark_for(target, spark)
     tiers.check_project(target, aspec, spark=session)
     uri = uris.resolve_tracking_uri(tracking_uri)
@@ -84,7 +89,16 @@ def _validate(
     problems = name_problems(aspec, name)
     if problems:
         raise TargetError("MLflow would refuse this run: " + "; ".join(problems))
-    return _Plan(aspec, source.spec_text, target, uri, name, session)
+    return _Plan(
+        aspec,
+        source.spec_text,
+        spec_to_dict(aspec),
+        notebook_metadata(aspec),
+        target,
+        uri,
+        name,
+        session,
+    )
 
 
 def _load_findings(findings: str | os.PathLike[str], profile: str | None, client: Any) -> _Findings:
@@ -107,18 +121,14 @@ def _prior_warnings(plan: _Plan, found: _Findings) -> tuple[str, ...]:
         describe_replaced,
         replaced_notebook_block,
     )
-    from alignment_mlflow.spec import notebook_metadata
-    from alignment_mlflow.tiers.writer import resolved_target
 
     meta = found.doc.data.get("metadata")
     out = [f"spec: {w}" for w in plan.spec.warnings]
-    replaced = replaced_notebook_block(meta, notebook_metadata(plan.spec))
+    replaced = replaced_notebook_block(meta, plan.notebook)
     if replaced:
         out.append(describe_replaced(replaced, found.loc.display))
     previous = meta.get("alignment") if isinstance(meta, Mapping) else None
-    out += changed_destinations(
-        previous, plan.tracking_uri, resolved_target(plan.tiers_table), cwd=os.getcwd()
-    )
+    out += changed_destinations(previous, plan.tracking_uri, plan.tiers.value, cwd=os.getcwd())
     return tuple(out)
 
 
@@ -155,7 +165,7 @@ def _dry_run(
     planned = {
         "log run": f"experiment {plan.experiment} at {redact_uri(plan.tracking_uri)}",
         "merge tiers": f"{len(plan.spec.interventions)} rows for project "
-        f"{plan.spec.project_slug} into {plan.tiers_table}",
+        f"{plan.spec.project_slug} into {plan.tiers.given}",
         "update findings": "metadata keys business_context, success_metrics, "
         f"deployment_requirements, alignment in {found.loc.display}",
     }
@@ -167,7 +177,7 @@ def _dry_run(
         run_id=None,
         run_url=None,
         reused_run=False,
-        tiers_table=plan.tiers_table,
+        tiers_table=plan.tiers.given,
         tiers_version=None,
         tiers_changed=False,
         findings_updated=False,
@@ -212,8 +222,6 @@ def _log_run(
     start_ms: int,
     reference: datetime | None,
 ) -> Any:
-    from alignment_mlflow.spec import spec_to_dict
-    from alignment_mlflow.tiers.writer import resolved_target
     from alignment_mlflow.tracking import runs as tracking
 
     def verdicts_at(ms: int) -> tuple[dict[str, Any], ...]:
@@ -225,9 +233,9 @@ def _log_run(
         experiment=plan.experiment,
         ctx=ctx,
         spec_text=plan.spec_text,
-        spec_dict=spec_to_dict(plan.spec),
+        spec_dict=plan.spec_dict,
         new_run=new_run,
-        tiers_table=resolved_target(plan.tiers_table),
+        tiers_table=plan.tiers.value,
         start_time_ms=start_ms,
         verdicts_at=verdicts_at,
     )
@@ -265,9 +273,8 @@ def _update_findings(
 ) -> Any:
     from alignment_mlflow.findings import io as findings_io
     from alignment_mlflow.findings.writeback import alignment_metadata
-    from alignment_mlflow.spec import notebook_metadata, spec_to_dict
 
-    spec_dict = spec_to_dict(plan.spec)
+    spec_dict = plan.spec_dict
     updates = alignment_metadata(
         plan.spec,
         spec_dict=spec_dict,
@@ -282,7 +289,7 @@ def _update_findings(
             "run_url": ref.run_url,
         },
         delta_refs={"table": written.table, "version": written.version},
-        notebook=notebook_metadata(plan.spec),
+        notebook=plan.notebook,
     )
     return findings_io.update_findings_metadata(found.loc, found.doc, updates)
 
@@ -361,7 +368,7 @@ def align(
     try:
         with steps.step("delta_tiers") as s:
             written = tiers.write_tiers(
-                plan.tiers_table,
+                plan.tiers,
                 plan.spec,
                 findings_path=found.loc.display,
                 run_id=ref.run_id,

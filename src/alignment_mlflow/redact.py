@@ -13,6 +13,8 @@ import re
 MASK = "***"
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/@\s?#'\"]+)@")
 _QUERY_VALUE = re.compile(r"(?P<key>[?&][^=&#\s'\"]+=)(?P<value>[^&#\s'\"]*)")
+#: A path with a query string, as urllib3 quotes a request (no scheme, no host).
+_PATH = re.compile(r"[^\s'\"<>(]*\?[^\s'\"<>]*")
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 #: Terminal colour and cursor sequences (ANSI CSI), which delta-rs and other Rust libraries put in
 #: their error text: they garble tags, findings and JSON, and mean nothing off a terminal.
@@ -30,6 +32,9 @@ def redact_uri(uri: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Every URL inside a message redacted as :func:`redact_uri` does, and terminal escape
-    sequences removed."""
-    return _URL.sub(lambda m: redact_uri(m.group(0)), _ANSI.sub("", text))
+    """Every URL inside a message redacted as :func:`redact_uri` does, the query values of bare
+    request paths too, and terminal escape sequences removed. urllib3 quotes a path without
+    scheme or host (``"GET /?token=t/api/2.0/... HTTP/1.1"``, ``Max retries exceeded with url:
+    /?token=t/...``), and MLflow appends its endpoint to the tracking URI, query string and all."""
+    out = _URL.sub(lambda m: redact_uri(m.group(0)), _ANSI.sub("", text))
+    return _PATH.sub(lambda m: _QUERY_VALUE.sub(lambda q: f"{q['key']}{MASK}", m.group(0)), out)

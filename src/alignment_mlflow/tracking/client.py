@@ -6,18 +6,21 @@ gets its ``MlflowClient`` and wraps its calls here, so each has the same guarant
   retries (those stay in force for a server that answered and hiccuped).
 - Every failure becomes a ``TrackingError`` naming the server and the call; errors of ours pass
   through. Redaction is the error type's (``errors.AlignmentError``), so no caller can forget it.
+- Log records of the HTTP stack carry no secret: urllib3 logs every request and retry with the
+  tracking URI's query string (``?token=...``), so a filter redacts them (``_RedactingFilter``).
 - Experiments are created in one way: artifacts beside a sqlite store, a concurrent creation
   tolerated.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from alignment_mlflow.errors import AlignmentError, InvalidInputError, TargetError, TrackingError
-from alignment_mlflow.redact import redact_uri
+from alignment_mlflow.redact import redact_text, redact_uri
 from alignment_mlflow.tracking import uris
 
 if TYPE_CHECKING:
@@ -26,6 +29,44 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 #: MLflow error codes that mean "the thing you named is not there": the user's input (exit 2).
 MISSING_CODES = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
+#: Loggers that quote request URLs. A logger's filter sees only records logged on that very
+#: logger (not its children's, which propagate to handlers directly), hence each by name.
+_URL_LOGGERS = (
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.poolmanager",
+    "urllib3.util.retry",
+    "requests",
+    "mlflow.utils.rest_utils",
+    "mlflow.utils.request_utils",
+    "mlflow.store.tracking.rest_store",
+)
+
+
+class _RedactingFilter(logging.Filter):
+    """Rewrites a record's message with its secrets masked (``redact.redact_text``), then lets it
+    through: handlers, pytest's capture and Databricks' driver log all see the redacted text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is the logging module's to report
+            return True
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_FILTER = _RedactingFilter()
+
+
+def install_log_redaction() -> None:
+    """Idempotent: the filter goes on each URL-quoting logger once per process."""
+    for name in _URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
 
 
 def make_client(tracking_uri: str, registry_uri: str | None = None) -> MlflowClient:
@@ -40,6 +81,7 @@ def make_client(tracking_uri: str, registry_uri: str | None = None) -> MlflowCli
         registry_uri = (
             f"databricks-uc{on_databricks.group(1) or ''}" if on_databricks else tracking_uri
         )
+    install_log_redaction()
     uris.check_reachable(tracking_uri)
     if registry_uri and registry_uri != tracking_uri:
         uris.check_reachable(registry_uri)

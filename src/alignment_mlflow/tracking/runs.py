@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 from alignment_mlflow.errors import Terminated
 from alignment_mlflow.redact import redact_text, redact_uri
 from alignment_mlflow.tracking import client as client_mod
-from alignment_mlflow.tracking import content as report
-from alignment_mlflow.tracking import databricks, orphans, uris
+from alignment_mlflow.tracking import content, databricks, orphans, uris
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -70,7 +69,7 @@ def _batches(items: list[Any], size: int) -> list[list[Any]]:
 
 
 def _write_artifacts(
-    folder: Path, ctx: report.RunContext, spec_text: str, spec_dict: Mapping[str, Any]
+    folder: Path, ctx: content.RunContext, spec_text: str, spec_dict: Mapping[str, Any]
 ) -> list[dict[str, str]]:
     """The run's record under ``alignment/``: the spec exactly as written (``validate`` accepts
     the downloaded file), its normalised form, the tables. Returns ``mlflow.loggedArtifacts``."""
@@ -81,7 +80,7 @@ def _write_artifacts(
         json.dumps(dict(spec_dict), indent=2, ensure_ascii=False, default=str), encoding="utf-8"
     )
     logged = []
-    for name, table in report.tables(ctx.spec, ctx.verdicts).items():
+    for name, table in content.tables(ctx.spec, ctx.verdicts).items():
         (out / f"{name}.json").write_text(json.dumps(table, default=str), encoding="utf-8")
         logged.append({"path": f"{ARTIFACT_DIR}/{name}.json", "type": "table"})
     return logged
@@ -118,9 +117,9 @@ def _fail_orphans(client: MlflowClient, running: Sequence[Any]) -> None:
             fail_run(client, ref, RuntimeError(why))
 
 
-def run_fingerprint(ctx: report.RunContext, tracking_uri: str, tiers_table: str) -> str:
+def run_fingerprint(ctx: content.RunContext, tracking_uri: str, tiers_table: str) -> str:
     store = redact_uri(tracking_uri)
-    return report.fingerprint(
+    return content.fingerprint(
         ctx.spec.sha256, ctx.findings_sha256, ctx.package_version,
         ctx.findings_location, store, tiers_table,
     )  # fmt: skip
@@ -131,13 +130,13 @@ def start_alignment_run(
     *,
     tracking_uri: str,
     experiment: str,
-    ctx: report.RunContext,
+    ctx: content.RunContext,
     spec_text: str,
     spec_dict: Mapping[str, Any],
     new_run: bool = False,
     tiers_table: str = "",
     start_time_ms: int | None = None,
-    verdicts_at: Callable[[int], report.Verdicts] | None = None,
+    verdicts_at: Callable[[int], content.Verdicts] | None = None,
 ) -> RunRef:
     """Reuse a finished run of the same alignment (same spec and findings content, findings
     location, tracking store and tiers table) whose verdict is this one's, or log a new one
@@ -167,7 +166,7 @@ def start_alignment_run(
     finished = [r for r in earlier if r.info.status == "FINISHED"]
     for r in [] if new_run else finished:
         then = verdicts_at(int(r.info.start_time)) if verdicts_at else None
-        if then is None or not report.reusable(r.data.tags, then, ctx.verdicts):
+        if then is None or not content.reusable(r.data.tags, then, ctx.verdicts):
             continue
         return RunRef(
             uri,
@@ -182,7 +181,7 @@ def start_alignment_run(
         )
 
     ctx = replace(ctx, experiment=experiment, experiment_url=uris.experiment_url(uri, exp_id))
-    tags = report.run_tags(ctx, fingerprint=fp)
+    tags = content.run_tags(ctx, fingerprint=fp)
     tags[orphans.OWNER_TAG] = orphans.owner()
     tags[orphans.LEASE_TAG] = str(orphans.lease_seconds())
     tags = {**_context_tags(), **tags}
@@ -192,7 +191,7 @@ def start_alignment_run(
         lambda: client.create_run(
             exp_id,
             start_time=start_time_ms,
-            run_name=report.run_name(ctx.findings, ctx.spec),
+            run_name=content.run_name(ctx.findings, ctx.spec),
             tags=tags,
         ),
     )
@@ -209,9 +208,9 @@ def start_alignment_run(
     try:
         with tempfile.TemporaryDirectory(prefix="alignment-artifacts-") as tmp:
             logged = _write_artifacts(Path(tmp), ctx, spec_text, spec_dict)
-            params = [Param(k, v) for k, v in report.flatten_params(ctx.spec).items()]
+            params = [Param(k, v) for k, v in content.flatten_params(ctx.spec).items()]
             now = int(time.time() * 1000)
-            metrics = [Metric(k, v, now, 0) for k, v in report.run_metrics(ctx).items()]
+            metrics = [Metric(k, v, now, 0) for k, v in content.run_metrics(ctx).items()]
             logged_tag = [RunTag("mlflow.loggedArtifacts", json.dumps(logged))]
             for i, batch in enumerate(_batches(params, _BATCH_PARAMS)):
                 first = i == 0  # tags and metrics ride along with the first batch
@@ -235,7 +234,7 @@ def start_alignment_run(
     return ref
 
 
-def _log_findings_input(client: MlflowClient, ctx: report.RunContext, ref: RunRef) -> None:
+def _log_findings_input(client: MlflowClient, ctx: content.RunContext, ref: RunRef) -> None:
     """The findings as the run's input dataset, so the runs list's Dataset column and filter
     show which data was aligned: name, source location and digest (its content sha)."""
     from mlflow.entities import Dataset, DatasetInput, InputTag
@@ -269,7 +268,7 @@ def finish_run(
     uri = ref.tracking_uri
     pending = {k: v for k, v in tags.items() if not ref.reused or ref.existing_tags.get(k) != v}
     if pending:
-        batch = [RunTag(k, report.truncate(v, report.MAX_TAG_VALUE)) for k, v in pending.items()]
+        batch = [RunTag(k, content.truncate(v, content.MAX_TAG_VALUE)) for k, v in pending.items()]
         _call(uri, "tagging the run", lambda: client.log_batch(ref.run_id, tags=batch))
     if report_html is not None and (not ref.reused or pending):
         with tempfile.TemporaryDirectory(prefix="alignment-report-") as tmp:
@@ -303,6 +302,6 @@ def fail_run(client: MlflowClient, ref: RunRef, error: BaseException) -> None:
     status = "KILLED" if isinstance(error, KeyboardInterrupt | Terminated) else "FAILED"
     message = redact_text(f"{type(error).__name__}: {error}")
     with contextlib.suppress(Exception):
-        client.set_tag(ref.run_id, "alignment.error", report.truncate(message, 5000))
+        client.set_tag(ref.run_id, "alignment.error", content.truncate(message, 5000))
     with contextlib.suppress(Exception):
         _terminate(client, ref.run_id, status)
