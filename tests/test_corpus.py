@@ -92,7 +92,8 @@ ARG_CASES = {
     "table_bare_word": (["--tiers-table", "tiers"], "catalog.schema.table"),
     "table_four_parts": (["--tiers-table", "a.b.c.d"], "invalid tiers table name 'a.b.c.d'"),
     "tracking_uri_scheme": (["--tracking-uri", "ftp://host/x"], "invalid tracking URI 'ftp://host/x'"),
-    "tracking_uri_spaces": (["--tracking-uri", "not a uri"], "invalid tracking URI"),
+    # a bare word is a relative path to MLflow: the hint says how to write a store URI
+    "tracking_uri_spaces": (["--tracking-uri", "not a uri"], "is a plain path, not a tracking URI: write sqlite:///"),
     "databricks_plain_experiment": (["--tracking-uri", "databricks", "--experiment", "churn"], "is not a workspace path"),
     "unknown_option": (["--colour", "blue"], "No such option"),
 }  # fmt: skip
