@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -16,20 +15,10 @@ KEY = arms.campaign_key("customer_churn_prediction", "2026-12")
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    pytest.importorskip("pyspark")
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("arms")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
+def spark(classic_spark: Any) -> Any:
+    """The session-wide classic session (tests/_spark.py): a session of our own would be the
+    same JVM's (getOrCreate), and stopping it would stop everyone's."""
+    return classic_spark
 
 
 STRINGS = ["", "a", "abc", "abcd", "12345678", "customer-000001", "ü-ß-€-漢字", "x" * 31,
