@@ -154,6 +154,30 @@ def test_verbose_lets_mlflow_log_lines_through(tmp_path: Path) -> None:
     assert "Creating initial MLflow database tables" not in result.stdout
 
 
+@pytest.mark.parametrize("command", ["run", "gate", "plan"])
+def test_input_refused_before_mlflow_never_imports_it(command: str, tmp_path: Path) -> None:
+    """MLflow's import costs seconds; a spec refused before any MLflow call does not pay it."""
+    findings = tmp_path / "findings"
+    findings.mkdir()
+    shutil.copy2(FINDINGS_FIXTURES / "subscription_clean_408768_findings.yaml", findings)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("business_context: [\n")
+    given = {
+        "run": [str(findings)],
+        "gate": ["--model-version", "models:/m/1"],
+        "plan": ["--scores", str(tmp_path / "scores.parquet")],
+    }[command]
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "alignment_mlflow", command, *given,
+         "--spec", str(bad)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "bad.yaml" in result.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
+    assert "mlflow" not in imported
+
+
 def test_new_sqlite_store_is_only_a_missing_or_empty_database(tmp_path: Path) -> None:
     db = tmp_path / "mlflow.db"
     assert new_sqlite_store(f"sqlite:///{db}") == str(db)

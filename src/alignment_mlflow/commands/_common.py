@@ -15,6 +15,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from alignment_mlflow.runtime import installed_mlflow
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 # C0 controls but newline and tab, DEL, C1 controls, bidi embeddings/overrides/isolates and the
@@ -161,13 +163,21 @@ def verbose_option(func: F) -> F:
 @contextlib.contextmanager
 def library_logging(verbose: bool) -> Iterator[None]:
     """MLflow sets its loggers to INFO when it is imported ("Creating initial MLflow database
-    tables...", Alembic's migrations), in the middle of our step lines. Importing it first and
-    raising those loggers to WARNING keeps warnings and errors; ``--verbose`` keeps everything.
-    The previous levels are restored: a notebook or a wheel task's process keeps its own."""
-    import mlflow  # noqa: F401  (configures its loggers on import; the command needs it anyway)
+    tables...", Alembic's migrations), in the middle of our step lines; ``--verbose`` keeps
+    everything, otherwise warnings and errors only.
 
+    Importing MLflow here just to lower its loggers would charge its import (~3 s) to every
+    command, also to input refused before any MLflow call. So when MLflow is not imported yet,
+    it is told not to configure logging when it is (its own environment variable, read once at
+    import): its loggers then keep the levels set here and propagate to ours. Where it is
+    already imported (a notebook), its loggers are lowered. Levels and the variable are restored
+    afterwards: a notebook or a wheel task's process keeps its own."""
     loggers = [logging.getLogger(name) for name in ("mlflow", "alembic")]
     before = [lg.level for lg in loggers]
+    variable = None if "mlflow" in sys.modules else _configure_logging_variable()
+    previous = os.environ.get(variable) if variable else None
+    if variable:
+        os.environ[variable] = "false"
     for lg in loggers:
         lg.setLevel(logging.INFO if verbose else logging.WARNING)
     try:
@@ -175,6 +185,20 @@ def library_logging(verbose: bool) -> Iterator[None]:
     finally:
         for lg, level in zip(loggers, before, strict=True):
             lg.setLevel(level)
+        if variable:
+            if previous is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = previous
+
+
+def _configure_logging_variable() -> str:
+    """MLflow's switch for configuring its loggers on import: renamed in MLflow 3 (the old name
+    still works there, with a FutureWarning)."""
+    majors = [int(v.split(".", 1)[0]) for v in installed_mlflow().values() if v[:1].isdigit()]
+    if majors and max(majors) < 3:
+        return "MLFLOW_LOGGING_CONFIGURE_LOGGING"
+    return "MLFLOW_CONFIGURE_LOGGING"
 
 
 def new_sqlite_store(tracking_uri: str) -> str | None:
