@@ -22,6 +22,11 @@ FLOOR_TESTS := tests/test_tracking.py tests/test_pipeline.py tests/test_entry_po
 # The newest versions pyproject.toml's ranges allow, unlocked: drift is found here, on purpose.
 LATEST := .venv-latest
 DEMO := demo-output
+# The suite runs on every core (pytest-xdist): a test file is the unit a worker takes, so a
+# module's fixtures (the docs tour, a Spark table) are built once; each worker starts its own
+# session-wide servers. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 # Delta's jars for the Spark tests (classic and Spark Connect), fetched from Maven Central with the
 # machine's Maven: the Delta release that matches the pyspark of the dev set (uv.lock). Tests
 # pass the files explicitly (no --packages, no Ivy).
@@ -76,14 +81,14 @@ lint: $(STAMP)
 
 # The tracking code against the lowest MLflow we support, in a venv of its own.
 test-mlflow-floor: $(FLOOR)/.installed
-	$(FLOOR)/bin/python -m pytest -q -p no:cacheprovider $(FLOOR_TESTS)
+	$(FLOOR)/bin/python -m pytest -q -p no:cacheprovider $(XDIST) $(FLOOR_TESTS)
 
 # The docs site (mkdocs.yml, docs/): warnings are errors, so a broken link or anchor fails.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 test: lint docs test-mlflow-floor
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)
 
 # The suite on the newest versions pyproject.toml allows (not the lock). Run it before `make lock`
 # and when a dependency announces a release; it is not part of CI. It prints how the newest
@@ -93,7 +98,7 @@ test-latest: | $(UV)
 	$(UV) venv --quiet --python $(PYTHON) $(LATEST)
 	$(UV) pip install --quiet --refresh --python $(LATEST)/bin/python -e '.[dev,ui]'
 	$(LATEST)/bin/python .ci/drift.py uv.lock
-	$(LATEST)/bin/python -m pytest -p no:cacheprovider
+	$(LATEST)/bin/python -m pytest -p no:cacheprovider $(XDIST)
 
 # Regenerate the locks at the newest versions the ranges allow (`uv lock` alone only adds
 # what pyproject.toml newly asks for, keeping every other pin).
