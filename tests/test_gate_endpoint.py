@@ -177,6 +177,22 @@ def test_zero_samples_is_not_measured_never_met_and_the_verdict_is_incomplete(te
     assert got.verdict == "incomplete"
 
 
+def test_a_medium_priority_serving_metric_not_measured_on_the_endpoint_still_blocks() -> None:
+    from _specs import spec_data
+
+    data = spec_data()
+    data["deployment_requirements"].pop("real_time_latency")  # only Model Latency (Medium) left
+    spec = load_spec(data)
+    measured = judge_endpoint(spec, measure(histogram({"50": 0, "+Inf": 0})))
+    assert list(measured) == ["model_latency"]
+    got = vd.judge(spec, LOGGED, measured=measured)
+    assert got.verdict == "incomplete"  # not "passed": the endpoint was the point of the call
+    # The same spec judged on the run's proxy alone is untouched by the rule.
+    assert vd.judge(spec, {k: v for k, v in LOGGED.items() if k != "latency_p99_s"}).verdict == (
+        "passed"
+    )
+
+
 def test_the_window_keeps_fresh_timestamped_series_and_records_their_age() -> None:
     old = histogram({"50": 0, "+Inf": 100}, stamp=NOW_MS - 3 * 86400 * 1000, name="a")
     fresh = histogram({"50": 100, "+Inf": 100}, stamp=NOW_MS - 3600 * 1000, name="b")
@@ -352,3 +368,15 @@ def test_an_unreachable_workspace_exits_2_within_the_bound(
     assert got.exit_code == 2, got.output
     assert "did not answer" in got.stderr
     assert run_tags(uri, run_id) == before
+
+
+def test_the_version_description_names_the_measurement_only_when_there_is_one() -> None:
+    from alignment_mlflow.tracking.chain import version_section
+
+    plain = version_section("alignment run ab", "u1", "u2", "passed", "aligned")
+    meas = measure(RECORDED.read_text()).text()
+    measured = version_section("alignment run ab", "u1", "u2", "passed", "aligned", meas)
+    assert "Measured on" not in plain
+    assert measured.startswith(plain)
+    assert "endpoint=ep" in measured.splitlines()[-1]
+    assert "samples=1200" in measured.splitlines()[-1]
