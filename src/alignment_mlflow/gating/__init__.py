@@ -8,6 +8,7 @@ overall verdict, the tags and table that record it), ``result`` (what ``gate()``
 how it renders), and for ``gate --endpoint`` ``prometheus`` (the text format), ``endpoint`` (an
 export as a latency measurement over a window) and ``measured`` (serving targets judged on it).
 I/O: ``mlflow_io`` (reads and compare-first writes through an ``MlflowClient``), ``endpoint_io``
-(the serving endpoint's metrics export through databricks-sdk) and ``api`` (the orchestration behind ``alignment_mlflow.gate`` and ``alignment-mlflow gate``).
+(the serving endpoint's metrics export through databricks-sdk) and ``api`` (the
+orchestration behind ``alignment_mlflow.gate`` and ``alignment-mlflow gate``).
 Importing this package imports none of them.
 """
