@@ -75,7 +75,7 @@ def judge_one(m: SuccessMetric, meas: Measurement, qualifier: str) -> MetricResu
     if lo == hi:
         compared = f"{qualifier} {_fmt_ms(hi)} {goal}"
     else:
-        compared = f"{qualifier} in ({lo:g}, {_fmt_ms(hi)}] {goal}"
+        compared = f"{qualifier} in ({lo:g}, {hi:g}] ms {goal}"
     note = f"{meas.source()}: {qualifier} of {meas.samples} requests"
     note += f" (window {meas.window}, {meas.kind} {meas.metric})"
     if lo != hi and not met and compare(lo_d, t.operator, target):
