@@ -352,7 +352,7 @@ def test_bad_endpoint_input_exits_2_and_writes_nothing(
     assert len(served) == calls
 
 
-def test_an_unreachable_workspace_exits_2_within_the_bound(
+def test_an_unreachable_workspace_is_a_system_failure_within_the_bound(
     setup: tuple[FakeWorkspace, str, str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import socket
@@ -365,7 +365,7 @@ def test_an_unreachable_workspace_exits_2_within_the_bound(
     monkeypatch.setenv("ALIGNMENT_DATABRICKS_TIMEOUT", "2")
     before = run_tags(uri, run_id)
     got = gate(uri, ref, "--endpoint", "ep")
-    assert got.exit_code == 2, got.output
+    assert got.exit_code == 1, got.output  # as for an unreachable tracking server: rerun later
     assert "did not answer" in got.stderr
     assert run_tags(uri, run_id) == before
 

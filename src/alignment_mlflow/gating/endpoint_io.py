@@ -7,9 +7,10 @@ stream (databricks-sdk-py ``databricks/sdk/service/serving.py``). The client com
 :func:`alignment_mlflow.workspace.workspace_client` (retries bounded by
 ``ALIGNMENT_DATABRICKS_TIMEOUT``), the body is read up to :data:`MAX_EXPORT_BYTES`.
 
-Every failure to get a usable export is the caller's input to fix (exit 2, nothing written): an
-unknown endpoint (404), one the credentials may not read, a host that does not answer, a body that
-is not Prometheus text.
+A failure to get a usable export is the caller's input to fix (exit 2, nothing written): an
+unknown endpoint (404), one the credentials may not read, a body that is not Prometheus text. A
+host that does not answer is what it is everywhere in the package, a system failure (exit 1,
+nothing written, a rerun may succeed).
 """
 
 from __future__ import annotations
@@ -57,13 +58,14 @@ def read_export(name: str, *, profile: str | None = None, client: Any = None) ->
         ) from exc
     except (DatabricksError, OSError, TimeoutError) as exc:
         known = workspace.failure(exc, what=what, host=_host(client), profile=profile)
-        message = str(known) if known is not None else f"{what} failed: {exc}"
-        raise InvalidInputError(redact_text(message)[:600]) from exc
+        if known is not None:  # a host that does not answer is a system failure (exit 1)
+            raise known from exc
+        raise InvalidInputError(redact_text(f"{what} failed: {exc}")[:600]) from exc
     except Exception as exc:  # requests' errors are not OSError in every version
         known = workspace.failure(exc, what=what, host=_host(client), profile=profile)
         if known is None:
             raise
-        raise InvalidInputError(str(known)) from exc
+        raise known from exc
     if len(body) > MAX_EXPORT_BYTES:
         raise InvalidInputError(f"{what}: the export is larger than {MAX_EXPORT_BYTES} bytes")
     try:
