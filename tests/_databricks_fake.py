@@ -45,6 +45,8 @@ class FakeWorkspace:
     mlflow_upstream: str | None = None
     # workspace objects by path: (object_type, object_id)
     objects: dict[str, tuple[str, int]] = field(default_factory=_initial_tree)
+    # serving endpoints by name: the Prometheus text their metrics export answers
+    serving_metrics: dict[str, str] = field(default_factory=dict)
 
     def env(self, token: str = TOKEN) -> dict[str, str]:
         """The variables a process needs to reach this workspace (host, PAT auth)."""
@@ -145,6 +147,8 @@ def _handler(ws: FakeWorkspace) -> type[BaseHTTPRequestHandler]:
                 self._workspace_api(url.path.rsplit("/", 1)[-1], query)
             elif url.path == "/api/2.0/preview/scim/v2/Me":
                 self._scim_me()
+            elif url.path.startswith("/api/2.0/serving-endpoints/"):
+                self._serving_endpoint(url.path[len("/api/2.0/serving-endpoints/") :])
             elif re.match(r"/api/[23]\.0/(preview/)?mlflow/", url.path):
                 self._mlflow_api(url.path, url.query)
             else:

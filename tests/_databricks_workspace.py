@@ -20,6 +20,10 @@ Mixed into the fake's request handler (``_databricks_fake.py``). What it speaks,
   MLflow's fallback (forced with ``MLFLOW_DISABLE_DATABRICKS_SDK_FOR_RUN_ARTIFACTS=true``).
 - ``/api/2.0/preview/scim/v2/Me``: the current user, with the ``X-Databricks-Org-Id`` header the
   SDK reads the workspace id from.
+- ``GET /api/2.0/serving-endpoints/{name}/metrics``: a serving endpoint's metrics export, the
+  Prometheus text the test put in ``ws.serving_metrics[name]`` (recorded shape:
+  ``tests/fixtures/serving/endpoint_metrics.prom``), as ``text/plain``; an unknown endpoint is 404
+  ``RESOURCE_DOES_NOT_EXIST`` as Databricks answers it.
 """
 
 from __future__ import annotations
@@ -101,6 +105,19 @@ class WorkspaceRoutes:
         self._send(
             200, body, {"Content-Type": "application/json", "X-Databricks-Org-Id": WORKSPACE_ID}
         )
+
+    def _serving_endpoint(self, rest: str) -> None:
+        name, _, op = urllib.parse.unquote(rest).partition("/")
+        if self.command != "GET" or op != "metrics":
+            self._error(404, "ENDPOINT_NOT_FOUND", f"no serving-endpoints endpoint {op!r}")
+            return
+        if name not in self.ws.serving_metrics:
+            self._error(
+                404, "RESOURCE_DOES_NOT_EXIST", f"Endpoint with name '{name}' does not exist."
+            )
+            return
+        body = self.ws.serving_metrics[name].encode("utf-8")
+        self._send(200, body, {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
     # -- MLflow -----------------------------------------------------------------------------
     def _upstream(

@@ -130,7 +130,7 @@ def test_gate_task_calls_gate_with_the_model_version_job_parameter() -> None:
     job = jobs_for("prod")["success_metric_gate"]
     assert [p["name"] for p in job["parameters"]] == ["model_version"]
     assert job["parameters"][0]["default"] == "models:/prod.churn.churn_model/1"
-    [task] = job["tasks"]
+    task = next(t for t in job["tasks"] if t["task_key"] == "gate")
     wheel = task["python_wheel_task"]
     assert wheel["entry_point"] == "alignment-mlflow"
     args = wheel["parameters"]
@@ -139,6 +139,70 @@ def test_gate_task_calls_gate_with_the_model_version_job_parameter() -> None:
     assert {a for a in args[1:] if a.startswith("--")} <= options
     assert args[args.index("--model-version") + 1] == "{{job.parameters.model_version}}"
     assert args[args.index("--spec") + 1] == "/Volumes/prod/churn/config/churn_alignment.yaml"
+
+
+# issue 25's exact contract of the serve command (the task must keep to it whether or not this
+# checkout has the command yet).
+SERVE_CONTRACT = {
+    "--spec": True,  # takes a value
+    "--model-version": True,
+    "--register-as": True,
+    "--sql-function": True,
+    "--tracking-uri": True,
+    "--registry-uri": True,
+    "--dry-run": False,
+    "--json": False,
+}
+
+
+def _serve_options() -> set[str]:
+    """The real CLI's serve options when it has the command, else the contract's."""
+    from alignment_mlflow.cli import cli
+
+    command = cli.commands.get("serve")  # type: ignore[attr-defined]
+    if command is None:
+        return set(SERVE_CONTRACT)
+    return {opt for p in command.params for opt in p.opts}
+
+
+@pytest.mark.parametrize("target", ["dev", "prod"])
+def test_the_optional_serve_task_wraps_the_version_the_gate_promoted(target: str) -> None:
+    job = jobs_for(target)["success_metric_gate"]
+    tasks = {t["task_key"]: t for t in job["tasks"]}
+    assert set(tasks) == {"gate", "serve_enabled", "serve"}
+    # Off unless the bundle variable says "true": a condition task after the gate.
+    cond = tasks["serve_enabled"]
+    assert cond["depends_on"] == [{"task_key": "gate"}]
+    assert cond["condition_task"] == {"op": "EQUAL_TO", "left": "false", "right": "true"}
+    serve = tasks["serve"]
+    assert serve["depends_on"] == [{"task_key": "serve_enabled", "outcome": "true"}]
+    wheel = serve["python_wheel_task"]
+    assert (wheel["package_name"], wheel["entry_point"]) == ("alignment_mlflow", "alignment-mlflow")
+    args = wheel["parameters"]
+    assert args[0] == "serve"
+    flags = [a for a in args[1:] if a.startswith("--")]
+    assert set(flags) <= set(SERVE_CONTRACT)
+    assert set(flags) <= _serve_options()
+    values = [args[i + 1] for i, a in enumerate(args) if SERVE_CONTRACT.get(a)]
+    assert not any(v.startswith("--") for v in values)  # every valued option has its value
+    # The same version the gate judged and (only when it passed) promoted to champion.
+    gate_args = tasks["gate"]["python_wheel_task"]["parameters"]
+    version = args[args.index("--model-version") + 1]
+    assert version == gate_args[gate_args.index("--model-version") + 1]
+    assert version == "{{job.parameters.model_version}}"
+    assert args[args.index("--spec") + 1] == gate_args[gate_args.index("--spec") + 1]
+    assert serve["environment_key"] == "default"
+
+
+def test_serve_tiered_turns_the_serve_task_on() -> None:
+    bundle = load_bundle()
+    assert bundle["variables"]["serve_tiered"]["default"] == "false"
+    gate_job = load_bundle()["resources"]["jobs"]["success_metric_gate"]
+    variables = {**target_variables(bundle, "prod"), "serve_tiered": "true"}
+    resolved = resolve(gate_job, variables)
+    cond = next(t for t in resolved["tasks"] if t["task_key"] == "serve_enabled")
+    assert cond["condition_task"]["left"] == cond["condition_task"]["right"] == "true"
+    Job.from_dict(resolved)
 
 
 def test_bundle_layout() -> None:
@@ -159,6 +223,7 @@ def test_bundle_layout() -> None:
         "findings_path",
         "spec_path",
         "experiment",
+        "serve_tiered",
         "prod_service_principal",
         "prod_admins_group",
         "prod_users_group",
@@ -180,7 +245,10 @@ def test_every_job_runs_on_serverless_environment_4(target: str) -> None:
         [env] = job["environments"]
         assert env["spec"]["dependencies"] == ["../dist/*.whl"], name
         assert env["spec"]["environment_version"] == "4", name
-        assert all(t["environment_key"] == env["environment_key"] for t in job["tasks"]), name
+        # Every task that runs our code (a condition task runs none and has no environment).
+        runs = [t for t in job["tasks"] if "condition_task" not in t]
+        assert runs, name
+        assert all(t["environment_key"] == env["environment_key"] for t in runs), name
 
 
 @pytest.mark.slow

@@ -24,6 +24,8 @@ EXAMPLE = """Examples:
       --model-version models:/churn_model/1 --tracking-uri sqlite:///demo-output/mlflow.db \\
       --promote-alias champion
   alignment-mlflow gate --spec SPEC --model-run RUN_ID --dry-run   # judge, write nothing
+  alignment-mlflow gate --spec SPEC --model-version models:/churn_model/3 \\
+      --endpoint churn-scoring --window 24h   # p99 latency measured on the endpoint
 """
 
 
@@ -77,6 +79,17 @@ EXAMPLE = """Examples:
     help="Gate a model whose aligned findings are blocked (a data constraint failed) as if they "
     "were not; the reason is recorded on the run and the version.",
 )
+@click.option(
+    "--endpoint",
+    metavar="NAME",
+    help="Databricks serving endpoint: judge the spec's serving latency targets (and "
+    "deployment_requirements.real_time_latency) on its metrics export, not on the run.",
+)
+@click.option(
+    "--window",
+    metavar="DURATION",
+    help="With --endpoint: leave out export samples older than this (30m, 24h, 7d) [default: 24h].",
+)
 @click.option("--dry-run", is_flag=True, help="Judge and print; write nothing.")
 @click.option(
     "--profile", metavar="NAME", help="Databricks config profile for dbfs:/ and /Volumes specs."
@@ -95,6 +108,8 @@ def gate(
     allow_incomplete: bool,
     tag_versions: bool,
     allow_blocked_alignment: str | None,
+    endpoint: str | None,
+    window: str | None,
     dry_run: bool,
     profile: str | None,
     as_json: bool,
@@ -123,6 +138,8 @@ def gate(
             promote_alias=promote_alias,
             tag_versions=tag_versions,
             allow_blocked_alignment=allow_blocked_alignment,
+            endpoint=endpoint,
+            window=window,
             dry_run=dry_run,
             profile=profile,
         )

@@ -18,6 +18,8 @@ from alignment_mlflow.gating import verdict as vd
 from alignment_mlflow.gating.alignment import RUN_TAG as AL_RUN_TAG
 from alignment_mlflow.gating.alignment import check_alignment
 from alignment_mlflow.gating.alignment import version_tags as alignment_version_tags
+from alignment_mlflow.gating.endpoint import DEFAULT_WINDOW, parse_window
+from alignment_mlflow.gating.measured import endpoint_metrics, judge_endpoint
 from alignment_mlflow.gating.parsing import (
     MetricKey,
     check_alias,
@@ -86,6 +88,20 @@ def _check_arguments(
     return version_ref, alias
 
 
+def _check_endpoint(endpoint: str | None, window: str | None) -> str:
+    """The window text, checked before anything is read."""
+    if endpoint is None:
+        if window is not None:
+            raise InvalidInputError("--window applies to --endpoint NAME; give the endpoint too")
+        return DEFAULT_WINDOW
+    text = DEFAULT_WINDOW if window is None else window
+    try:
+        parse_window(text)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    return text.strip()
+
+
 def gate(
     spec: str | os.PathLike[str] | Mapping[str, Any],
     *,
@@ -100,6 +116,9 @@ def gate(
     profile: str | None = None,
     client: MlflowClient | None = None,
     allow_blocked_alignment: str | None = None,
+    endpoint: str | None = None,
+    window: str | None = None,
+    workspace_client: Any = None,
 ) -> GateResult:
     """Judge a model run (or a registered version's source run and logged model) against the
     spec's success metrics; tag the run and version with the verdict; set ``promote_alias`` on the
@@ -113,6 +132,13 @@ def gate(
     The alignment is part of the verdict (``gating.alignment``): an aligned findings file whose
     alignment is ``blocked`` makes the verdict ``failed`` (the alias is not moved) unless
     ``allow_blocked_alignment`` gives the reason to let it through, which is recorded.
+
+    ``endpoint`` names a Databricks serving endpoint: the spec's serving latency targets (and
+    ``deployment_requirements.real_time_latency``) are judged on its metrics export over
+    ``window`` (default 24h; see ``gating.endpoint`` for what a window of a snapshot means)
+    instead of on a value the model run logged; the window, sample count and export are recorded
+    with the verdict. ``workspace_client`` is the ``WorkspaceClient`` to read it with (default:
+    built from ``profile`` or the environment).
     """
     from alignment_mlflow.findings.aligned import load_spec_source
     from alignment_mlflow.gating import mlflow_io as io
@@ -124,14 +150,27 @@ def gate(
     with steps.step("spec"):
         version_ref, alias = _check_arguments(model_run, model_version, promote_alias)
         mappings = _mappings(metrics)
+        window_text = _check_endpoint(endpoint, window)
         source = load_spec_source(spec, profile=profile)
         checked = check_alignment(source.alignment, source.location, allow_blocked_alignment)
+        if endpoint is not None and not endpoint_metrics(source.spec):
+            raise InvalidInputError(
+                f"--endpoint {endpoint}: the spec has no serving latency target to judge on it; "
+                "give a success metric with measured_on: serving and a time target (< 100ms p99) "
+                "or deployment_requirements.real_time_latency"
+            )
 
     with steps.step("read"):
         uri = resolve_tracking_uri(tracking_uri)
         client = client or io.make_client(uri, registry_uri)
         subject = io.read_subject(client, uri, model_run=model_run, model_version=version_ref)
-        verdict = vd.judge(source.spec, subject.metrics, mappings)
+        measured, meas = None, None
+        if endpoint is not None:
+            from alignment_mlflow.gating.endpoint_io import read_measurement
+
+            meas = read_measurement(endpoint, window_text, profile=profile, client=workspace_client)
+            measured = judge_endpoint(source.spec, meas)
+        verdict = vd.judge(source.spec, subject.metrics, mappings, measured)
         if checked.blocks:
             verdict = replace(verdict, verdict="failed")
         versions = [subject.version] if subject.version is not None else []
@@ -176,6 +215,7 @@ def gate(
                     alignment=source.alignment,
                     align_id=align_id,
                     align_url=align_url,
+                    measured=meas.text() if meas is not None else "",
                 )
                 writes += done
                 notes += more

@@ -28,6 +28,7 @@ def record_gate(
     alignment: Mapping[str, Any],
     align_id: str,
     align_url: str | None,
+    measured: str = "",
 ) -> tuple[list[str], list[str]]:
     base = chain_io.base_url(uri)
     ref = subject.version_ref or f"runs:/{subject.run_id}"
@@ -58,7 +59,12 @@ def record_gate(
         if before and before != align_id:
             writes += chain_io.forget(client, uri, before, "models", version_ref)
         part = chain.version_section(
-            f"alignment run {align_id[:8]}", align_page, run_page, verdict, checked.recorded
+            f"alignment run {align_id[:8]}",
+            align_page,
+            run_page,
+            verdict,
+            checked.recorded,
+            measured,
         )
         writes += chain_io.describe_version(client, uri, v, part)
     return writes, notes

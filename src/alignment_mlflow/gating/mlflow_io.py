@@ -206,7 +206,18 @@ def write_version(
                 version.name, version.version, k, val
             ),
         )
-    return [f"{len(pending)} tags on {ref}"] if pending else []
+    done = [f"{len(pending)} tags on {ref}"] if pending else []
+    # A verdict judged without the endpoint must not sit beside an earlier endpoint measurement.
+    if vd.MEASURED_VERSION_TAG in existing and vd.MEASURED_VERSION_TAG not in wanted:
+        _call(
+            uri,
+            f"removing a stale measurement tag from {ref}",
+            lambda: _registry(client).delete_model_version_tag(
+                version.name, version.version, vd.MEASURED_VERSION_TAG
+            ),
+        )
+        done.append(f"removed stale {vd.MEASURED_VERSION_TAG} from {ref}")
+    return done
 
 
 def set_alias(client: MlflowClient, uri: str, version: Any, alias: str) -> list[str]:

@@ -36,8 +36,13 @@ class GateResult:
             return 0
         return 3
 
+    @property
+    def measurement(self) -> Any:
+        """The serving endpoint's measurement (gate --endpoint), else None."""
+        return next((m.measurement for m in self.verdict.metrics if m.measurement), None)
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "verdict": self.verdict.verdict,
             "run_id": self.run_id,
             "model_version": self.model_version,
@@ -46,6 +51,9 @@ class GateResult:
             "alias_set": self.alias_set,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
+        if self.measurement is not None:  # added keys only: the ones above are a contract
+            out["endpoint"] = self.measurement.to_json()
+        return out
 
     def _rows(self) -> list[tuple[str, str, str, str, str, str]]:
         return [
@@ -61,6 +69,8 @@ class GateResult:
             if note:
                 lines.append(f"  {'':<12} {'':<30} {note}")
         lines.append(f"verdict: {self.verdict.verdict}")
+        if self.measurement is not None:
+            lines.append(f"measured on: {self.measurement.text()}")
         lines.append(f"alignment: {self.alignment_status.replace('_', ' ')}")
         lines += [f"wrote {w}" for w in self.writes] or ["wrote nothing: already recorded"]
         lines += [f"note: {n}" for n in self.notes]
@@ -80,6 +90,8 @@ class GateResult:
         for status, slug, target, key, compared, note in self._rows():
             cells = [f"{_ICON[status]} {status}", slug, target, key, compared, note]
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        if self.measurement is not None:
+            out += ["", f"measured on: `{self.measurement.text()}`"]
         if self.alias_set:
             out += ["", "alias set on the version"]
         return "\n".join(out)

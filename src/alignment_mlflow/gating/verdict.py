@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from alignment_mlflow.errors import InvalidInputError
+from alignment_mlflow.gating.endpoint import Measurement
 from alignment_mlflow.gating.parsing import (
     TIME_UNITS,
     MetricKey,
@@ -42,6 +43,8 @@ EQ_ABS_TOL = Decimal("1e-12")
 
 VERDICT_TAG = "alignment.verdict"
 METRIC_TAG_PREFIX = "alignment.verdict."
+MEASURED_TAG_PREFIX = "alignment.measured."  # how an endpoint-measured metric was measured
+MEASURED_VERSION_TAG = "alignment_serving_measurement"
 SPEC_TAG = "alignment.spec_sha256"
 DIGEST_TAG = "alignment.verdict_digest"
 ALIGNMENT_RUN_TAG = "alignment.alignment_run_id"
@@ -79,15 +82,39 @@ class MetricResult:
     value: float | None = None  # as logged, in the logged unit
     compared: str = ""  # "85 ms < 100 ms"
     note: str = ""  # why not measured / how the value was found
+    # Measured on a serving endpoint (gate --endpoint): the export, the percentile and its
+    # (lower, upper] bounds in ms; None for a value a model run logged.
+    measurement: Measurement | None = None
+    percentile: str | None = None
+    bounds: tuple[float, float] | None = None
+
+    def measured_text(self) -> str:
+        """How the value was measured, one line (tags, the table); "" for a logged value."""
+        if self.measurement is None:
+            return ""
+        if self.bounds is None:
+            return f"{self.percentile} not measured; {self.measurement.text()}"
+        lo, hi = self.bounds
+        where = f"{hi:g} ms" if lo == hi else f"in ({lo:g}, {hi:g}] ms"
+        return f"{self.percentile} {where}; {self.measurement.text()}"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "metric": self.slug,
             "target": self.target,
             "metric_key": self.metric_key,
             "value": self.value,
             "status": self.status,
         }
+        if self.measurement is not None:  # only then: the keys above are a contract
+            lo, hi = self.bounds or (None, None)
+            out["measurement"] = {
+                **self.measurement.to_json(),
+                "percentile": self.percentile,
+                "lower_ms": lo,
+                "upper_ms": hi if hi is None or hi != float("inf") else None,
+            }
+        return out
 
 
 @dataclass(frozen=True)
@@ -99,10 +126,14 @@ class GateVerdict:
     def table(self) -> dict[str, Any]:
         """The verdict as an MLflow table (pandas ``orient="split"``, what the UI reads)."""
         cols = ["metric", "target", "priority", "measured_on", "metric_key", "value", "status"]
-        rows = [
+        rows: list[list[Any]] = [
             [m.slug, m.target, m.priority, m.measured_on, m.metric_key, m.value, m.status]
             for m in self.metrics
         ]
+        if any(m.measurement is not None for m in self.metrics):  # gate --endpoint only
+            cols.append("measured")
+            for row, m in zip(rows, self.metrics, strict=True):
+                row.append(m.measured_text() or None)
         return {"columns": cols, "data": rows}
 
     @property
@@ -115,8 +146,12 @@ class GateVerdict:
 def overall(results: tuple[MetricResult, ...]) -> Verdict:
     if any(r.status == "unmet" for r in results):
         return "failed"
+    # An endpoint asked for and not measured blocks whatever its priority: "not measured" must
+    # never read as "met" when the measurement was the point of the call.
     if any(
-        r.status == "not_measured" and r.priority == "High" and r.measured_on != "business"
+        r.status == "not_measured"
+        and (r.priority == "High" or r.measurement is not None)
+        and r.measured_on != "business"
         for r in results
     ):
         return "incomplete"
@@ -201,17 +236,27 @@ def judge(
     spec: AlignmentSpec,
     logged: Mapping[str, float],
     mappings: Mapping[str, MetricKey] | None = None,
+    measured: Mapping[str, MetricResult] | None = None,
 ) -> GateVerdict:
     """Judge ``logged`` (metric key -> latest value of the model) against ``spec``.
 
     A value comes from ``mappings`` (``--metric``: the key must exist), else ``mlflow_metric``,
     else a key equal to the slug; spec mappings that the run did not log are ``not_measured``.
+    ``measured`` holds results judged elsewhere (a serving endpoint's latency, ``gating.measured``)
+    by slug: they replace the run's value; a slug the spec's success metrics lack (the deployment
+    requirement) is appended.
     """
     mappings = dict(mappings or {})
+    measured = dict(measured or {})
     problems: list[str] = []
     by_slug = {m.slug: m for m in spec.success_metrics}
     for slug, mk in mappings.items():
-        if slug not in by_slug:
+        if slug in measured:
+            problems.append(
+                f"--metric {slug}={mk}: {slug!r} is measured on the serving endpoint (--endpoint); "
+                "drop one of them"
+            )
+        elif slug not in by_slug:
             close = difflib.get_close_matches(slug, list(by_slug), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             hint += "the spec's metrics are "
@@ -237,6 +282,9 @@ def judge(
             note = "business target: judged after a campaign, not on a model run"
             results.append(MetricResult(*_ids(m), "deferred", note=note))
             continue
+        if m.slug in measured:
+            results.append(measured.pop(m.slug))
+            continue
         candidates: list[tuple[MetricKey, str]] = []
         if m.slug in mappings:
             candidates.append((mappings[m.slug], "--metric"))
@@ -257,6 +305,7 @@ def judge(
         r = _judge_one(m, mk, float(logged[mk.key]), src, problems)
         if r is not None:
             results.append(r)
+    results += measured.values()  # measured requirements that are not success metrics
     if not problems and not any(r.status in ("met", "unmet") for r in results):
         keys = ", ".join(sorted(logged)[:20]) or "none"
         problems.append(
@@ -280,6 +329,8 @@ def run_tags(
     tags = {VERDICT_TAG: v.verdict, SPEC_TAG: v.spec_sha256}
     for m in v.metrics:
         tags[f"{METRIC_TAG_PREFIX}{m.slug}"] = m.status
+        if m.measurement is not None:
+            tags[f"{MEASURED_TAG_PREFIX}{m.slug}"] = m.measured_text()
     if alignment_run_id:
         tags[ALIGNMENT_RUN_TAG] = alignment_run_id
     if alignment_run_url:
@@ -293,7 +344,9 @@ def stale_run_tags(existing: Mapping[str, str], wanted: Mapping[str, str]) -> li
     return sorted(
         k
         for k in existing
-        if k.startswith(METRIC_TAG_PREFIX) and k not in wanted and k != DIGEST_TAG
+        if k.startswith((METRIC_TAG_PREFIX, MEASURED_TAG_PREFIX))
+        and k not in wanted
+        and k != DIGEST_TAG
     )
 
 
@@ -302,6 +355,9 @@ def version_tags(v: GateVerdict, *, alignment_run_id: str | None = None) -> dict
     tags = {"alignment_verdict": v.verdict, "alignment_spec_sha256": v.spec_sha256}
     if alignment_run_id:
         tags["alignment_run_id"] = alignment_run_id
+    measured = next((m.measurement for m in v.metrics if m.measurement is not None), None)
+    if measured is not None:
+        tags[MEASURED_VERSION_TAG] = measured.text()[:250]
     return tags
 
 

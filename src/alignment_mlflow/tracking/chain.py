@@ -114,18 +114,25 @@ def splice(description: str, part: str, heading: str = SECTION) -> str:
 
 
 def version_section(
-    alignment_label: str, alignment_url: str, gate_run_url: str, verdict: str, status: str
+    alignment_label: str,
+    alignment_url: str,
+    gate_run_url: str,
+    verdict: str,
+    status: str,
+    measured: str = "",
 ) -> str:
-    """A model version's links back: its alignment run and the run its gate judged."""
-    return "\n".join(
-        [
-            VERSION_SECTION,
-            "",
-            f"- Gate verdict: **{md(verdict)}** (alignment {md(status.replace('_', ' '))})",
-            f"- Alignment run: {_link(alignment_label, alignment_url)}",
-            f"- Gated run: {_link('model run', gate_run_url)}",
-        ]
-    )
+    """A model version's links back: its alignment run and the run its gate judged (and, for
+    gate --endpoint, the serving endpoint measurement the verdict rests on)."""
+    lines = [
+        VERSION_SECTION,
+        "",
+        f"- Gate verdict: **{md(verdict)}** (alignment {md(status.replace('_', ' '))})",
+        f"- Alignment run: {_link(alignment_label, alignment_url)}",
+        f"- Gated run: {_link('model run', gate_run_url)}",
+    ]
+    if measured:
+        lines.append(f"- Measured on: {md(measured)}")
+    return "\n".join(lines)
 
 
 def entry(ref: str, label: str, url: str, verdict: str) -> dict[str, Any]:
