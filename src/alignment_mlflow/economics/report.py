@@ -295,9 +295,11 @@ def summary_lines(e: Economics) -> list[str]:
             f"{sum(t.holdout for t in e.tiers):,} customers get no action; cost and expected "
             "saves count the treated"
         )
+        drew = {t.tier: t.holdout for t in e.tiers}
         lines += [
-            f"  {s.tier}: needs ~{s.needed_per_arm:,} per arm, holds out {s.holdout:,} of "
-            f"{s.customers:,}: " + ("detectable" if s.detectable else "NOT detectable")
+            f"  {s.tier}: needs ~{s.needed_per_arm:,} per arm; planned {s.holdout:,} of "
+            f"{s.customers:,} held out, drew {drew.get(s.tier, 0):,}: "
+            + ("detectable" if s.detectable else "NOT detectable")
             for s in e.holdout.sizing
             if s.customers and s.needed_per_arm is not None
         ]
