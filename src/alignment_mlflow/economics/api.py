@@ -9,6 +9,8 @@ marks it FAILED.
 
 from __future__ import annotations
 
+import importlib
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -99,6 +101,27 @@ def _spec_source(spec: SpecSource, profile: str | None) -> tuple[AlignmentSpec, 
     return src.spec, src.alignment
 
 
+def _prefetch_mlflow(uri: str) -> threading.Thread:
+    """Import what logging the run will import, in a thread: a failure is left for the real
+    import to report. Started once the engine's own imports are done, and joined before the
+    main thread imports anything else, so the two never import at once (no import-lock
+    deadlock between them)."""
+    names = ["mlflow", "mlflow.tracking", "mlflow.entities", "mlflow.exceptions"]
+    if uri.startswith("sqlite:"):
+        names.append("mlflow.store.tracking.sqlalchemy_store")
+
+    def load() -> None:
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the real import reports it
+                return
+
+    thread = threading.Thread(target=load, name="alignment-mlflow-prefetch", daemon=True)
+    thread.start()
+    return thread
+
+
 def _draw(
     project: str, campaign: str, requested: float | str, table: Any, tally: Any
 ) -> holdouts.Holdout:
@@ -167,7 +190,15 @@ def plan(
             scores, spark=spark, assignments_table=assignments_table, id_column=id_column,
             score_column=score_column, group_columns=groups,
         )  # fmt: skip
-        tally, top_k = engine.tally(table)
+        # MLflow's import takes seconds; on the Arrow engine it runs beside the scan. Only
+        # imports (nothing is written, so bad scores still leave nothing behind), joined before
+        # anything else is imported.
+        prefetch = _prefetch_mlflow(uri) if engine.name == "arrow" and not dry_run else None
+        try:
+            tally, top_k = engine.tally(table)
+        finally:
+            if prefetch is not None:
+                prefetch.join()
         drawn = None
         if requested is not None and campaign is not None:
             drawn = _draw(aspec.project_slug, campaign, requested, table, tally)
