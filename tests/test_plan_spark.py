@@ -242,3 +242,137 @@ def test_delta_statements_are_accepted_by_sparks_parser(spark: Any) -> None:
     )
     with pytest.raises(ValueError, match="not a run id"):
         spark_engine.unchanged_sql(name, "p", "x' OR '1'='1")
+
+
+# --------------------------------------------------------------------------- the holdout
+
+
+def _holdout(
+    spark: Any, path: Path, fraction: float | str, groups: list[str] = ()
+) -> tuple[Any, Any]:  # type: ignore[assignment]
+    """The same plan with a holdout on both engines: (Arrow economics, Spark economics)."""
+    from alignment_mlflow.economics import arrow_arms
+    from alignment_mlflow.economics import holdout as holdouts
+    from alignment_mlflow.outcomes import arms
+
+    key = arms.campaign_key("p", "c")
+    src = arrow_engine.open_scores(str(path))
+    out = []
+    for engine in ("arrow", "spark"):
+        if engine == "arrow":
+            tally, _ = arrow_engine.tally(src, TABLE, id_column="customer_id",
+                                          score_column="churn_score", group_columns=groups)  # fmt: skip
+        else:
+            df = spark.read.parquet(str(path))
+            tally, _ = spark_engine.tally(
+                df, TABLE, score_column="churn_score", group_columns=groups
+            )
+        h = (
+            holdouts.fixed("c", key, fraction, TABLE)
+            if isinstance(fraction, float)
+            else holdouts.auto("c", key, TABLE, tally.counts, tally.score_sums)
+        )
+        if engine == "arrow":
+            top = arrow_arms.tally_held_out(src, TABLE, tally, h, id_column="customer_id",
+                                            score_column="churn_score", group_columns=groups)  # fmt: skip
+        else:
+            top = spark_engine.tally_held_out(df, TABLE, tally, h, id_column="customer_id",
+                                              score_column="churn_score", group_columns=groups)  # fmt: skip
+        out.append(core.economics(SPEC, TABLE, tally, top, h))
+    return out[0], out[1]
+
+
+def test_both_engines_hold_out_the_same_customers_and_count_them_alike(
+    spark: Any, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(11)
+    scores = list(rng.random(4000)) + EDGES
+    groups = [("a", "b", "c")[i % 3] for i in range(len(scores))]
+    path = write_scores(tmp_path / "s.parquet", scores, groups)
+    for fraction in (0.0, 0.3, "auto"):
+        a, s = _holdout(spark, path, fraction, ["segment"])
+        assert_same(a, s)
+        assert [t.holdout for t in a.tiers] == [t.holdout for t in s.tiers]
+        assert [t.holdout_fraction for t in a.tiers] == [t.holdout_fraction for t in s.tiers]
+        if fraction == 0.3:
+            assert all(t.holdout > 0 for t in a.tiers)
+
+
+@pytest.mark.parametrize("id_type", ["bigint", "int", "string"])
+def test_the_assignments_arm_is_the_same_row_for_row(
+    spark: Any, tmp_path: Path, id_type: str
+) -> None:
+    from datetime import datetime, timezone
+
+    from alignment_mlflow.economics import assignments
+    from alignment_mlflow.economics import holdout as holdouts
+    from alignment_mlflow.outcomes import arms
+
+    n = 3000
+    ids = [f"c-{i}" for i in range(n)] if id_type == "string" else list(range(-500, n - 500))
+    arrow_id = {"bigint": pa.int64(), "int": pa.int32(), "string": pa.string()}[id_type]
+    path = tmp_path / "s.parquet"
+    pq.write_table(pa.table({"customer_id": pa.array(ids, arrow_id),
+                             "churn_score": np.linspace(0, 1, n)}), path)  # fmt: skip
+    h = holdouts.Holdout("c", arms.campaign_key("p", "c"), None, (0.05, 0.5, 0.25))
+    constants = {"project": "p", "currency": "USD", "spec_sha256": "abc", "plan_run_id": "r1",
+                 "scored_at": datetime(2026, 1, 1, tzinfo=timezone.utc), "campaign": "c"}  # fmt: skip
+    frame = spark_engine.assignments_frame(spark.read.parquet(str(path)), TABLE,
+                                           id_column="customer_id", score_column="churn_score",
+                                           constants=constants, holdout=h)  # fmt: skip
+    assert frame.columns == [c.name for c in ASSIGNMENT_COLUMNS]
+    src = arrow_engine.open_scores(str(path))
+    reader = arrow_engine.assignment_batches(src, TABLE, id_column="customer_id", score_column="churn_score",
+                                             constants=constants, schema=assignments.arrow_schema(arrow_id),
+                                             holdout=h)  # fmt: skip
+    arrow_rows = {r["customer_id"]: r for r in reader.read_all().to_pylist()}
+    got = frame.collect()
+    assert len(got) == n
+    keep = ("tier", "arm", "intervention", "cost", "holdout_fraction", "campaign")
+    for r in got:
+        assert {c: r[c] for c in keep} == {c: arrow_rows[r["customer_id"]][c] for c in keep}
+    assert {r["arm"] for r in got} == {"treated", "holdout"}
+
+
+def test_a_spark_assignments_table_from_before_the_holdout_gains_its_columns(
+    spark: Any, tmp_path: Path
+) -> None:
+    """ALTER TABLE ADD COLUMNS for the three nullable columns; the other project's rows read
+    null, ours carry the arms."""
+    from datetime import datetime, timezone
+
+    from _spark_paths import fresh_schema
+    from alignment_mlflow.economics import holdout as holdouts
+    from alignment_mlflow.outcomes import arms
+    from alignment_mlflow.tables.names import parse_table_name as parse_name
+
+    name = parse_name(f"{fresh_schema(spark, 'holdout')}.churn_assignments")
+    old = [c for c in ASSIGNMENT_COLUMNS if not c.nullable]
+    kinds = {
+        "string": "STRING",
+        "int": "INT",
+        "double": "DOUBLE",
+        "timestamp": "TIMESTAMP",
+        "id": "BIGINT",
+    }
+    cols = ", ".join(f"`{c.name}` {kinds[c.type]} NOT NULL" for c in old)
+    spark.sql(f"CREATE TABLE {name.quoted} ({cols}) USING DELTA PARTITIONED BY (`project`)")
+    spark.sql(f"INSERT INTO {name.quoted} VALUES ('other', 1, 0.5, 'Medium', 2, 'x', 10.0, 'USD', "
+              "'abc', 'r0', TIMESTAMP'2026-01-01 00:00:00')")  # fmt: skip
+    path = write_scores(tmp_path / "s.parquet", list(np.linspace(0, 1, 500)))
+    df = spark.read.parquet(str(path))
+    h = holdouts.fixed("c", arms.campaign_key("p", "c"), 0.2, TABLE)
+    constants = {"project": "p", "currency": "USD", "spec_sha256": "abc", "plan_run_id": "r1",
+                 "scored_at": datetime(2026, 1, 1, tzinfo=timezone.utc), "campaign": "c"}  # fmt: skip
+    frame = spark_engine.assignments_frame(df, TABLE, id_column="customer_id",
+                                           score_column="churn_score", constants=constants, holdout=h)  # fmt: skip
+    _, changed = spark_engine.write_assignments(spark, name, frame, rows=500, project="p",
+                                                      run_id="r1", commit_metadata={"plan_run_id": "r1"})  # fmt: skip
+    assert changed
+    table = spark.table(name.quoted)
+    assert table.columns == [c.name for c in ASSIGNMENT_COLUMNS]
+    other = table.where("project = 'other'").collect()
+    assert [(r["campaign"], r["arm"], r["holdout_fraction"]) for r in other] == [(None, None, None)]
+    arms_seen = {r["arm"] for r in table.where("project = 'p'").select("arm").collect()}
+    assert arms_seen == {"treated", "holdout"}
+    spark.sql(f"DROP TABLE {name.quoted}")

@@ -26,6 +26,8 @@ EXAMPLE = """Examples:
       --spec demo-output/findings/<aligned>_findings.yaml --group-column segment
   alignment-mlflow plan --scores main.churn.churn_scores --spec SPEC \\
       --assignments-table main.churn.churn_assignments      # on Databricks (Spark)
+  alignment-mlflow plan --scores SCORES --spec SPEC --assignments-table PATH \\
+      --holdout auto --campaign 2026-12                       # with a control group
 """
 
 
@@ -58,6 +60,18 @@ EXAMPLE = """Examples:
     help="Write one row per customer to this Delta table (path: delta-rs; name: Spark), "
     "replacing the project's previous rows.",
 )
+@click.option(
+    "--holdout",
+    metavar="FRACTION|auto",
+    help="Hold out this share of every tier (no action, no cost) as the campaign's control "
+    "group, or 'auto': per tier the share that detects its claimed effect. Needs --campaign.",
+)
+@click.option(
+    "--campaign",
+    metavar="ID",
+    help="Campaign id (e.g. 2026-12): the held-out customers are a keyed hash of project, "
+    "campaign and customer id; written in the assignments.",
+)
 @click.option("--tracking-uri", metavar="URI", help="MLflow tracking URI [default: as for run].")
 @click.option(
     "--experiment",
@@ -79,6 +93,8 @@ def plan(
     score_column: str,
     group_columns: tuple[str, ...],
     assignments_table: str | None,
+    holdout: str | None,
+    campaign: str | None,
     tracking_uri: str | None,
     experiment: str | None,
     dry_run: bool,
@@ -114,6 +130,8 @@ def plan(
             dry_run=dry_run,
             profile=profile,
             progress=progress,
+            holdout=holdout,
+            campaign=campaign,
         )
     if as_json:
         echo(json.dumps(result.to_json()))

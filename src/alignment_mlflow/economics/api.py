@@ -9,6 +9,8 @@ marks it FAILED.
 
 from __future__ import annotations
 
+import importlib
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from alignment_mlflow._version import __version__
 from alignment_mlflow.bands.table import band_table
+from alignment_mlflow.economics import holdout as holdouts
 from alignment_mlflow.economics import report
 from alignment_mlflow.economics.core import Economics, economics, fingerprint
 from alignment_mlflow.economics.engines import open_engine
@@ -98,6 +101,39 @@ def _spec_source(spec: SpecSource, profile: str | None) -> tuple[AlignmentSpec, 
     return src.spec, src.alignment
 
 
+def _prefetch_mlflow(uri: str) -> threading.Thread:
+    """Import what logging the run will import, in a thread: a failure is left for the real
+    import to report. Started once the engine's own imports are done, and joined before the
+    main thread imports anything else, so the two never import at once (no import-lock
+    deadlock between them)."""
+    names = ["mlflow", "mlflow.tracking", "mlflow.entities", "mlflow.exceptions"]
+    if uri.startswith("sqlite:"):
+        names.append("mlflow.store.tracking.sqlalchemy_store")
+
+    def load() -> None:
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the real import reports it
+                return
+
+    thread = threading.Thread(target=load, name="alignment-mlflow-prefetch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _draw(
+    project: str, campaign: str, requested: float | str, table: Any, tally: Any
+) -> holdouts.Holdout:
+    """The holdout: its key from (project slug, campaign), its fractions fixed or sized."""
+    from alignment_mlflow.outcomes.arms import campaign_key
+
+    key = campaign_key(project, campaign)
+    if isinstance(requested, float):
+        return holdouts.fixed(campaign, key, requested, table)
+    return holdouts.auto(campaign, key, table, tally.counts, tally.score_sums)
+
+
 def plan(
     scores: Scores,
     spec: SpecSource,
@@ -112,12 +148,17 @@ def plan(
     spark: SparkSession | None = None,
     profile: str | None = None,
     progress: Progress | None = None,
+    holdout: str | float | None = None,
+    campaign: str | None = None,
 ) -> PlanResult:
     """Plan the spec's interventions on ``scores``: a Parquet file or folder, a Delta path, a
     ``catalog.schema.table`` name (Spark), a ``pyarrow.Table`` or a Spark DataFrame. ``spec`` is
-    a spec file, an aligned findings file, a dict or an :class:`AlignmentSpec`."""
+    a spec file, an aligned findings file, a dict or an :class:`AlignmentSpec`. ``holdout`` (a
+    fraction in [0, 1) or ``"auto"``, with a ``campaign`` id) holds out that share of every
+    tier: no action, no cost, its arm in the assignments (``economics/holdout.py``)."""
     steps = Steps(progress)
     groups = list(dict.fromkeys(group_columns))
+    requested = holdouts.parse(holdout, campaign)
     with steps.step("validate spec") as s:
         aspec, alignment = _spec_source(spec, profile)
         table = band_table(aspec)
@@ -149,9 +190,24 @@ def plan(
             scores, spark=spark, assignments_table=assignments_table, id_column=id_column,
             score_column=score_column, group_columns=groups,
         )  # fmt: skip
-        tally, top_k = engine.tally(table)
-        result = economics(aspec, table, tally, top_k)
+        # MLflow's import takes seconds; on the Arrow engine it runs beside the scan. Only
+        # imports (nothing is written, so bad scores still leave nothing behind), joined before
+        # anything else is imported.
+        prefetch = _prefetch_mlflow(uri) if engine.name == "arrow" and not dry_run else None
+        try:
+            tally, top_k = engine.tally(table)
+        finally:
+            if prefetch is not None:
+                prefetch.join()
+        drawn = None
+        if requested is not None and campaign is not None:
+            drawn = _draw(aspec.project_slug, campaign, requested, table, tally)
+            top_k = engine.tally_held_out(table, tally, drawn)
+        result = economics(aspec, table, tally, top_k, drawn)
         s.detail = f"{result.rows:,} customers, {engine.label}"
+        if drawn is not None:
+            held = sum(t.holdout for t in result.tiers)
+            s.detail += f", {held:,} held out ({drawn.mode}) for campaign {campaign}"
     if assignments_table is not None and engine.name == "arrow":
         with steps.step("check assignments table"):
             engine.check_target(str(assignments_table), aspec)
@@ -165,6 +221,11 @@ def plan(
     from alignment_mlflow.tracking.runs import RunRef, fail_run, make_client
 
     project = aspec.project_slug
+    # The holdout and campaign are part of the plan's inputs only when given, so a plan without
+    # them keeps the fingerprint (and reuses the run) it had before they existed.
+    drawn_inputs = {} if campaign is None else {"campaign": campaign}
+    if drawn is not None:
+        drawn_inputs["holdout"] = drawn.mode
     fp = fingerprint(
         {
             "spec": aspec.sha256,
@@ -174,6 +235,7 @@ def plan(
             "groups": ",".join(groups),
             "version": __version__,
         }
+        | drawn_inputs
     )
     with steps.step("log run") as s:
         client = make_client(uri)
@@ -203,7 +265,8 @@ def plan(
                     group_columns=groups,
                     package_version=__version__,
                     scores_version=engine.scores_version,
-                ),
+                )
+                | drawn_inputs,
                 metrics=report.metrics(result),
                 tags=report.tags(result, fingerprint=fp, project=project, spec_sha256=aspec.sha256),
                 tables=report.tables(result),
@@ -224,6 +287,7 @@ def plan(
                     "spec_sha256": aspec.sha256,
                     "plan_run_id": ref.run_id,
                     "scored_at": scored_at,
+                    "campaign": campaign,
                 }
                 meta = {
                     "plan_run_id": ref.run_id,
@@ -232,7 +296,7 @@ def plan(
                     "project_name": aspec.business_context.project_name,
                 }
                 written, version, changed = engine.write(
-                    table, str(assignments_table), constants, result.rows, meta
+                    table, str(assignments_table), constants, result.rows, meta, drawn
                 )
                 s.detail = f"{written} version {version}" + ("" if changed else " (unchanged)")
         from alignment_mlflow.economics.links import chain_tags

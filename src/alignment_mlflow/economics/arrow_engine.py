@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from alignment_mlflow.bands.arrays import _index, band_index
 from alignment_mlflow.bands.table import BandTable, band_masks
+from alignment_mlflow.economics.arrow_arms import held_out
 from alignment_mlflow.economics.core import (
     SAMPLE_IDS,
     ScoresError,
@@ -27,8 +28,10 @@ from alignment_mlflow.economics.core import (
     Validation,
     check_columns,
 )
+from alignment_mlflow.economics.holdout import HELD_OUT, HOLDOUT_INTERVENTION, TREATED, Holdout
 from alignment_mlflow.economics.scores import ArrowScores as ArrowScores
 from alignment_mlflow.economics.scores import open_scores as open_scores
+from alignment_mlflow.economics.scores import score_array as _scores
 
 BATCH_ROWS = 1 << 20
 
@@ -36,16 +39,6 @@ BATCH_ROWS = 1 << 20
 def _sample(ids: pa.Array, mask: np.ndarray) -> list[Any]:
     picked: list[Any] = pc.filter(ids, pa.array(mask)).slice(0, SAMPLE_IDS).to_pylist()
     return picked
-
-
-def _scores(batch: pa.RecordBatch, score_column: str) -> pa.Array:
-    s = batch.column(score_column)
-    if pa.types.is_floating(s.type) or pa.types.is_integer(s.type) or pa.types.is_decimal(s.type):
-        return s if s.type == pa.float64() else s.cast(pa.float64())
-    raise ScoresError(
-        f"score column {score_column!r} has type {s.type}; expected numbers (churn probabilities "
-        "in [0, 1]); pass the right --score-column"
-    )
 
 
 def _check_batch(
@@ -277,12 +270,20 @@ def assignment_batches(
     score_column: str,
     constants: dict[str, Any],
     schema: pa.Schema,
+    holdout: Holdout | None = None,
 ) -> pa.RecordBatchReader:
-    """The assignments, one row per customer, as a stream (scores already validated)."""
+    """The assignments, one row per customer, as a stream (scores already validated). Without
+    a ``holdout`` everyone is treated (``arm``, ``holdout_fraction`` are constants); with one, a
+    held-out row's action is :data:`HOLDOUT_INTERVENTION` at no cost."""
+    constants = {"campaign": None, **constants}
+    if holdout is None:
+        constants = {"arm": TREATED, "holdout_fraction": 0.0, **constants}
     tiers = pa.array([b.tier for b in table.bands])
     ranks = np.array([b.rank for b in table.bands], dtype=np.int32)
-    actions = pa.array([b.intervention for b in table.bands])
-    costs = np.array([b.cost for b in table.bands])
+    actions = pa.array([*(b.intervention for b in table.bands), HOLDOUT_INTERVENTION])
+    costs = np.array([*(b.cost for b in table.bands), 0.0])
+    arm_names = pa.array([TREATED, HELD_OUT])
+    fractions = np.array(holdout.fractions if holdout else [0.0] * len(table), dtype=np.float64)
     # Repeated strings go out dictionary-encoded (stored as plain strings): building and writing
     # them costs a byte per row instead of their length. The partition column stays plain, as
     # delta-rs needs.
@@ -302,7 +303,9 @@ def assignment_batches(
     def constant(name: str, type_: pa.DataType, n: int) -> pa.Array:
         have = cached.get(name)
         if have is None or len(have) < n:
-            if type_ == dict_type:
+            if constants[name] is None:
+                have = pa.nulls(max(n, BATCH_ROWS), type_)
+            elif type_ == dict_type:
                 zeros = pa.array(np.zeros(max(n, BATCH_ROWS), np.int8))
                 have = pa.DictionaryArray.from_arrays(zeros, pa.array([constants[name]]))
             else:
@@ -316,13 +319,23 @@ def assignment_batches(
             vals = _scores(batch, score_column).to_numpy(zero_copy_only=False)
             idx = band_index(table, vals)
             codes = pa.array(idx.view(np.int8))
+            action = idx
             cols: dict[str, Any] = {
                 "churn_score": pa.array(vals),
                 "tier": pa.DictionaryArray.from_arrays(codes, tiers),
                 "tier_rank": pa.array(ranks[idx]),
-                "intervention": pa.DictionaryArray.from_arrays(codes, actions),
-                "cost": pa.array(costs[idx]),
             }
+            if holdout is not None:
+                held = held_out(batch.column(id_column), idx, holdout)
+                action = np.where(held, np.uint8(len(table)), idx)
+                cols["arm"] = pa.DictionaryArray.from_arrays(
+                    pa.array(held.view(np.int8)), arm_names
+                )
+                cols["holdout_fraction"] = pa.array(fractions[idx])
+            cols["intervention"] = pa.DictionaryArray.from_arrays(
+                pa.array(action.view(np.int8)), actions
+            )
+            cols["cost"] = pa.array(costs[action])
             arrays = [
                 cols[f.name] if f.name in cols else constant(f.name, f.type, n)
                 for f in stream_schema

@@ -59,6 +59,9 @@ _DICTIONARY = (
     "intervention",
     "cost",
     "currency",
+    "campaign",
+    "arm",
+    "holdout_fraction",
     "spec_sha256",
     "plan_run_id",
     "scored_at",
@@ -128,11 +131,15 @@ def check_target(
     partitions = list(table.metadata().partition_columns)
     want = dict(_columns(Schema.from_arrow(arrow_schema(id_type))))
     have = dict(_columns(table.schema()))
+    # A table an older version wrote lacks the later nullable columns (the holdout's): the
+    # write adds them in its own commit (a schema change of our own table; its other rows read
+    # null), so they are not a problem.
+    later = {c.name for c in ASSIGNMENT_COLUMNS if c.nullable}
     problems = [
         f"{name} is {json.loads(have[name]) if name in have else 'missing'} there, "
         f"{json.loads(want[name]) if name in want else 'not one of ours'} here"
         for name in dict.fromkeys([*want, *have])
-        if have.get(name) != want.get(name)
+        if have.get(name) != want.get(name) and not (name not in have and name in later)
     ]
     if partitions != [PARTITION]:
         problems.append(f"it is partitioned by {partitions or 'nothing'}, not [{PARTITION!r}]")
@@ -402,5 +409,6 @@ def _write_deltalake(
             batches,
             mode="overwrite",
             predicate=f"{PARTITION} = {sql_string(project)}",
+            schema_mode="merge",  # a table written before the holdout's columns gains them
             commit_properties=props,
         )

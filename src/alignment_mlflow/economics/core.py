@@ -23,100 +23,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from alignment_mlflow.bands.table import BandTable
-from alignment_mlflow.errors import InvalidInputError
+from alignment_mlflow.economics.validation import NULL_LABEL as NULL_LABEL
+from alignment_mlflow.economics.validation import SAMPLE_IDS as SAMPLE_IDS
+from alignment_mlflow.economics.validation import Issue as Issue
+from alignment_mlflow.economics.validation import ScoresError as ScoresError
+from alignment_mlflow.economics.validation import Validation as Validation
+from alignment_mlflow.economics.validation import check_columns as check_columns
 from alignment_mlflow.spec.model import Threshold
 
 if TYPE_CHECKING:
+    from alignment_mlflow.economics.holdout import Holdout
     from alignment_mlflow.spec.model import AlignmentSpec, Money, SuccessMetric
 
-SAMPLE_IDS = 5
-NULL_LABEL = "(null)"
 #: Distinct labels a fairness group column may have. Groups are segments (region, age band,
 #: plan type); every label is logged to MLflow with its counts, so an id-like column would log
 #: every customer id and make the parity figure meaningless.
 MAX_GROUP_LABELS = 1_000
-
-
-class ScoresError(InvalidInputError):
-    """Raised when the scores cannot be planned on: a missing column, duplicate ids, null, NaN or
-    out-of-range scores, or no rows at all. Raised before anything is written."""
-
-
-# --------------------------------------------------------------------------- validation
-
-
-@dataclass
-class Issue:
-    column: str
-    problem: str
-    count: int = 0
-    sample: list[str] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        ids = f" (first ids: {', '.join(self.sample)})" if self.sample else ""
-        return f"column {self.column!r}: {self.count:,} {self.problem}{ids}"
-
-
-@dataclass
-class Validation:
-    """Problems found in the scores, merged across batches and partitions; the first few ids of
-    each are kept so a user can look the rows up."""
-
-    source: str
-    issues: dict[tuple[str, str], Issue] = field(default_factory=dict)
-
-    def add(self, column: str, problem: str, count: int, ids: Sequence[object] = ()) -> None:
-        if count <= 0:
-            return
-        issue = self.issues.setdefault((column, problem), Issue(column, problem))
-        issue.count += int(count)
-        room = SAMPLE_IDS - len(issue.sample)
-        issue.sample.extend(str(i) for i in list(ids)[:room])
-
-    def missing(self, column: str, role: str, available: Sequence[str]) -> None:
-        shown = ", ".join(available[:20]) + (", ..." if len(available) > 20 else "")
-        self.issues[(column, "missing")] = Issue(
-            column, f"missing: no {role} column {column!r} (columns: {shown})"
-        )
-
-    def empty(self) -> None:
-        self.issues[("", "empty")] = Issue("", "empty: the scores have no rows; score first")
-
-    def raise_if_any(self) -> None:
-        if not self.issues:
-            return
-        lines = [f"scores {self.source} cannot be planned on; nothing was written:"]
-        for issue in self.issues.values():
-            if issue.problem.startswith("missing"):
-                lines.append(f"  - {issue.problem}; pass the right --id-column/--score-column")
-            elif issue.problem.startswith(("empty", "--group-column")):
-                lines.append(f"  - {issue.problem}")
-            else:
-                lines.append(f"  - {issue}")
-        raise ScoresError("\n".join(lines))
-
-
-def check_columns(
-    validation: Validation,
-    available: Sequence[str],
-    *,
-    id_column: str,
-    score_column: str,
-    group_columns: Sequence[str],
-) -> None:
-    roles = [(id_column, "id"), (score_column, "score"), *((g, "group") for g in group_columns)]
-    for column, role in roles:
-        if column not in available:
-            validation.missing(column, role, list(available))
-    for g in group_columns:
-        if g in (id_column, score_column):
-            role = "id" if g == id_column else "score"
-            validation.issues[(g, "group")] = Issue(
-                g,
-                f"--group-column {g!r} is the {role} column: a fairness group is a segment "
-                "with few values (region, age band), never one label per customer",
-            )
-    validation.raise_if_any()
 
 
 # --------------------------------------------------------------------------- tallies
@@ -136,6 +58,10 @@ class Tally:
     counts: list[int]
     score_sums: list[float]
     groups: dict[str, dict[str, GroupTally]] = field(default_factory=dict)
+    # Per band, the customers held out of the campaign (plan --holdout) and their score sum:
+    # they get no action, so they cost nothing and save nothing. Empty without a holdout.
+    held_out: list[int] = field(default_factory=list)
+    held_out_sums: list[float] = field(default_factory=list)
 
     @classmethod
     def empty(cls, table: BandTable, group_columns: Sequence[str] = ()) -> Tally:
@@ -149,6 +75,12 @@ class Tally:
     def add_band(self, i: int, count: int, score_sum: float) -> None:
         self.counts[i] += int(count)
         self.score_sums[i] += float(score_sum)
+
+    def add_held_out(self, i: int, count: int, score_sum: float) -> None:
+        if not self.held_out:
+            self.held_out, self.held_out_sums = [0] * len(self.counts), [0.0] * len(self.counts)
+        self.held_out[i] += int(count)
+        self.held_out_sums[i] += float(score_sum)
 
     def add_group(self, column: str, label: object, customers: int, paid: int) -> None:
         key = NULL_LABEL if label is None else str(label)
@@ -180,6 +112,12 @@ class TierLine:
     retention: float
     expected_saves: float
     paid: bool
+    holdout: int = 0  # of ``customers``, held out: no action, no cost, no expected save
+    holdout_fraction: float = 0.0  # the planned held-out share of the tier
+
+    @property
+    def treated(self) -> int:
+        return self.customers - self.holdout
 
 
 @dataclass(frozen=True)
@@ -236,6 +174,12 @@ class Economics:
     parity_target: ParityTarget | None
     parity_met: bool | None
     notes: tuple[str, ...] = ()
+    holdout: Holdout | None = None
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the plan cannot deliver as drawn (a claim its holdout cannot detect)."""
+        return () if self.holdout is None else self.holdout.warnings
 
     @property
     def demographic_parity_ratio(self) -> float | None:
@@ -261,11 +205,16 @@ def parity_target(metrics: Sequence[SuccessMetric]) -> ParityTarget | None:
     return ParityTarget(m.metric, m.slug, m.target.text, m.target)
 
 
-def tier_lines(table: BandTable, tally: Tally) -> tuple[TierLine, ...]:
+def tier_lines(
+    table: BandTable, tally: Tally, fractions: Sequence[float] = ()
+) -> tuple[TierLine, ...]:
+    """Cost and expected saves count the treated only: a held-out customer gets no action."""
     rows = tally.rows
     lines = []
     for i, b in enumerate(table.bands):
         n = tally.counts[i]
+        held = tally.held_out[i] if tally.held_out else 0
+        held_sum = tally.held_out_sums[i] if tally.held_out else 0.0
         lines.append(
             TierLine(
                 tier=b.tier,
@@ -275,10 +224,12 @@ def tier_lines(table: BandTable, tally: Tally) -> tuple[TierLine, ...]:
                 share=n / rows if rows else 0.0,
                 mean_score=tally.score_sums[i] / n if n else None,
                 cost_per_customer=b.cost,
-                cost=n * b.cost,
+                cost=(n - held) * b.cost,
                 retention=b.retention,
-                expected_saves=tally.score_sums[i] * b.retention,
+                expected_saves=(tally.score_sums[i] - held_sum) * b.retention,
                 paid=b.paid,
+                holdout=held,
+                holdout_fraction=float(fractions[i]) if fractions else 0.0,
             )
         )
     return tuple(lines)
@@ -289,7 +240,8 @@ TopK = Callable[[int, int], tuple[float, float]]
 
 
 def allocate(table: BandTable, lines: Sequence[TierLine], budget: float, top_k: TopK) -> Allocation:
-    """Fund tiers highest risk first, in full while they fit, then the next one's top scores."""
+    """Fund tiers highest risk first, in full while they fit, then the next one's top scores
+    (treated customers only: ``top_k`` of an engine with a holdout skips the held out)."""
     remaining = budget
     full: list[str] = []
     cost = saves = 0.0
@@ -306,11 +258,11 @@ def allocate(table: BandTable, lines: Sequence[TierLine], budget: float, top_k: 
             remaining -= line.cost
             cost += line.cost
             saves += line.expected_saves
-            customers += line.customers
+            customers += line.treated
             last_full = i
             continue
         partial = line.tier
-        k = min(line.customers, math.floor(remaining / line.cost_per_customer + 1e-9))
+        k = min(line.treated, math.floor(remaining / line.cost_per_customer + 1e-9))
         if k > 0:
             cutoff, top_sum = top_k(i, k)
             cost += k * line.cost_per_customer
@@ -318,7 +270,7 @@ def allocate(table: BandTable, lines: Sequence[TierLine], budget: float, top_k: 
             customers += k
         break
     if cutoff is None and last_full is not None:
-        cutoff = top_k(last_full, lines[last_full].customers)[0]  # that tier's lowest score
+        cutoff = top_k(last_full, lines[last_full].treated)[0]  # that tier's lowest score
     return Allocation(tuple(full), partial, k, customers, cost, saves, cutoff)
 
 
@@ -338,9 +290,17 @@ def group_parity(table: BandTable, tally: Tally) -> tuple[GroupParity, ...]:
     return tuple(out)
 
 
-def economics(spec: AlignmentSpec, table: BandTable, tally: Tally, top_k: TopK) -> Economics:
-    """Everything the plan reports, from the engine's tally (``top_k`` only runs over budget)."""
-    lines = tier_lines(table, tally)
+def economics(
+    spec: AlignmentSpec,
+    table: BandTable,
+    tally: Tally,
+    top_k: TopK,
+    holdout: Holdout | None = None,
+) -> Economics:
+    """Everything the plan reports, from the engine's tally (``top_k`` only runs over budget).
+    With a ``holdout`` the tally's held-out counts are those of its fractions, and the group
+    tallies' paid customers exclude the held out (parity is about who is paid for)."""
+    lines = tier_lines(table, tally, holdout.fractions if holdout else ())
     total = sum(line.cost for line in lines)
     saves = sum(line.expected_saves for line in lines)
     budget = budget_of(spec)
@@ -379,6 +339,7 @@ def economics(spec: AlignmentSpec, table: BandTable, tally: Tally, top_k: TopK) 
         parity_target=target,
         parity_met=met,
         notes=tuple(notes),
+        holdout=holdout,
     )
 
 

@@ -22,7 +22,26 @@ def verdict_line(e: Economics) -> str:
     if e.allocation is not None:
         a = e.allocation
         parts.append(f"cut: {a.partial_tier} partly" if a.partial_tier else "cut: lower tiers")
+    if e.holdout is not None:
+        n = len(e.warnings)
+        parts.append(
+            f"holdout {e.holdout.mode}"
+            + (f": {n} claim{'s' if n > 1 else ''} not detectable" if n else "")
+        )
     return " · ".join(parts)
+
+
+def holdout_lines(e: Economics) -> list[str]:
+    """The holdout in words: the campaign, who is held out, and what cannot be detected."""
+    h = e.holdout
+    if h is None:
+        return []
+    held = sum(t.holdout for t in e.tiers)
+    return [
+        f"Holdout for campaign {md(h.campaign)} ({h.mode}): {held:,} customers "
+        "get no action (the control group); cost, budget and expected saves count the treated.",
+        *(f"- **{md(w)}**" for w in e.warnings),
+    ]
 
 
 def plan_description(
@@ -34,6 +53,7 @@ def plan_description(
         f"{e.rows:,} customers scored from `{scores.replace('`', '')}`; total cost "
         f"{e.total_cost:,.2f} {md(e.currency)}, expected saves {e.expected_saves:,.1f}",
         "",
+        *(line for x in holdout_lines(e) for line in (x, "")),
         "| Tier&emsp; | Customers&emsp; | Share&emsp; | Cost&emsp; | Expected saves |",
         "|:---|---:|---:|---:|---:|",
     ]
@@ -66,6 +86,7 @@ def plan_html(e: Economics, run_url: str | None) -> str:
     return (
         f"<p><b>Plan: {esc(verdict_line(e))}</b>{link}</p>"
         f"<p>{e.rows:,} customers; total cost {e.total_cost:,.2f} {esc(e.currency)}</p>"
-        "<table><thead><tr><th>tier</th><th>customers</th><th>share</th><th>cost</th>"
+        + "".join(f"<p><b>{esc(w)}</b></p>" for w in e.warnings)
+        + "<table><thead><tr><th>tier</th><th>customers</th><th>share</th><th>cost</th>"
         f"<th>expected saves</th></tr></thead><tbody>{rows}</tbody></table>"
     )

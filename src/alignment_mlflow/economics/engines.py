@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from alignment_mlflow.bands.table import BandTable
 from alignment_mlflow.economics.core import ScoresError, Tally, TopK
+from alignment_mlflow.economics.holdout import Holdout
 from alignment_mlflow.errors import DeltaWriteError, TargetError
 from alignment_mlflow.spec.model import AlignmentSpec
 from alignment_mlflow.tables.names import is_table_name, parse_table_name
@@ -32,6 +33,10 @@ class Engine(Protocol):
 
     def tally(self, table: BandTable) -> tuple[Tally, TopK]: ...
 
+    def tally_held_out(self, table: BandTable, tally: Tally, holdout: Holdout) -> TopK:
+        """Add the held out to ``tally`` (after :meth:`tally`); a ``top_k`` of the treated."""
+        ...
+
     def check_target(self, target: str, spec: AlignmentSpec) -> None:
         """Refuse, before anything is written, an assignments table this engine cannot write
         (another shape, features it cannot honour, another project under the spec's slug)."""
@@ -42,7 +47,7 @@ class Engine(Protocol):
 
     def write(
         self, table: BandTable, target: str, constants: dict[str, Any], rows: int,
-        meta: dict[str, str],
+        meta: dict[str, str], holdout: Holdout | None = None,
     ) -> tuple[str, int, bool]:  # fmt: skip
         """(table as recorded, version, whether this call wrote it)."""
         ...
@@ -70,6 +75,15 @@ class ArrowEngine:
             self.src, table, id_column=id_column, score_column=score_column, group_columns=groups
         )
 
+    def tally_held_out(self, table: BandTable, tally: Tally, holdout: Holdout) -> TopK:
+        from alignment_mlflow.economics import arrow_arms
+
+        id_column, score_column, groups = self._columns
+        return arrow_arms.tally_held_out(
+            self.src, table, tally, holdout, id_column=id_column, score_column=score_column,
+            group_columns=groups,
+        )  # fmt: skip
+
     def check_target(self, target: str, spec: AlignmentSpec) -> None:
         _check_arrow_target(self.src, target, self._columns[0], spec)
 
@@ -78,10 +92,12 @@ class ArrowEngine:
 
     def write(
         self, table: BandTable, target: str, constants: dict[str, Any], rows: int,
-        meta: dict[str, str],
+        meta: dict[str, str], holdout: Holdout | None = None,
     ) -> tuple[str, int, bool]:  # fmt: skip
         id_column, score_column, _ = self._columns
-        return _write_arrow(self.src, table, target, id_column, score_column, constants, rows, meta)
+        return _write_arrow(
+            self.src, table, target, id_column, score_column, constants, rows, meta, holdout
+        )
 
 
 class SparkEngine:
@@ -111,6 +127,15 @@ class SparkEngine:
             self.frame, table, score_column=score_column, group_columns=groups
         )
 
+    def tally_held_out(self, table: BandTable, tally: Tally, holdout: Holdout) -> TopK:
+        from alignment_mlflow.economics import spark_engine
+
+        id_column, score_column, groups = self._columns
+        return spark_engine.tally_held_out(
+            self.frame, table, tally, holdout, id_column=id_column, score_column=score_column,
+            group_columns=groups,
+        )  # fmt: skip
+
     def check_target(self, target: str, spec: AlignmentSpec) -> None:
         """Checked when writing (a path target is refused there), as before the seam."""
 
@@ -119,12 +144,12 @@ class SparkEngine:
 
     def write(
         self, table: BandTable, target: str, constants: dict[str, Any], rows: int,
-        meta: dict[str, str],
+        meta: dict[str, str], holdout: Holdout | None = None,
     ) -> tuple[str, int, bool]:  # fmt: skip
         id_column, score_column, _ = self._columns
         return _write_spark(
             self.session, self.frame, table, target, id_column, score_column, constants, rows,
-            meta,
+            meta, holdout,
         )  # fmt: skip
 
 
@@ -218,7 +243,7 @@ def _check_arrow_target(src: Any, target: str, id_column: str, spec: AlignmentSp
 
 def _write_arrow(
     src: Any, table: BandTable, target: str, id_column: str, score_column: str,
-    constants: dict[str, Any], rows: int, meta: dict[str, str],
+    constants: dict[str, Any], rows: int, meta: dict[str, str], holdout: Holdout | None,
 ) -> tuple[str, int, bool]:  # fmt: skip
     from alignment_mlflow.economics import arrow_engine, assignments
 
@@ -237,6 +262,7 @@ def _write_arrow(
             score_column=score_column,
             constants=constants,
             schema=assignments.arrow_schema(id_type),
+            holdout=holdout,
         )
         version = assignments.write(uri, reader, project=constants["project"], commit_metadata=meta)
     except Exception as exc:
@@ -246,7 +272,7 @@ def _write_arrow(
 
 def _write_spark(
     session: Any, frame: Any, table: BandTable, target: str, id_column: str, score_column: str,
-    constants: dict[str, Any], rows: int, meta: dict[str, str],
+    constants: dict[str, Any], rows: int, meta: dict[str, str], holdout: Holdout | None,
 ) -> tuple[str, int, bool]:  # fmt: skip
     from alignment_mlflow.economics import spark_engine
 
@@ -257,8 +283,9 @@ def _write_spark(
         )
     name = parse_table_name(target)
     out = spark_engine.assignments_frame(
-        frame, table, id_column=id_column, score_column=score_column, constants=constants
-    )
+        frame, table, id_column=id_column, score_column=score_column, constants=constants,
+        holdout=holdout,
+    )  # fmt: skip
     try:
         version, changed = spark_engine.write_assignments(
             session, name, out, rows=rows, project=constants["project"],

@@ -21,6 +21,7 @@ _CSS = (
     "body{font-family:system-ui,sans-serif;margin:0 auto;padding:20px;max-width:760px;"
     "color:#1f2933}h1{font-size:20px;margin:0 0 6px}h2{font-size:15px;margin:22px 0 6px}"
     ".verdict{border:2px solid #52606d;border-radius:6px;padding:8px 12px;font-weight:600}"
+    ".warning{border:2px solid #b42318;border-radius:6px;padding:8px 12px;color:#b42318}"
     "svg{display:block}text{font-size:11px;fill:#1f2933}"
 )
 
@@ -95,6 +96,7 @@ def plan_report_html(e: Economics, table: BandTable) -> str:
         f"<style>{_CSS}</style></head><body>",
         f'<div class="verdict" id="verdict">{esc(verdict_line(e))}</div>',
         f"<h1>Plan: {e.rows:,} customers, total cost {e.total_cost:,.2f} {esc(e.currency)}</h1>",
+        *(f'<p class="warning">{esc(w)}</p>' for w in e.warnings),
         "<h2>Customers per score band (band edges on the axis)</h2>",
         dist,
         "<h2>Cost per tier against the budget</h2>",

@@ -39,6 +39,18 @@ ASSIGNMENT_COLUMNS: tuple[AssignmentColumn, ...] = (
     AssignmentColumn("spec_sha256", "string", False, "sha256 of the alignment spec"),
     AssignmentColumn("plan_run_id", "string", False, "MLflow run of the plan"),
     AssignmentColumn("scored_at", "timestamp", False, "When the plan was made (UTC)"),
+    # The campaign's randomised holdout (plan --holdout --campaign), the contract with
+    # ``outcomes``. Nullable so that a table written before them gains them by a schema change
+    # (its other projects' rows read null: planned before holdouts existed).
+    AssignmentColumn(
+        "campaign", "string", True, "Campaign the arms were drawn for (null: no --campaign)"
+    ),
+    AssignmentColumn(
+        "arm", "string", True, "treated, or holdout (no action, the campaign's control group)"
+    ),
+    AssignmentColumn(
+        "holdout_fraction", "double", True, "The tier's planned held-out fraction (0: none)"
+    ),
 )
 ASSIGNMENTS_COMMENT = (
     "Churn interventions per customer, one row per (project, customer_id), written by "
@@ -87,6 +99,13 @@ def metrics(e: Economics) -> dict[str, float]:
             out[f"{key}.mean_score"] = t.mean_score
         out[f"{key}.cost"] = t.cost
         out[f"{key}.expected_saves"] = t.expected_saves
+        if e.holdout is not None:
+            out[f"{key}.holdout"] = float(t.holdout)
+            out[f"{key}.holdout_fraction"] = t.holdout_fraction
+    if e.holdout is not None:
+        for s in e.holdout.sizing:
+            if s.needed_per_arm is not None:
+                out[f"tier.{metric_key(s.tier)}.needed_per_arm"] = float(s.needed_per_arm)
     out["total_cost"] = e.total_cost
     out["expected_saves"] = e.expected_saves
     if e.cost_per_expected_save is not None:
@@ -127,6 +146,12 @@ def tags(e: Economics, *, fingerprint: str, project: str, spec_sha256: str) -> d
     }
     if e.parity_target is not None:
         out["plan.parity_target"] = f"{e.parity_target.metric}: {e.parity_target.target_text}"
+    if e.holdout is not None:
+        out["plan.campaign"] = e.holdout.campaign
+        out["plan.holdout"] = e.holdout.mode
+        out["plan.holdout_detectable"] = _flag(not e.warnings)
+        if e.warnings:
+            out["plan.warnings"] = "\n".join(e.warnings)[:5000]
     return out
 
 
@@ -134,7 +159,8 @@ def tables(e: Economics) -> dict[str, dict[str, Any]]:
     """MLflow table artifacts (``{"columns", "data"}``): per tier, per group, allocation."""
     tier_cols = [
         "tier", "rank", "intervention", "customers", "share", "mean_score", "cost_per_customer",
-        "cost", "currency", "expected_retention_rate", "expected_saves", "paid",
+        "cost", "currency", "expected_retention_rate", "expected_saves", "paid", "holdout",
+        "holdout_fraction",
     ]  # fmt: skip
     out: dict[str, dict[str, Any]] = {
         "tiers": {
@@ -153,6 +179,8 @@ def tables(e: Economics) -> dict[str, dict[str, Any]]:
                     t.retention,
                     t.expected_saves,
                     t.paid,
+                    t.holdout,
+                    t.holdout_fraction,
                 ]
                 for t in e.tiers
             ],
@@ -167,6 +195,14 @@ def tables(e: Economics) -> dict[str, dict[str, Any]]:
                 for label, n, paid, share in p.groups
             ],
         }
+    if e.holdout is not None and e.holdout.sizing:
+        out["holdout_sizing"] = {
+            "columns": ["tier", "customers", "control_churn", "claimed_reduction",
+                        "needed_per_arm", "holdout", "fraction", "detectable"],
+            "data": [[s.tier, s.customers, s.control_churn, s.claimed_reduction,
+                      s.needed_per_arm, s.holdout, s.fraction, s.detectable]
+                     for s in e.holdout.sizing],
+        }  # fmt: skip
     if e.allocation is not None:
         a = e.allocation
         out["allocation"] = {
@@ -186,7 +222,9 @@ def to_json(
     assignments_version: int | None,
     timings: Mapping[str, float],
 ) -> dict[str, Any]:
-    """The CLI's ``--json`` object: exactly the keys jobs rely on."""
+    """The CLI's ``--json`` object: exactly the keys jobs rely on (the holdout's are added:
+    ``campaign``, ``holdout``, ``warnings``, and per tier ``treated``, ``holdout``,
+    ``holdout_fraction``; ``cost`` and ``expected_saves`` count the treated)."""
     return {
         "rows": e.rows,
         "tiers": [
@@ -195,6 +233,9 @@ def to_json(
                 "customers": t.customers,
                 "cost": round(t.cost, 2),
                 "expected_saves": round(t.expected_saves, 4),
+                "treated": t.treated,
+                "holdout": t.holdout,
+                "holdout_fraction": t.holdout_fraction,
             }
             for t in e.tiers
         ],
@@ -207,18 +248,61 @@ def to_json(
         "assignments_table": assignments_table,
         "assignments_version": assignments_version,
         "timings": {k: round(v, 4) for k, v in timings.items()},
+        "campaign": None if e.holdout is None else e.holdout.campaign,
+        "holdout": _holdout_json(e),
+        "warnings": list(e.warnings),
+    }
+
+
+def _holdout_json(e: Economics) -> dict[str, Any] | None:
+    h = e.holdout
+    if h is None:
+        return None
+    sized = {s.tier: s for s in h.sizing}
+    return {
+        "mode": h.mode,
+        "tiers": [
+            {
+                "tier": t.tier,
+                "customers": t.customers,
+                "fraction": t.holdout_fraction,
+                "holdout": t.holdout,
+                "needed_per_arm": sized[t.tier].needed_per_arm if t.tier in sized else None,
+                "detectable": sized[t.tier].detectable if t.tier in sized else None,
+            }
+            for t in e.tiers
+        ],
     }
 
 
 def summary_lines(e: Economics) -> list[str]:
     cur = e.currency
     lines = [f"{e.rows:,} customers scored"]
-    lines.append(f"  {'tier':<10} {'customers':>12} {'share':>7} {'cost':>14} {'exp. saves':>12}")
+    held = e.holdout is not None
+    lines.append(
+        f"  {'tier':<10} {'customers':>12} {'share':>7} {'cost':>14} {'exp. saves':>12}"
+        + (f" {'held out':>10} {'fraction':>9}" if held else "")
+    )
     for t in e.tiers:
         lines.append(
             f"  {t.tier:<10} {t.customers:>12,} {t.share:>7.1%} {t.cost:>14,.2f} "
             f"{t.expected_saves:>12,.1f}"
+            + (f" {t.holdout:>10,} {t.holdout_fraction:>9.2%}" if held else "")
         )
+    if e.holdout is not None:
+        lines.append(
+            f"holdout for campaign {e.holdout.campaign} ({e.holdout.mode}): "
+            f"{sum(t.holdout for t in e.tiers):,} customers get no action; cost and expected "
+            "saves count the treated"
+        )
+        drew = {t.tier: t.holdout for t in e.tiers}
+        lines += [
+            f"  {s.tier}: needs ~{s.needed_per_arm:,} per arm; planned {s.holdout:,} of "
+            f"{s.customers:,} held out, drew {drew.get(s.tier, 0):,}: "
+            + ("detectable" if s.detectable else "NOT detectable")
+            for s in e.holdout.sizing
+            if s.customers and s.needed_per_arm is not None
+        ]
     per_save = "-" if e.cost_per_expected_save is None else f"{e.cost_per_expected_save:,.2f}"
     lines.append(
         f"total cost {e.total_cost:,.2f} {cur}, expected saves {e.expected_saves:,.1f}, "
@@ -252,4 +336,5 @@ def summary_lines(e: Economics) -> list[str]:
             + {True: "met", False: "NOT MET", None: "not judged"}[e.parity_met]
         )
     lines += [f"note: {n}" for n in e.notes]
+    lines += list(e.warnings)
     return lines

@@ -145,3 +145,14 @@ def open_scores(location: str | os.PathLike[str] | pa.Table) -> ArrowScores:
         raise ScoresError(f"scores {where} are not readable Parquet: {exc}") from exc
     hashing = _pool().submit(_hash_files, files, root)
     return ArrowScores(where, "parquet", dataset, hashing, folder)
+
+
+def score_array(batch: pa.RecordBatch, score_column: str) -> pa.Array:
+    """The score column as float64 numbers; anything else is the wrong --score-column."""
+    s = batch.column(score_column)
+    if pa.types.is_floating(s.type) or pa.types.is_integer(s.type) or pa.types.is_decimal(s.type):
+        return s if s.type == pa.float64() else s.cast(pa.float64())
+    raise ScoresError(
+        f"score column {score_column!r} has type {s.type}; expected numbers (churn probabilities "
+        "in [0, 1]); pass the right --score-column"
+    )

@@ -24,7 +24,9 @@ from alignment_mlflow.economics.core import (
     Validation,
     check_columns,
 )
+from alignment_mlflow.economics.holdout import HELD_OUT, HOLDOUT_INTERVENTION, TREATED, Holdout
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
+from alignment_mlflow.outcomes import arms
 from alignment_mlflow.tables.names import TableName, sql_string
 from alignment_mlflow.tiers.delta_spark import HISTORY_DEPTH, history
 
@@ -116,30 +118,118 @@ def tally(
     return out, top_k
 
 
-def assignments_frame(
-    df: Any, table: BandTable, *, id_column: str, score_column: str, constants: dict[str, Any]
-) -> Any:
-    """One row per customer, in :data:`ASSIGNMENT_COLUMNS` order and types."""
+def id_sql(df: Any, id_column: str) -> str:
+    """The id as the keyed hash reads it: integers as ``bigint`` (the NumPy side hashes 8 bytes),
+    strings as they are; other id types are refused before anything is written."""
+    from pyspark.sql import types as T
+
+    kind = df.schema[id_column].dataType
+    quoted = "`" + id_column.replace("`", "``") + "`"
+    if isinstance(kind, T.ByteType | T.ShortType | T.IntegerType | T.LongType):
+        return f"CAST({quoted} AS BIGINT)"
+    if isinstance(kind, T.StringType):
+        return quoted
+    raise ScoresError(
+        f"id column {id_column!r} is {kind.simpleString()}: --holdout draws the arms from "
+        "integer or string customer ids; cast the ids or pass another --id-column; nothing was "
+        "written"
+    )
+
+
+def held_out_column(df: Any, holdout: Holdout, id_column: str, tier_sql: str) -> Any:
+    """True where held out: Spark's own ``xxhash64`` (``outcomes.arms.spark_sql``) against the
+    tier's threshold; a SQL expression, no Python UDF. ``tier_sql`` names the band index."""
+    from pyspark.sql import functions as F
+
+    cuts = ", ".join(f"CAST({arms.signed_threshold(f)} AS BIGINT)" for f in holdout.fractions)
+    threshold = f"element_at(array({cuts}), CAST({tier_sql} AS INT) + 1)"
+    return F.expr(arms.spark_sql(holdout.key, id_sql(df, id_column), threshold))
+
+
+def tally_held_out(
+    df: Any,
+    table: BandTable,
+    tally: Tally,
+    holdout: Holdout,
+    *,
+    id_column: str,
+    score_column: str,
+    group_columns: Sequence[str] = (),
+) -> TopK:
+    """The Arrow engine's :func:`~.arrow_arms.tally_held_out`, aggregated in Spark."""
     from pyspark.sql import functions as F
 
     s = F.col(score_column).cast("double")
-    idx = band_index_column(table, s)
+    tiered = df.select(
+        F.col(id_column), band_index_column(table, s).alias("_tier"), s.alias("_score"),
+        *[F.col(g) for g in group_columns if g != id_column],
+    )  # fmt: skip
+    tiered = tiered.withColumn("_held", held_out_column(tiered, holdout, id_column, "_tier"))
+    for i in range(len(table)):
+        tally.add_held_out(i, 0, 0.0)
+    held = tiered.where(F.col("_held"))
+    for r in held.groupBy("_tier").agg(F.count(F.lit(1)), F.sum("_score")).collect():
+        tally.add_held_out(int(r[0]), int(r[1]), float(r[2]))
+    paid = held.where(F.col("_tier").isin(list(paid_indices(table))))
+    for g in group_columns:
+        for r in paid.groupBy(g).count().collect():
+            tally.add_group(g, r[0], 0, -int(r[1]))
+
+    def top_k(i: int, k: int) -> tuple[float, float]:
+        treated = tiered.where((F.col("_tier") == i) & ~F.col("_held"))
+        row = treated.orderBy(F.desc("_score")).limit(k).agg(F.min("_score"), F.sum("_score"))
+        got = row.collect()[0]
+        return float(got[0]), float(got[1])
+
+    return top_k
+
+
+def assignments_frame(
+    df: Any,
+    table: BandTable,
+    *,
+    id_column: str,
+    score_column: str,
+    constants: dict[str, Any],
+    holdout: Holdout | None = None,
+) -> Any:
+    """One row per customer, in :data:`ASSIGNMENT_COLUMNS` order and types; with a
+    ``holdout``, a held-out row's action is :data:`HOLDOUT_INTERVENTION` at no cost."""
+    from pyspark.sql import functions as F
+
+    constants = {"campaign": None, **constants}
+    s = F.col(score_column).cast("double")
+    df = df.select(F.col(id_column), s.alias("_score"))
+    df = df.withColumn("_tier", band_index_column(table, F.col("_score")))
+    idx = F.col("_tier")
+    held = F.lit(False)
+    if holdout is not None:
+        held = held_out_column(df, holdout, id_column, "`_tier`")
+    fractions = holdout.fractions if holdout is not None else [0.0] * len(table)
 
     def pick(values: Sequence[Any]) -> Any:
         return F.array(*[F.lit(v) for v in values])[idx]
 
     computed = {
         "customer_id": F.col(id_column),
-        "churn_score": s,
+        "churn_score": F.col("_score"),
         "tier": pick([b.tier for b in table.bands]),
         "tier_rank": pick([b.rank for b in table.bands]).cast("int"),
-        "intervention": pick([b.intervention for b in table.bands]),
-        "cost": pick([b.cost for b in table.bands]).cast("double"),
+        "intervention": F.when(held, F.lit(HOLDOUT_INTERVENTION)).otherwise(
+            pick([b.intervention for b in table.bands])
+        ),
+        "cost": F.when(held, F.lit(0.0))
+        .otherwise(pick([b.cost for b in table.bands]))
+        .cast("double"),
+        "arm": F.when(held, F.lit(HELD_OUT)).otherwise(F.lit(TREATED)),
+        "holdout_fraction": pick([float(f) for f in fractions]).cast("double"),
     }
     kinds = {"string": "string", "int": "int", "double": "double", "timestamp": "timestamp"}
 
     def constant(name: str, kind: str) -> Any:
         value = constants[name]
+        if value is None:
+            return F.lit(None).cast(kind)
         if isinstance(value, datetime):
             # An ISO string cast, not a datetime literal: pyspark's Connect client infers a
             # datetime's type by reading spark.sql.timestampType, a conf serverless refuses.
@@ -163,14 +253,26 @@ def _literal(text: str) -> str:
 def create_table_sql(table: TableName, id_type: str) -> str:
     kinds = {"string": "STRING", "int": "INT", "double": "DOUBLE", "timestamp": "TIMESTAMP"}
     cols = ",\n  ".join(
-        f"`{c.name}` {id_type if c.type == 'id' else kinds[c.type]} NOT NULL "
-        f"COMMENT {_literal(c.comment)}"
+        f"`{c.name}` {id_type if c.type == 'id' else kinds[c.type]}"
+        f"{'' if c.nullable else ' NOT NULL'} COMMENT {_literal(c.comment)}"
         for c in ASSIGNMENT_COLUMNS
     )
     return (
         f"CREATE TABLE IF NOT EXISTS {table.quoted} (\n  {cols}\n)\nUSING DELTA\n"
         f"PARTITIONED BY (`project`)\nCOMMENT {_literal(ASSIGNMENTS_COMMENT)}"
     )
+
+
+def add_columns_sql(table: TableName, existing: Sequence[str]) -> str | None:
+    """``ALTER TABLE ... ADD COLUMNS`` for the nullable columns a table written by an older
+    version lacks (``campaign``, ``arm``, ``holdout_fraction``): its other rows read null."""
+    kinds = {"string": "STRING", "int": "INT", "double": "DOUBLE", "timestamp": "TIMESTAMP"}
+    have = {c.lower() for c in existing}
+    missing = [c for c in ASSIGNMENT_COLUMNS if c.nullable and c.name.lower() not in have]
+    if not missing:
+        return None
+    cols = ", ".join(f"`{c.name}` {kinds[c.type]} COMMENT {_literal(c.comment)}" for c in missing)
+    return f"ALTER TABLE {table.quoted} ADD COLUMNS ({cols})"
 
 
 def unchanged_sql(table: TableName, project: str, run_id: str) -> str:
@@ -212,6 +314,9 @@ def write_assignments(
     (Databricks, "Enrich tables with custom metadata": on serverless use the writer option)."""
     id_type = frame.schema["customer_id"].dataType.simpleString().upper()
     spark.sql(create_table_sql(table, id_type))
+    alter = add_columns_sql(table, spark.table(table.quoted).columns)
+    if alter:
+        spark.sql(alter)
     got = spark.sql(unchanged_sql(table, project, run_id)).collect()[0]
     if int(got["n"]) == rows and int(got["other"] or 0) == 0:
         return _version(spark, table), False
