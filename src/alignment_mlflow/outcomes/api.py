@@ -72,22 +72,23 @@ def _spec(spec: Any, profile: str | None) -> tuple[AlignmentSpec, Mapping[str, A
 def evaluate(
     assignments: Any, outcomes: Any, spec: AlignmentSpec, *, campaign: str | None = None,
     id_column: str = "customer_id", churned_column: str = "churned", spark: Any = None,
-    steps: Steps | None = None,
+    steps: Steps | None = None, engine: str | None = None,
 ) -> tuple[report.Judged, Any, counts.Scan]:  # fmt: skip
     """Read, check and judge; writes nothing (the pure/Arrow path tests and benches call this).
-    Returns (the judged campaign, the engine, its scan)."""
+    Returns (the judged campaign, the engine, its scan); ``engine`` forces "arrow" or "spark"."""
     steps = steps or Steps(None)
     with steps.step("read + join") as s:
-        engine = open_engine(
-            assignments, outcomes, spark=spark, id_column=id_column, churned=churned_column
-        )
-        present = engine.campaigns(spec.project_slug)
-        chosen = counts.choose_campaign(present, campaign, engine.assignments_location)
-        scan = engine.scan(spec.project_slug, chosen)
-        s.detail = f"{scan.assignments:,} assigned, {scan.outcomes:,} outcomes, {engine.label}"
+        reader = open_engine(
+            assignments, outcomes, spark=spark, id_column=id_column, churned=churned_column,
+            engine=engine,
+        )  # fmt: skip
+        present = reader.campaigns(spec.project_slug)
+        chosen = counts.choose_campaign(present, campaign, reader.assignments_location)
+        scan = reader.scan(spec.project_slug, chosen)
+        s.detail = f"{scan.assignments:,} assigned, {scan.outcomes:,} outcomes, {reader.label}"
     with steps.step("judge") as s:
-        counts.check(scan, spec, assignments=engine.assignments_location,
-                     outcomes=engine.outcomes_location)  # fmt: skip
+        counts.check(scan, spec, assignments=reader.assignments_location,
+                     outcomes=reader.outcomes_location)  # fmt: skip
         metric = counts.business_metric(spec)
         outcome = judge(counts.tier_counts(scan, spec), counts.business_target(metric))
         judged = report.Judged(
@@ -96,7 +97,7 @@ def evaluate(
             scan.plan_run_ids[0] if scan.plan_run_ids else None,
         )  # fmt: skip
         s.detail = f"{outcome.verdict} (srm p = {outcome.srm_p:.3g})"
-    return judged, engine, scan
+    return judged, reader, scan
 
 
 def outcomes(

@@ -115,10 +115,12 @@ def uses_spark(*sources: Any) -> bool:
 
 
 def open_engine(
-    assignments: Any, outcomes: Any, *, spark: Any, id_column: str, churned: str
-) -> Engine:
+    assignments: Any, outcomes: Any, *, spark: Any, id_column: str, churned: str,
+    engine: str | None = None,
+) -> Engine:  # fmt: skip
     """Spark when either input is a table name or a DataFrame (the other is then read with the
-    same session, a path included); Arrow otherwise. Read errors are raised here."""
-    if uses_spark(assignments, outcomes):
+    same session, a path included), or when ``engine`` says so; Arrow otherwise. Read errors
+    are raised here."""
+    if engine == "spark" or (engine is None and uses_spark(assignments, outcomes)):
         return SparkEngine(assignments, outcomes, spark, id_column=id_column, churned=churned)
     return ArrowEngine(assignments, outcomes, id_column=id_column, churned=churned)

@@ -144,15 +144,36 @@ def scan(
     )
     frac = F.col("holdout_fraction").cast("double")
     present = frac.isNotNull() & ~F.isnan(frac)
-    facts = a.agg(
-        F.sum(F.when(~arm_ok, 1).otherwise(0)).alias("bad_arms"),
-        F.sum(F.when(~present | (frac < 0) | (frac > 1), 1).otherwise(0)).alias("bad_frac"),
-    ).collect()[0]
-    fractions = (
-        a.filter(present).groupBy("tier").agg(F.min(frac).alias("lo"), F.max(frac).alias("hi"))
-    ).collect()
-    bad_arms = [x[0] for x in a.filter(~arm_ok).select("arm").distinct().limit(1000).collect()]
-    plans = a.select("plan_run_id", "spec_sha256", "currency").distinct().collect()
+    # One pass over the assignments for everything per tier: planned fractions, refused arms and
+    # fractions, the plan's constants (a handful of distinct values each).
+    per_tier = (
+        a.groupBy("tier")
+        .agg(
+            F.min(F.when(present, frac)).alias("lo"),
+            F.max(F.when(present, frac)).alias("hi"),
+            F.sum(F.when(~arm_ok, 1).otherwise(0)).alias("bad_arms"),
+            F.sum(F.when(~present | (frac < 0) | (frac > 1), 1).otherwise(0)).alias("bad_frac"),
+            F.collect_set(F.when(~arm_ok, F.coalesce(F.col("arm"), F.lit("\0null")))).alias("arms"),
+            F.collect_set("plan_run_id").alias("plans"),
+            F.collect_set("spec_sha256").alias("specs"),
+            F.collect_set("currency").alias("currencies"),
+        )
+        .collect()
+    )
+    fractions = [f for f in per_tier if f["lo"] is not None]
+    bad_arms = sorted({None if x == "\0null" else x for f in per_tier for x in f["arms"]},
+                      key=lambda v: (v is not None, v or ""))  # fmt: skip
+    plans = [
+        (p, sp, cu)
+        for f in per_tier
+        for p in f["plans"]
+        for sp in f["specs"]
+        for cu in (f["currencies"] or [None])
+    ]
+    facts = {
+        "bad_arms": sum(int(f["bad_arms"] or 0) for f in per_tier),
+        "bad_frac": sum(int(f["bad_frac"] or 0) for f in per_tier),
+    }
     return Scan(
         tallies=tuple(sorted(
             (ArmTally(str(t["tier"]), str(t["arm"]), int(t["n"]), int(t["churned"]),
