@@ -1,16 +1,23 @@
-"""A seeded synthetic campaign with known effects: the assignments as ``plan --holdout
---campaign`` writes them (the arms drawn by ``outcomes/arms.py``, held-out rows cost 0) and the
-outcomes, each customer churning with probability score x (1 - the tier's true effect) when
-treated and score when held out. So each tier's true relative reduction is its effect exactly,
-and the programme's is known from the scores (:func:`true_programme`).
+"""A seeded synthetic campaign with known effects, for trying ``alignment-mlflow outcomes``.
 
-The default tiers are the template spec's (High > 0.8, Medium 0.5-0.8, Low < 0.5).
+The assignments as ``plan --holdout --campaign`` writes them (the arms drawn by
+``outcomes/arms.py``, held-out rows cost 0) and the outcomes, each customer churning with
+probability score x (1 - the tier's true effect) when treated and score when held out. So each
+tier's true relative reduction is its effect exactly, and the programme's is known from the
+scores (:func:`true_programme`).
+
+The default tiers are the template spec's (High > 0.8, Medium 0.5-0.8, Low < 0.5), each with the
+effect it claims. The tests use this generator too (tests/_campaign.py).
+
+    python examples/campaign.py --out demo-output/campaign
 """
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -106,3 +113,29 @@ def true_programme(c: Campaign, tiers: tuple[TierSpec, ...] = TIERS) -> float:
     effects = np.array([t.effect for t in tiers])
     w = sizes / sizes.sum()
     return float(1 - (w * means * (1 - effects)).sum() / (w * means).sum())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="demo-output/campaign")
+    parser.add_argument("--seed", type=int, default=26)
+    args = parser.parse_args()
+    import pyarrow.parquet as pq
+    from deltalake import write_deltalake
+
+    from alignment_mlflow.spec import load_spec
+
+    spec = load_spec(Path(__file__).parent / "churn_alignment.yaml")
+    c = make(args.seed, spec_sha256=spec.sha256)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_deltalake(str(out / "assignments"), c.assignments, mode="overwrite")
+    pq.write_table(c.outcomes, out / "outcomes.parquet")
+    held = int(c.held.sum())
+    where = out / "assignments"
+    print(f"{where}: {len(c.held):,} customers of campaign 2026-01, {held:,} held out")
+    print(f"{out / 'outcomes.parquet'}: {int(c.churned.sum()):,} churned")
+
+
+if __name__ == "__main__":
+    main()
