@@ -35,9 +35,17 @@ BATCH_ROWS = 1 << 20
 _PLAN_COLUMNS = ("campaign", "plan_run_id", "spec_sha256", "currency")
 
 
+#: Read as dictionaries (Parquet stores them so): their distinct values come from the small
+#: dictionary, and a 64-character spec sha is never materialised 20M times (6x less CPU).
+DICTIONARY_COLUMNS = frozenset(
+    {"tier", "arm", "campaign", "plan_run_id", "spec_sha256", "currency"}
+)
+
+
 def open_source(location: Any, what: str) -> tuple[ds.Dataset, str]:
     """(dataset, location as recorded): a Delta path or URI (pinned at its current version, the
     location says which), a Parquet file or folder, or an Arrow table."""
+    options = ds.ParquetReadOptions(dictionary_columns=set(DICTIONARY_COLUMNS))
     if isinstance(location, pa.Table):
         return ds.dataset(location), "<arrow table>"
     where = os.fspath(location)
@@ -54,9 +62,11 @@ def open_source(location: Any, what: str) -> tuple[ds.Dataset, str]:
         found = unsupported(table)
         if found:
             raise OutcomesError(refusal(f"{what} table", where, found))
-        return table.to_pyarrow_dataset(), f"{where}@v{table.version()}"
+        return table.to_pyarrow_dataset(parquet_read_options=options), (
+            f"{where}@v{table.version()}"
+        )
     try:
-        return ds.dataset(where, format="parquet"), where
+        return ds.dataset(where, format=ds.ParquetFileFormat(read_options=options)), where
     except (pa.ArrowInvalid, OSError) as exc:
         raise OutcomesError(f"{what} {where} is not readable Parquet: {exc}") from exc
 
@@ -125,11 +135,25 @@ def read_assignments(dataset: ds.Dataset, project: str) -> Assigned:
         out.tier.append(out.tiers.encode(batch.column("tier")))
         out.arm.append(out.arms.encode(batch.column("arm")))
         out.campaign.append(out.campaigns.encode(batch.column("campaign")))
-        present = [c for c in _PLAN_COLUMNS if c in batch.schema.names]
-        combos = pa.Table.from_batches([batch.select(present)]).group_by(present).aggregate([])
-        for row in combos.to_pylist():
-            out.plans.add(tuple(row.get(c) for c in _PLAN_COLUMNS))
+        out.plans |= _plans(batch)
     return out
+
+
+def _plans(batch: pa.RecordBatch) -> set[tuple[str | None, ...]]:
+    """The batch's distinct (campaign, plan run, spec, currency): from the dictionaries when
+    each holds one value (a plan's constants, the usual case), else grouped."""
+    present = [c for c in _PLAN_COLUMNS if c in batch.schema.names]
+    columns = [batch.column(c) for c in present]
+    if all(pa.types.is_dictionary(c.type) and len(c.dictionary) == 1 and not c.null_count
+           for c in columns):  # fmt: skip
+        values = dict(zip(present, (c.dictionary[0].as_py() for c in columns), strict=True))
+        return {tuple(values.get(c) for c in _PLAN_COLUMNS)}
+    plain = pa.table(
+        [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in columns],
+        names=present,
+    )
+    combos = plain.group_by(present).aggregate([])
+    return {tuple(row.get(c) for c in _PLAN_COLUMNS) for row in combos.to_pylist()}
 
 
 def _floats(column: pa.Array) -> np.ndarray:
@@ -183,6 +207,32 @@ def common_ids(assigned: pa.ChunkedArray, outcomes: pa.ChunkedArray, where: str)
     )
 
 
+def _join(ids: pa.Array, out_ids: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(found: each outcome row's id is assigned, pos: its assignment row, for the found rows;
+    firsts: each assignment row is its id's first). Dense integer ids (customer numbers) are
+    looked up in a table indexed by the id itself, a pass of NumPy; others are hashed."""
+    n = len(ids)
+    if pa.types.is_integer(ids.type) and n and not ids.null_count:
+        a = ids.to_numpy()
+        low, high = int(a.min()), int(a.max())
+        if high - low <= 4 * n + 1024:
+            table = np.full(high - low + 1, -1, dtype=np.int64)
+            table[a[::-1] - low] = np.arange(n - 1, -1, -1)  # the first row of an id wins
+            o = out_ids.fill_null(low - 1).to_numpy()
+            inside = (o >= low) & (o <= high)
+            pos = np.full(len(o), -1, dtype=np.int64)
+            pos[inside] = table[o[inside] - low]
+            found = pos >= 0
+            return found, pos[found], table[a - low] == np.arange(n)
+    at = pc.index_in(out_ids, value_set=ids)
+    found = ~at.is_null().to_numpy(zero_copy_only=False)
+    pos = at.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)[found]
+    firsts = np.ones(n, dtype=bool)
+    if pc.count_distinct(ids).as_py() < n:  # index_in points at each id's first row
+        firsts = pc.index_in(ids, value_set=ids).to_numpy(zero_copy_only=False) == np.arange(n)
+    return found, pos, firsts
+
+
 def scan(
     assigned: Assigned, outcomes: pa.Table, campaign: str | None, *, id_column: str,
     churned_column: str, where: str,
@@ -204,15 +254,9 @@ def scan(
     ids = ids.combine_chunks()
     values, valid = outcome_values(outcomes.column(churned_column), where)
     n = len(ids)
-    distinct = pc.count_distinct(ids).as_py()
-    pos = pc.index_in(out_ids, value_set=ids)
-    found = ~pos.is_null().to_numpy(zero_copy_only=False)
-    pos_np = pos.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)[found]
+    found, pos_np, firsts = _join(ids, out_ids)
+    distinct = int(firsts.sum())
     seen = np.bincount(pos_np, minlength=n)
-    firsts = np.ones(n, dtype=bool)
-    if distinct < n:  # index_in points at each id's first row: count distinct ids only
-        own = pc.index_in(ids, value_set=ids).to_numpy(zero_copy_only=False)
-        firsts = own == np.arange(n)
     churned = np.zeros(n, dtype=np.int64)
     ok = valid[found]
     churned[pos_np[ok]] = values[found][ok]
@@ -260,7 +304,7 @@ def scan(
         outcomes=len(out_ids),
         not_in_outcomes=int(((seen == 0) & firsts).sum()),
         not_in_assignments=int((~found).sum()),
-        duplicate_assignments=n - int(distinct),
+        duplicate_assignments=n - distinct,
         duplicate_outcomes=int(len(out_ids) - (~found).sum() - (seen > 0).sum()),
         bad_values=int((~valid).sum()),
         bad_value_examples=bad_examples(outcomes.column(churned_column), valid)
