@@ -25,6 +25,8 @@ LAZY_LOADERS = {
     "economics/api.py": "plan(): loads the tracking adapter when it gets to it",
     "economics/engines.py": "the plan's engine seam loads the Arrow or the Spark engine, not both",
     "gating/api.py": "gate(): loads the MLflow adapter when it gets to it",
+    "outcomes/api.py": "outcomes(): loads the tracking adapter when it gets to it",
+    "outcomes/engines.py": "the outcome's engine seam loads the Arrow or the Spark engine",
     "tiers/writer.py": "picks delta-rs or Spark from the target string",
     "findings/storage/__init__.py": "store_for() picks one storage backend",
 }

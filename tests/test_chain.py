@@ -36,7 +36,7 @@ def test_the_record_is_bounded_idempotent_latest_first() -> None:
     assert chain.load(moved)["plans"][0]["ref"] == items[-1]["ref"]
     assert len(chain.load(moved)["plans"]) == chain.LIMIT
     assert "r5" not in json.dumps(chain.load(chain.remove(text, "plans", "r5")))
-    assert chain.load("not json") == {"plans": [], "models": []}
+    assert chain.load("not json") == {"plans": [], "outcomes": [], "models": []}
 
 
 def test_the_section_is_kept_last_and_replaced_not_repeated() -> None:

@@ -43,6 +43,8 @@ EPILOG = """The workflow on the bundled example (`make demo` runs it):
       --model-version models:/churn_model/1 --tracking-uri sqlite:///demo-output/mlflow.db
   alignment-mlflow plan --scores examples/scores/churn_scores.parquet \\
       --spec demo-output/findings/<aligned>_findings.yaml --group-column segment
+  alignment-mlflow outcomes --assignments ASSIGNMENTS --outcomes OUTCOMES \
+      --spec demo-output/findings/<aligned>_findings.yaml      # after the campaign
   alignment-mlflow show demo-output/findings
 
 `alignment-mlflow COMMAND --help` shows a command's options and an example.

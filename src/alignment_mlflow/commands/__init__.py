@@ -8,6 +8,7 @@ from alignment_mlflow.commands import (
     check_cmd,
     findings_cmds,
     gate_cmd,
+    outcomes_cmd,
     plan_cmd,
     run_cmd,
     spec_cmds,
@@ -20,6 +21,7 @@ COMMANDS: list[click.Command] = [
     run_cmd.run,
     gate_cmd.gate,
     plan_cmd.plan,
+    outcomes_cmd.outcomes,
     findings_cmds.show,
 ]
 """In the order of the workflow, which is also the order ``--help`` lists them in."""

@@ -31,10 +31,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from alignment_mlflow.economics.delta_features import refusal, unsupported
 from alignment_mlflow.economics.filestats import FileStats
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
 from alignment_mlflow.errors import TargetError
+from alignment_mlflow.tables.delta_features import refusal, unsupported
 from alignment_mlflow.tables.delta_rs import current_version, open_table
 from alignment_mlflow.tables.names import sql_string
 

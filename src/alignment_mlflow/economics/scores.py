@@ -17,13 +17,13 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from alignment_mlflow.economics.core import ScoresError
-from alignment_mlflow.economics.delta_features import refusal, unsupported
 from alignment_mlflow.economics.parquet_files import (
     FolderSchema,
     conform,
     folder_schema,
     scores_files,
 )
+from alignment_mlflow.tables.delta_features import refusal, unsupported
 
 _HASH_CHUNK = 8 << 20
 

@@ -80,6 +80,8 @@ class ProgrammeOutcome:
     target: float | None  # the spec's business target (0.20 for "20%"), None without one
     verdict: Verdict
     reason: str
+    saves_ci: tuple[float, float] | None = None
+    expected_saves: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ def _programme(
     holdout = sum(c.holdout for c in counts)
     spend = sum(c.treated * c.cost_per_customer for c in counts)
     usable = [c for c in counts if c.treated and c.holdout]
-    reduction = interval = saves = None
+    reduction = interval = saves = saves_ci = None
     if usable:
         size = sum(c.treated + c.holdout for c in usable)
         weights = [(c.treated + c.holdout) / size for c in usable]
@@ -177,6 +179,7 @@ def _programme(
         reduction = 1 - p_t / p_h if p_h > 0 else None
         saves = sum((c.churned_holdout / c.holdout - c.churned_treated / c.treated) * c.treated
                     for c in usable)  # fmt: skip
+        saves_ci = _sum_interval(usable, saves)
     cost_per_save = spend / saves if saves and saves > 0 else None
     if target is None:
         verdict: Verdict = "inconclusive"
@@ -187,7 +190,23 @@ def _programme(
         verdict = verdict_for(interval, target)
         reason = _reason(verdict, interval, target, "the programme target")
     return ProgrammeOutcome(treated, holdout, reduction, interval, saves, spend, cost_per_save,
-                            target, verdict, reason)  # fmt: skip
+                            target, verdict, reason, saves_ci,
+                            sum(c.expected_saves for c in counts))  # fmt: skip
+
+
+def _sum_interval(tiers: list[TierCounts], saves: float) -> tuple[float, float]:
+    """The programme's realised saves, a sum over independent tiers of ``treated x difference``:
+    each side's distance to the estimate is the root of the sum of the tiers' squared distances
+    (MOVER, Zou and Donner 2008), Newcombe's own construction carried to a sum."""
+    below = above = 0.0
+    for c in tiers:
+        diff = c.churned_holdout / c.holdout - c.churned_treated / c.treated
+        low, high = stats.diff_interval(
+            c.churned_holdout, c.holdout, c.churned_treated, c.treated, ALPHA
+        )
+        below += ((diff - low) * c.treated) ** 2
+        above += ((high - diff) * c.treated) ** 2
+    return saves - math.sqrt(below), saves + math.sqrt(above)
 
 
 def _rate(count: int, n: int) -> float | None:

@@ -1,5 +1,6 @@
-"""The chain an engineer clicks through: alignment run -> its plan runs and gated model versions,
-and back. Pure: no I/O.
+"""The chain an engineer clicks through: alignment run -> its plan runs, the campaign outcomes
+judged on them (the business target's verdict, which the gate can only defer) and gated model
+versions, and back. Pure: no I/O.
 
 The alignment run keeps a bounded record of what was done from it (``alignment.chain``: JSON,
 bookkeeping) and shows it as the last section of its description, with real links: latest first,
@@ -22,7 +23,7 @@ CHAIN_TAG = "alignment.chain"
 LIMIT = 10  # entries of each kind; older ones drop off (the tags keep the ids)
 SECTION = "### Plans and gated models"
 VERSION_SECTION = "#### Alignment"
-KINDS = ("plans", "models")
+KINDS = ("plans", "outcomes", "models")
 
 
 def run_link(experiment_id: str, run_id: str, url: str | None = None) -> str:
@@ -62,7 +63,9 @@ def load(text: str | None) -> dict[str, list[dict[str, str]]]:
 
 
 def dump(chain: Mapping[str, list[dict[str, str]]]) -> str:
-    return json.dumps({k: chain.get(k, []) for k in KINDS}, separators=(",", ":"))
+    # "outcomes" only once there is one: the records written before it existed stay byte-equal.
+    kept = {k: chain.get(k, []) for k in KINDS if k != "outcomes" or chain.get(k)}
+    return json.dumps(kept, separators=(",", ":"))
 
 
 def add(text: str | None, kind: str, entry: Mapping[str, str]) -> str:
@@ -88,7 +91,11 @@ def section(text: str | None) -> str:
     if not any(chain.values()):
         return ""
     lines = [SECTION, ""]
-    for title, kind in (("Plans", "plans"), ("Gated model versions", "models")):
+    for title, kind in (
+        ("Plans", "plans"),
+        ("Campaign outcomes: the business target judged", "outcomes"),
+        ("Gated model versions", "models"),
+    ):
         if chain[kind]:
             lines.append(f"**{title}** (latest first)")
             lines.append("")

@@ -1,0 +1,190 @@
+"""`python bench/outcomes.py`: the outcome's join on 20M assignments against plan's tally on 20M
+scores (issue 26: "no more time than plan takes").
+
+Prints one table: ``plan`` (bench/plan.py's variant: our Arrow engine's validation, tiers and
+totals on N scores from Parquet), ``outcomes`` (``outcomes.api.evaluate``: N assignments read from
+a Delta table written as ``plan --holdout --campaign`` writes them, joined with N outcome rows from
+Parquet, every check, the counts and the verdicts; no MLflow run, as ``plan`` is timed without
+one) and ``pandas`` (the naive way: read both with pandas, ``merge`` on the id, ``groupby`` tier
+and arm). Each variant runs in its own process; time is the work inside it (imports excluded),
+the median of ``--repeat`` runs; "peak MiB" is the process's peak RSS. Data is generated with a
+fixed seed into a temp dir that is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SPEC = REPO / "examples" / "churn_alignment.yaml"
+VARIANTS = ("plan", "outcomes", "pandas")
+STEP = 1 << 20  # pa.array of a NumPy unicode array chunks above ~4M rows
+
+
+def generate(folder: Path, rows: int) -> None:
+    """Scores (for plan), assignments (Delta) and outcomes (Parquet) for ``rows`` customers."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from deltalake import write_deltalake
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import plan as plan_bench
+    from alignment_mlflow.outcomes import arms
+    from alignment_mlflow.spec import load_spec
+
+    plan_bench.generate(folder / "scores.parquet", rows)
+    spec = load_spec(SPEC)
+    key = arms.campaign_key(spec.project_slug, "bench")
+    rng = np.random.default_rng(26)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for start in range(0, rows, STEP):
+            n = min(STEP, rows - start)
+            ids = np.arange(start, start + n, dtype=np.int64)
+            score = rng.beta(2, 5, n)
+            tier = np.where(score > 0.8, "High", np.where(score >= 0.5, "Medium", "Low"))
+            code = np.where(score > 0.8, 0, np.where(score >= 0.5, 1, 2))
+            frac = np.array([0.2, 0.1, 0.05])[code]
+            held = arms.held_out(arms.hash_ids(ids, key), frac)
+            cost = np.where(held, 0.0, np.array([50.0, 10.0, 0.5])[code])
+
+            def const(value: str, n: int = n) -> pa.Array:
+                return pa.repeat(pa.scalar(value), n)
+
+            yield pa.record_batch(
+                {
+                    "project": const(spec.project_slug),
+                    "customer_id": ids,
+                    "churn_score": score,
+                    "tier": pa.array(tier),
+                    "tier_rank": pa.array((code + 1).astype(np.int32)),
+                    "intervention": pa.array(np.where(held, "none", "contact")),
+                    "cost": cost,
+                    "currency": const("USD"),
+                    "spec_sha256": const(spec.sha256),
+                    "plan_run_id": const("0" * 32),
+                    "campaign": const("bench"),
+                    "arm": pa.array(np.where(held, "holdout", "treated")),
+                    "holdout_fraction": frac,
+                }
+            )
+
+    gen = batches()
+    head = next(gen)
+    reader = pa.RecordBatchReader.from_batches(head.schema, itertools.chain([head], gen))
+    write_deltalake(str(folder / "assignments"), reader, partition_by=["project"])
+    schema = pa.schema([("customer_id", pa.int64()), ("churned", pa.int8())])
+    with pq.ParquetWriter(folder / "outcomes.parquet", schema) as w:
+        for start in range(0, rows, STEP):
+            n = min(STEP, rows - start)
+            ids = rng.permutation(np.arange(start, start + n, dtype=np.int64))
+            w.write_table(pa.table({"customer_id": ids,
+                                    "churned": (rng.random(n) < 0.3).astype(np.int8)}))  # fmt: skip
+
+
+BASE_RSS_KIB = 0
+
+
+def child(variant: str, folder: Path) -> float:
+    global BASE_RSS_KIB
+    import resource
+
+    if variant == "plan":
+        sys.path.insert(0, str(Path(__file__).parent))
+        import plan as plan_bench
+
+        took = plan_bench.child("plan", folder / "scores.parquet", folder / "unused")
+        BASE_RSS_KIB = plan_bench.BASE_RSS_KIB
+        return took
+    if variant == "outcomes":
+        from alignment_mlflow.outcomes.api import evaluate
+        from alignment_mlflow.spec import load_spec
+
+        spec = load_spec(SPEC)
+        BASE_RSS_KIB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        start = time.perf_counter()
+        _, _, scan = evaluate(str(folder / "assignments"), str(folder / "outcomes.parquet"), spec)
+        assert scan.assignments == scan.outcomes
+        return time.perf_counter() - start
+    if variant == "pandas":
+        import pandas as pd
+
+        BASE_RSS_KIB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        start = time.perf_counter()
+        columns = ["customer_id", "tier", "arm", "cost", "churn_score"]
+        a = pd.read_parquet(folder / "assignments", columns=columns)
+        o = pd.read_parquet(folder / "outcomes.parquet")
+        m = a.merge(o, on="customer_id", how="outer", indicator=True)
+        m.groupby(["tier", "arm"], observed=True).agg(
+            n=("customer_id", "size"), churned=("churned", "sum"), cost=("cost", "sum")
+        )
+        (m["_merge"] != "both").sum()
+        return time.perf_counter() - start
+    raise ValueError(variant)
+
+
+def measure(variant: str, folder: Path) -> tuple[float, float]:
+    result = folder / "result.json"
+    here = str(Path(__file__).parent)
+    code = (
+        f"import json, sys; sys.path.insert(0, {here!r}); import outcomes as b; "
+        f"t = b.child({variant!r}, b.Path({str(folder)!r})); "
+        f"json.dump([t, b.BASE_RSS_KIB], open({str(result)!r}, 'w'))"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{variant} failed with exit {os.waitstatus_to_exitcode(status)}")
+    seconds, _ = json.loads(result.read_text())
+    return float(seconds), usage.ru_maxrss / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, nargs="+", default=[20_000_000])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per variant (median)")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    args = parser.parse_args()
+    header = (
+        f"{'rows':>11} {'variant':<9} {'seconds':>8} {'rows/s':>12} {'peak MiB':>9} {'vs plan':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for rows in args.rows:
+        with tempfile.TemporaryDirectory(prefix="outcomes-bench-") as tmp:
+            folder = Path(tmp)
+            generate(folder, rows)
+            # Interleaved (plan, outcomes, pandas, plan, ...): on a shared machine the load
+            # changes by the minute, and each variant should meet the same loads.
+            runs: dict[str, list[tuple[float, float]]] = {v: [] for v in args.variants}
+            for _ in range(args.repeat):
+                for v in args.variants:
+                    runs[v].append(measure(v, folder))
+            results = {
+                v: (statistics.median(r[0] for r in rs), max(r[1] for r in rs))
+                for v, rs in runs.items()
+            }
+            for v, (sec, peak) in results.items():
+                vs = sec / results["plan"][0] if "plan" in results else float("nan")
+                print(f"{rows:>11,} {v:<9} {sec:>8.2f} {rows / sec:>12,.0f} {peak:>9,.0f} "
+                      f"{vs:>7.2f}x")  # fmt: skip
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
