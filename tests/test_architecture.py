@@ -25,6 +25,8 @@ LAZY_LOADERS = {
     "economics/api.py": "plan(): loads the tracking adapter when it gets to it",
     "economics/engines.py": "the plan's engine seam loads the Arrow or the Spark engine, not both",
     "gating/api.py": "gate(): loads the MLflow adapter when it gets to it",
+    "serving/__init__.py": "tier_column and serve on first use: the served model imports the room",
+    "serving/api.py": "serve(): loads the MLflow adapter and Spark when it gets to them",
     "tiers/writer.py": "picks delta-rs or Spark from the target string",
     "findings/storage/__init__.py": "store_for() picks one storage backend",
 }

@@ -10,6 +10,7 @@ from alignment_mlflow.commands import (
     gate_cmd,
     plan_cmd,
     run_cmd,
+    serve_cmd,
     spec_cmds,
 )
 
@@ -20,6 +21,7 @@ COMMANDS: list[click.Command] = [
     run_cmd.run,
     gate_cmd.gate,
     plan_cmd.plan,
+    serve_cmd.serve,
     findings_cmds.show,
 ]
 """In the order of the workflow, which is also the order ``--help`` lists them in."""
