@@ -1,5 +1,5 @@
 """Tiers in Spark: a column expression for batch scoring and the SQL function, both compiled from
-the one band table (``bands/spark.py``'s predicates, ``bands/sql.py``'s conditions). No Python
+the one band table (``bands/table.py``'s predicates, ``bands/sql.py``'s conditions). No Python
 UDF: the JVM evaluates them, on a classic cluster and on Spark Connect alike; Spark widens a FLOAT
 score to DOUBLE before comparing, which is the exact-value rule."""
 
@@ -9,8 +9,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from alignment_mlflow.bands.spark import band_index_column
-from alignment_mlflow.bands.table import BandTable, band_table
+from alignment_mlflow.bands.table import BandTable, band_masks, band_table
 from alignment_mlflow.errors import InvalidInputError
 from alignment_mlflow.findings.aligned import load_spec_source
 from alignment_mlflow.serving.core import check_partition
@@ -45,9 +44,14 @@ def tier_column(
             "not a number"
         )
     table = _table(spec)
-    idx = band_index_column(table, df[score_col])
-    tiers = F.array(*[F.lit(b.tier) for b in table.bands])
-    return F.element_at(tiers, idx + F.lit(1))
+    # The tier names straight from the shared predicates, as bands/spark.py builds the index
+    # (an index looked up in an array of names trips Spark 4.0's ConvertToLocalRelation on a
+    # null index: a NullPointerException on a local DataFrame).
+    masks = band_masks(table, df[score_col])
+    expr = F.when(masks[0], F.lit(table.bands[0].tier))
+    for band, mask in zip(table.bands[1:], masks[1:], strict=True):
+        expr = expr.when(mask, F.lit(band.tier))
+    return expr
 
 
 def session(spark: Any = None) -> Any:
