@@ -267,3 +267,24 @@ def test_a_served_row_without_a_band_has_no_tier(tmp_path: Path) -> None:
     assert served["tier"][3] == "High"
     assert served["intervention"].isna().tolist() == [True, True, True, False]
     assert np.isnan(served["cost"][:3]).all()
+
+
+def test_an_aligned_findings_file_tags_the_wrapper_with_its_alignment_run(
+    store: tuple[str, TrainedModel], tmp_path: Path
+) -> None:
+    import shutil
+
+    from alignment_mlflow import align
+    from alignment_mlflow.serving import serve
+    from conftest import FINDINGS_FIXTURES
+
+    uri, model = store
+    src = FINDINGS_FIXTURES / "subscription_clean_408768_findings.yaml"
+    findings = tmp_path / src.name
+    shutil.copy2(src, findings)
+    aligned = align(findings, TEMPLATE_SPEC, tracking_uri=uri, tiers_table=str(tmp_path / "tiers"))
+    result = serve(findings, model_version=model.uri, tracking_uri=uri, register_as="from_findings")
+    assert result.registered
+    (version,) = _versions(uri, "from_findings")
+    assert version.tags[core.TAG_RUN] == aligned.run_id
+    assert version.tags[core.TAG_SPEC] == result.spec_sha256 == load_spec(TEMPLATE_SPEC).sha256

@@ -68,8 +68,10 @@ def _one_column(out: Any, score: ScoreOutput) -> np.ndarray:
             return np.asarray(out[score.column])
         if isinstance(out, dict):
             return np.asarray(out[score.column])
-        column = int(score.column) if score.column.isdigit() else 0
-        return np.asarray(out)[:, column] if np.ndim(out) == 2 else np.asarray(out)
+        if not score.column.isdigit():
+            raise ValueError(f"the inner model's output has no column names, not {score.column!r}")
+        arr = np.asarray(out)
+        return arr[:, int(score.column)] if arr.ndim == 2 else arr
     if hasattr(out, "columns"):
         if len(out.columns) != 1:
             raise ValueError(f"the inner model returned {len(out.columns)} columns, not one score")

@@ -75,13 +75,16 @@ def versions(client: MlflowClient, uri: str, name: str) -> list[Any]:
     """The versions of ``name`` (none when the model does not exist yet)."""
     where = registry_uri(client, uri)
     escaped = name.replace("'", "\\'")
-    return list(
-        call(
-            where,
-            f"listing the versions of {name}",
-            lambda: client.search_model_versions(f"name = '{escaped}'"),
-        )
-    )
+
+    def search() -> list[Any]:
+        try:
+            return list(client.search_model_versions(f"name = '{escaped}'"))
+        except Exception as exc:  # Unity Catalog: an absent model is an error, not no versions
+            if getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
+                return []
+            raise
+
+    return call(where, f"listing the versions of {name}", search)
 
 
 def experiment_of(client: MlflowClient, uri: str, version: Any) -> str:
