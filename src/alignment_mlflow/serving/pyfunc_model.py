@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from alignment_mlflow.bands.arrays import tier_index
-from alignment_mlflow.serving.core import table_from_config
+from alignment_mlflow.serving.core import OUTPUT_COLUMNS, table_from_config
 from alignment_mlflow.serving.inner import scorer
 
 
@@ -32,27 +32,45 @@ class TieredModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
         config = json.loads(Path(context.artifacts["tiers"]).read_text(encoding="utf-8"))
         self.table, self.spec_sha256, score = table_from_config(config)
         self.score = scorer(context.artifacts["inner"], score)
-        # Index -1 (no band) picks the trailing "none" entry.
+        # Per band, then "no band" last (index -1 picks it): looked up with take, so the
+        # strings are typed once here, not inferred per request (pandas 3 infers its string
+        # dtype on every frame built from object arrays: ~3x the cost of this frame).
         bands = self.table.bands
-        self.tiers = np.array([*(b.tier for b in bands), None], dtype=object)
-        self.actions = np.array([*(b.intervention for b in bands), None], dtype=object)
+        self.tiers = pd.Series([*(b.tier for b in bands), None]).array
+        self.actions = pd.Series([*(b.intervention for b in bands), None]).array
         self.costs = np.array([*(b.cost for b in bands), np.nan], dtype=np.float64)
+        self.currency = pd.Series([self.table.currency]).array
+        self.sha = pd.Series([self.spec_sha256]).array
+        self.columns = pd.Index([name for name, _ in OUTPUT_COLUMNS])
+        self.none = len(bands)
 
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         scores = self.score(model_input)
         idx = tier_index(self.table, scores)
-        n = len(scores)
-        return pd.DataFrame(
-            {
-                "score": scores,
-                "tier": self.tiers[idx],
-                "intervention": self.actions[idx],
-                "cost": self.costs[idx],
-                "currency": np.full(n, self.table.currency, dtype=object),
-                "spec_sha256": np.full(n, self.spec_sha256, dtype=object),
-            },
-            copy=False,
-        )
+        pos = np.where(idx < 0, self.none, idx)
+        one = np.zeros(len(scores), dtype=np.intp)
+        arrays = [
+            scores,
+            self.tiers.take(pos),
+            self.actions.take(pos),
+            self.costs[pos],
+            self.currency.take(one),
+            self.sha.take(one),
+        ]
+        return _frame(arrays, self.columns)
+
+
+def _frame(arrays: list[Any], columns: Any) -> Any:
+    """A frame of typed arrays without re-checking them (they are built above); the public
+    constructor when pandas lacks the internal one."""
+    build = getattr(pd.DataFrame, "_from_arrays", None)
+    index = pd.RangeIndex(len(arrays[0]))
+    if build is not None:
+        try:
+            return build(arrays, columns=columns, index=index, verify_integrity=False)
+        except TypeError:  # another signature in another pandas: the public way
+            pass
+    return pd.DataFrame(dict(zip(columns, arrays, strict=True)), index=index, copy=False)
 
 
 mlflow.models.set_model(TieredModel())
