@@ -27,6 +27,8 @@ LAZY_LOADERS = {
     "gating/api.py": "gate(): loads the MLflow adapter when it gets to it",
     "outcomes/api.py": "outcomes(): loads the tracking adapter when it gets to it",
     "outcomes/engines.py": "the outcome's engine seam loads the Arrow or the Spark engine",
+    "serving/__init__.py": "tier_column and serve on first use: the served model imports the room",
+    "serving/api.py": "serve(): loads the MLflow adapter and Spark when it gets to them",
     "tiers/writer.py": "picks delta-rs or Spark from the target string",
     "findings/storage/__init__.py": "store_for() picks one storage backend",
 }

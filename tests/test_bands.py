@@ -58,3 +58,33 @@ def test_a_bound_reads_back_as_the_same_double(value: float) -> None:
 def test_only_plain_identifiers_are_written_into_the_sql(column: str) -> None:
     with pytest.raises(ValueError, match="not a plain identifier"):
         band_index_sql(TABLE, column)
+
+
+# --------------------------------------------------------------------------- the exact-value rule
+
+
+def test_a_float32_score_is_compared_as_its_exact_value() -> None:
+    """float32(0.8) is 0.800000011920929: above 0.8, so High, as Spark (which widens) says. NumPy
+    2 compares a float32 with 0.8 in float32 and would call it Medium."""
+    import numpy as np
+
+    from alignment_mlflow.bands.arrays import band_index, tier_index
+
+    f32 = np.float32(0.8)
+    assert float(f32) > 0.8
+    assert TABLE.bands[TABLE.tier_of(f32)].tier == "High"
+    assert TABLE.bands[TABLE.tier_of(0.8)].tier == "Medium"
+    scores = np.array([0.8, 0.5, 0.0, 1.0], dtype=np.float32)
+    assert band_index(TABLE, scores).tolist() == [TABLE.tier_of(float(s)) for s in scores]
+    assert tier_index(TABLE, scores).tolist() == [0, 1, 2, 0]
+
+
+def test_nan_none_and_out_of_range_scores_are_in_no_band() -> None:
+    import numpy as np
+
+    from alignment_mlflow.bands.arrays import NO_BAND, tier_index
+
+    bad = [math.nan, -0.1, 1.1, math.inf, -math.inf]
+    assert [TABLE.tier_of(s) for s in [*bad, None]] == [-1] * (len(bad) + 1)
+    assert tier_index(TABLE, np.array(bad)).tolist() == [NO_BAND] * len(bad)
+    assert _sql_tiers(bad[1:]) == [None] * 4  # sqlite stores NaN as NULL

@@ -21,7 +21,7 @@ from alignment_mlflow.cli import cli
 from alignment_mlflow.commands._common import colour_status, new_sqlite_store, wrap_line
 from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
 
-WORKFLOW = ["init", "validate", "check", "run", "gate", "plan", "outcomes", "show"]
+WORKFLOW = ["init", "validate", "check", "run", "gate", "serve", "plan", "outcomes", "show"]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 

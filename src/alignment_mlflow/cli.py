@@ -25,7 +25,7 @@ from alignment_mlflow.errors import Terminated
 
 class WorkflowGroup(click.Group):
     """Lists the commands in the order they are used (init, validate, check, run, gate, plan,
-    show), not alphabetically: the help reads as the workflow."""
+    serve, show), not alphabetically: the help reads as the workflow."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
@@ -41,9 +41,11 @@ EPILOG = """The workflow on the bundled example (`make demo` runs it):
       --tracking-uri sqlite:///demo-output/mlflow.db
   alignment-mlflow gate --spec demo-output/findings/<aligned>_findings.yaml \\
       --model-version models:/churn_model/1 --tracking-uri sqlite:///demo-output/mlflow.db
+  alignment-mlflow serve --spec demo-output/findings/<aligned>_findings.yaml \\
+      --model-version models:/churn_model/1 --tracking-uri sqlite:///demo-output/mlflow.db
   alignment-mlflow plan --scores examples/scores/churn_scores.parquet \\
       --spec demo-output/findings/<aligned>_findings.yaml --group-column segment
-  alignment-mlflow outcomes --assignments ASSIGNMENTS --outcomes OUTCOMES \
+  alignment-mlflow outcomes --assignments ASSIGNMENTS --outcomes OUTCOMES \\
       --spec demo-output/findings/<aligned>_findings.yaml      # after the campaign
   alignment-mlflow show demo-output/findings
 

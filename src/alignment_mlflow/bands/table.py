@@ -5,6 +5,13 @@ comparison operators and ``&`` so that the very same code runs on a Python float
 and the serving path), a NumPy array (the Arrow engine, on zero-copy views of Arrow buffers) and a
 Spark ``Column`` (the Spark engine): there is one definition of "in the band", not three.
 Pure: no third-party imports.
+
+**The exact-value rule.** A score is compared as its exact value widened to float64, as Spark
+does: a float32 score of 0.8 is 0.800000011920929, above 0.8, so it is High under ``High (>0.8)``.
+NumPy 2 would compare a float32 array with the Python float 0.8 in float32 (NEP 50) and call it
+Medium, so every compilation widens first (:meth:`BandTable.tier_of`, ``arrays.py``; Spark and
+SQL widen FLOAT to DOUBLE themselves). A score that is NaN, null or outside [0, 1] is in no band
+(-1 here, NULL in Spark and SQL, no tier when served); ``plan`` refuses such scores outright.
 """
 
 from __future__ import annotations
@@ -53,10 +60,15 @@ class BandTable:
     def __len__(self) -> int:
         return len(self.bands)
 
-    def tier_of(self, score: float) -> int:
-        """The index of the band holding ``score`` (the scalar reference); -1 when none does."""
+    def tier_of(self, score: float | None) -> int:
+        """The index of the band holding ``score`` (the scalar reference); -1 when none does
+        (None, NaN, outside [0, 1]). ``float(score)`` is the exact-value rule: a NumPy float32
+        compared as is would compare in float32."""
+        if score is None:
+            return -1
+        exact = float(score)
         for i, band in enumerate(self.bands):
-            if band.contains(score):
+            if band.contains(exact):
                 return i
         return -1
 

@@ -11,6 +11,7 @@ from alignment_mlflow.commands import (
     outcomes_cmd,
     plan_cmd,
     run_cmd,
+    serve_cmd,
     spec_cmds,
 )
 
@@ -20,6 +21,7 @@ COMMANDS: list[click.Command] = [
     check_cmd.check,
     run_cmd.run,
     gate_cmd.gate,
+    serve_cmd.serve,
     plan_cmd.plan,
     outcomes_cmd.outcomes,
     findings_cmds.show,
