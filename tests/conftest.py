@@ -6,8 +6,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
-pytest_plugins = ["_mlflow_server", "_databricks_fake", "_browser", "_spark"]
+# Timings live in bench/, never in tests: no example fails for being slow on a loaded machine
+# (Hypothesis' default deadline of 200 ms failed a pure-verdict property test under load).
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
+
+pytest_plugins = ["_mlflow_server", "_databricks_fake", "_browser", "_spark", "_sqlite_template"]
 
 TESTS = Path(__file__).parent
 FINDINGS_FIXTURES = TESTS / "fixtures" / "findings"
