@@ -22,11 +22,11 @@ FLOOR_TESTS := tests/test_tracking.py tests/test_pipeline.py tests/test_entry_po
 # The newest versions pyproject.toml's ranges allow, unlocked: drift is found here, on purpose.
 LATEST := .venv-latest
 DEMO := demo-output
-# The suite runs on every core (pytest-xdist): a test file is the unit a worker takes, so a
-# module's fixtures (the docs tour, a Spark table) are built once; each worker starts its own
-# session-wide servers. PYTEST_WORKERS=0 runs it in one process.
+# The suite runs on every core (pytest-xdist): the units a worker takes are set in
+# tests/conftest.py (every Spark test on one worker, every other test with its module); each
+# worker starts its own session-wide servers. PYTEST_WORKERS=0 runs it in one process.
 PYTEST_WORKERS ?= auto
-XDIST := -n $(PYTEST_WORKERS) --dist loadfile
+XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
 # Delta's jars for the Spark tests (classic and Spark Connect), fetched from Maven Central with the
 # machine's Maven: the Delta release that matches the pyspark of the dev set (uv.lock). Tests
 # pass the files explicitly (no --packages, no Ivy).

@@ -53,3 +53,17 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no-databrickscfg"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
+
+
+_SPARK_SESSIONS = frozenset({"classic_spark", "connect_server", "connect_spark"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Work units for pytest-xdist (``--dist loadgroup``, `make test`): every test that needs a
+    Spark session runs on one worker, so one worker starts the JVMs (a classic session and a
+    Connect server, tens of seconds of CPU each to warm); every other test goes with its module,
+    so a module's fixtures (the docs tour, an aligned UI store) are built once."""
+    for item in items:
+        uses_spark = not _SPARK_SESSIONS.isdisjoint(getattr(item, "fixturenames", ()))
+        group = "spark" if uses_spark else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
