@@ -278,3 +278,120 @@ def test_findings_that_cannot_be_written_stop_the_job_before_any_write(
         assert findings.read_bytes() == CLEAN.read_bytes()
     finally:
         subprocess.run(["chattr", "-i", str(locked)], check=True)
+
+
+# ------------------------------------------------------------------ issue 23: the JSON contract
+
+
+class HangingServer:
+    """Accepts connections and never answers: the reachability check passes, the first MLflow
+    call waits. ``requested`` is set once a request arrived (the command is inside its body)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.uri = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.requested = threading.Event()
+        self.conns: list[Any] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import threading
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn: Any) -> None:
+        try:
+            if conn.recv(1024):
+                self.requested.set()
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        for conn in self.conns:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize(
+    ("command", "sig", "code", "kind"),
+    [
+        ("run", signal.SIGTERM, 143, "Terminated"),
+        ("run", signal.SIGINT, 130, "Interrupted"),
+        ("gate", signal.SIGTERM, 143, "Terminated"),
+        ("plan", signal.SIGINT, 130, "Interrupted"),
+    ],
+)
+def test_a_signal_ends_in_one_json_object(
+    tmp_path: Path, command: str, sig: int, code: int, kind: str
+) -> None:
+    """Ctrl-C and SIGTERM while the command waits on MLflow: one JSON object, its exit code."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    server = HangingServer()
+    scores = tmp_path / "scores.parquet"
+    pq.write_table(pa.table({"customer_id": [1, 2], "churn_score": [0.1, 0.9]}), scores)
+    args = {
+        "run": [str(findings_copy(tmp_path)), "--spec", str(TEMPLATE_SPEC),
+                "--tiers-table", str(tmp_path / "tiers")],
+        "gate": ["--spec", str(TEMPLATE_SPEC), "--model-run", "0" * 32],
+        "plan": ["--scores", str(scores), "--spec", str(TEMPLATE_SPEC)],
+    }[command]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alignment_mlflow", command, *args, "--json",
+         "--tracking-uri", server.uri],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.requested.wait(120), "the command never called MLflow"
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        server.close()
+    assert proc.returncode == code, err
+    obj = json.loads(out)
+    assert list(obj) == ["error", "error_type", "exit_code"]
+    assert (obj["error_type"], obj["exit_code"]) == (kind, code)
+    assert "Traceback" not in err
+    assert not (tmp_path / "tiers").exists()
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_reader_that_leaves_ends_the_command_quietly(tmp_path: Path, as_json: bool) -> None:
+    """``check ... | head -1``: stdout closed before the command prints; no traceback, no
+    BrokenPipeError on stderr, the command's own exit code."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alignment_mlflow", "check", str(CLEAN), "--spec",
+         str(TEMPLATE_SPEC), *(["--json"] if as_json else [])],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before the first line
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    for word in ("Traceback", "BrokenPipe", "unexpected", "Exception ignored"):
+        assert word not in err, err
+
+
+def test_head_of_a_pipeline_ends_quietly(tmp_path: Path) -> None:
+    """The issue's spelling: ``alignment-mlflow check ... | head -1``."""
+    cmd = (
+        f"'{sys.executable}' -m alignment_mlflow check '{CLEAN}' --spec '{TEMPLATE_SPEC}' | head -1"
+    )
+    out = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert out.stdout.startswith("status:"), out
+    for word in ("Traceback", "BrokenPipe", "unexpected", "Exception ignored"):
+        assert word not in out.stderr, out.stderr

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from alignment_mlflow.commands._common import echo, handle_errors
+from alignment_mlflow.commands._common import echo, echo_json, echo_lines, handle_errors
 
 
 @click.command(
@@ -25,8 +25,9 @@ from alignment_mlflow.commands._common import echo, handle_errors
     help="Where to write the template spec.",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"spec_path": ...} on stdout.')
 @handle_errors
-def init(out: str, force: bool) -> None:
+def init(out: str, force: bool, as_json: bool) -> None:
     """Write a commented template spec holding the notebook's values."""
     from importlib.resources import files
 
@@ -37,7 +38,10 @@ def init(out: str, force: bool) -> None:
         raise InvalidInputError(f"{path} exists; pass --force to overwrite it")
     template = files("alignment_mlflow").joinpath("templates/churn_alignment.yaml").read_text()
     path.write_text(template, encoding="utf-8")
-    echo(f"wrote {path}; edit it, then: alignment-mlflow validate {path}")
+    if as_json:
+        echo_json({"spec_path": str(path)})
+    else:
+        echo(f"wrote {path}; edit it, then: alignment-mlflow validate {path}")
 
 
 @click.command(
@@ -49,9 +53,26 @@ def init(out: str, force: bool) -> None:
 """,
 )
 @click.argument("spec", type=click.Path(dir_okay=True))
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object: spec_path, project_slug, spec_sha256, warnings.",
+)
 @handle_errors
-def validate(spec: str) -> None:
+def validate(spec: str, as_json: bool) -> None:
     """Check a spec; print what it means, or every problem (exit 2)."""
-    from alignment_mlflow.spec import load_spec, render_summary
+    from alignment_mlflow.spec import load_spec, render_summary_lines
 
-    echo(render_summary(load_spec(spec)))
+    loaded = load_spec(spec)
+    if as_json:
+        echo_json(
+            {
+                "spec_path": spec,
+                "project_slug": loaded.project_slug,
+                "spec_sha256": loaded.sha256,
+                "warnings": list(loaded.warnings),
+            }
+        )
+    else:
+        echo_lines(render_summary_lines(loaded))

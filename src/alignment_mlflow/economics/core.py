@@ -93,7 +93,7 @@ class Validation:
                 lines.append(f"  - {issue.problem}")
             else:
                 lines.append(f"  - {issue}")
-        raise ScoresError("\n".join(lines))
+        raise ScoresError(lines=lines)
 
 
 def check_columns(
