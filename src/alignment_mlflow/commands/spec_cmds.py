@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -28,7 +29,10 @@ from alignment_mlflow.commands._common import echo, echo_json, echo_lines, handl
 @click.option("--json", "as_json", is_flag=True, help='Print {"spec_path": ...} on stdout.')
 @handle_errors
 def init(out: str, force: bool, as_json: bool) -> None:
-    """Write a commented template spec holding the notebook's values."""
+    """Write a commented template spec holding the notebook's values.
+
+    The folder of ``--out`` must exist: ``init`` writes one file and never creates folders, so a
+    mistyped folder is an error (exit 2), not a new tree."""
     from importlib.resources import files
 
     from alignment_mlflow.errors import InvalidInputError
@@ -36,12 +40,48 @@ def init(out: str, force: bool, as_json: bool) -> None:
     path = Path(out)
     if path.exists() and not force:
         raise InvalidInputError(f"{path} exists; pass --force to overwrite it")
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise InvalidInputError(
+            f"cannot write {path}: the folder {folder} {what}; create it first "
+            f"(mkdir -p {folder}) or pass another --out"
+        )
     template = files("alignment_mlflow").joinpath("templates/churn_alignment.yaml").read_text()
-    path.write_text(template, encoding="utf-8")
+    _write_whole(path, template)
     if as_json:
         echo_json({"spec_path": str(path)})
     else:
         echo(f"wrote {path}; edit it, then: alignment-mlflow validate {path}")
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """``text`` into ``path`` whole or not at all: a temporary file beside it, renamed over it,
+    so a full disk or a refused write leaves no half template behind."""
+    import os
+    import tempfile
+
+    from alignment_mlflow.errors import InvalidInputError, StorageError
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except PermissionError as exc:
+        raise InvalidInputError(
+            f"cannot write {path}: no permission to write in {path.parent}; pass another --out"
+        ) from exc
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 @click.command(
