@@ -395,3 +395,59 @@ def test_head_of_a_pipeline_ends_quietly(tmp_path: Path) -> None:
     assert out.stdout.startswith("status:"), out
     for word in ("Traceback", "BrokenPipe", "unexpected", "Exception ignored"):
         assert word not in out.stderr, out.stderr
+
+
+HOLD_LOCK = """
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.read()  # until the test closes stdin
+con.execute("ROLLBACK")
+"""
+
+
+def test_a_store_locked_by_another_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23: another process holds a write transaction on mlflow.db. The command waits
+    within a bound (``LOCK_WAIT_SECONDS``, shortened here), then one message naming the store,
+    exit 1, nothing written (no tiers, findings untouched, no MLflow tables)."""
+    from click.testing import CliRunner
+
+    from alignment_mlflow.cli import cli
+    from alignment_mlflow.tracking import client
+
+    monkeypatch.setattr(client, "LOCK_WAIT_SECONDS", 2.0, raising=False)
+    db = tmp_path / "mlflow.db"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        findings = findings_copy(tmp_path)
+        started = time.monotonic()
+        result = CliRunner().invoke(
+            cli,
+            ["run", str(findings), "--spec", str(TEMPLATE_SPEC), "--tracking-uri",
+             f"sqlite:///{db}", "--tiers-table", str(tmp_path / "tiers"), "--json"],
+        )  # fmt: skip
+        waited = time.monotonic() - started
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert result.exit_code == 1, result.output
+    assert waited < 60  # the bound (2 s here, 30 s by default) plus SQLite's busy timeouts
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert f"the MLflow store {db} is locked by another process" in errors[0]
+    assert "unexpected" not in result.stderr
+    obj = json.loads(result.stdout)
+    assert (obj["error_type"], obj["exit_code"]) == ("TrackingError", 1)
+    assert not (tmp_path / "tiers").exists()
+    assert findings.read_bytes() == CLEAN.read_bytes()
+    import sqlite3
+
+    with sqlite3.connect(db) as con:  # MLflow created nothing in the store
+        assert con.execute("select count(*) from sqlite_master").fetchone() == (0,)
