@@ -451,3 +451,42 @@ def test_a_store_locked_by_another_process(tmp_path: Path, monkeypatch: pytest.M
 
     with sqlite3.connect(db) as con:  # MLflow created nothing in the store
         assert con.execute("select count(*) from sqlite_master").fetchone() == (0,)
+
+
+@pytest.mark.mlflow_server
+def test_a_persistent_500_on_the_final_update_fails_within_a_bound(
+    tmp_path: Path, mlflow_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 23: a server that answers HTTP 500 to every run update (the final FINISHED, then
+    the FAILED that records the failure) used to take 498 s through MLflow's retries. Bounded:
+    the command fails within a minute, one clear message, exit 1, the run not FINISHED."""
+    from click.testing import CliRunner
+
+    from alignment_mlflow.cli import cli
+
+    for var in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+                "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "MLFLOW_HTTP_REQUEST_TIMEOUT"):  # fmt: skip
+        monkeypatch.delenv(var, raising=False)  # MLflow's defaults, as a user has them
+    experiment = f"/Shared/faults/final-500-{random.randrange(10**9)}"
+    with CountingProxy(mlflow_server) as proxy:
+        proxy.answer = lambda method, path: 500 if path.endswith("/runs/update") else None
+        findings = findings_copy(tmp_path)
+        started = time.monotonic()
+        result = CliRunner().invoke(
+            cli,
+            ["run", str(findings), "--spec", str(TEMPLATE_SPEC), "--tracking-uri", proxy.uri,
+             "--experiment", experiment, "--tiers-table", str(tmp_path / "tiers"), "--json"],
+        )  # fmt: skip
+        took = time.monotonic() - started
+        updates = [p for m, p in proxy.requests if p.endswith("/runs/update")]
+    assert result.exit_code == 1, result.output
+    assert took < 60, took  # MLflow's own retries: ~250 s per call
+    assert len(updates) >= 2  # it did retry, within the bound
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert f"MLflow tracking at {proxy.uri}" in errors[0]
+    assert "finishing the run failed" in errors[0]
+    assert json.loads(result.stdout)["error_type"] == "TrackingError"
+    assert os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES") is None  # restored after our calls
+    (found,) = runs(mlflow_server, experiment)
+    assert found["info"]["status"] != "FINISHED"

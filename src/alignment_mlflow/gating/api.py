@@ -27,6 +27,7 @@ from alignment_mlflow.gating.parsing import (
 )
 from alignment_mlflow.gating.result import GateResult
 from alignment_mlflow.steps import Steps
+from alignment_mlflow.tracking.client import with_bounded_requests
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -86,6 +87,7 @@ def _check_arguments(
     return version_ref, alias
 
 
+@with_bounded_requests
 def gate(
     spec: str | os.PathLike[str] | Mapping[str, Any],
     *,
