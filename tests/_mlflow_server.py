@@ -107,6 +107,8 @@ class CountingProxy:
         self.upstream = upstream.removeprefix("http://")
         self.requests: list[tuple[str, str]] = []
         self.before: Callable[[str, str], None] | None = None  # fault injection hook
+        #: fault injection: a status to answer instead of forwarding (None forwards)
+        self.answer: Callable[[str, str], int | None] | None = None
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -118,6 +120,15 @@ class CountingProxy:
                 proxy.requests.append((self.command, self.path.split("?")[0]))
                 if proxy.before is not None:
                     proxy.before(self.command, self.path)
+                status = proxy.answer(self.command, self.path) if proxy.answer else None
+                if status is not None:
+                    body_out = b'{"error_code": "INTERNAL_ERROR", "message": "injected"}'
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body_out)))
+                    self.end_headers()
+                    self.wfile.write(body_out)
+                    return
                 conn = http.client.HTTPConnection(proxy.upstream, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 try:

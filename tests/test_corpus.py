@@ -329,3 +329,37 @@ def test_mixed_and_date_keys_in_findings_align_and_rerun(tmp_path: Path) -> None
     import json
 
     assert json.loads(again.stdout)["reused_run"] is True
+
+
+@pytest.mark.parametrize("where", ["missing/dir/x.yaml", "afile/x.yaml"])
+def test_init_into_a_folder_that_is_not_there(where: str, tmp_path: Path) -> None:
+    """Issue 23: ``init --out missing/dir/x.yaml`` is an input error naming the folder (exit 2),
+    never "unexpected"; no folder is created."""
+    from click.testing import CliRunner
+
+    from alignment_mlflow.cli import cli
+
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / where
+    result = CliRunner().invoke(cli, ["init", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "unexpected" not in result.stderr
+    assert f"the folder {out.parent}" in result.stderr
+    assert "mkdir -p" in result.stderr
+    assert not (tmp_path / "missing").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_init_writes_the_whole_template_with_ordinary_permissions(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from alignment_mlflow.cli import cli
+
+    out = tmp_path / "x.yaml"
+    result = CliRunner().invoke(cli, ["init", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == TEMPLATE_SPEC.read_text()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.yaml"]

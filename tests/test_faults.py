@@ -278,3 +278,215 @@ def test_findings_that_cannot_be_written_stop_the_job_before_any_write(
         assert findings.read_bytes() == CLEAN.read_bytes()
     finally:
         subprocess.run(["chattr", "-i", str(locked)], check=True)
+
+
+# ------------------------------------------------------------------ issue 23: the JSON contract
+
+
+class HangingServer:
+    """Accepts connections and never answers: the reachability check passes, the first MLflow
+    call waits. ``requested`` is set once a request arrived (the command is inside its body)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.uri = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.requested = threading.Event()
+        self.conns: list[Any] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import threading
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn: Any) -> None:
+        try:
+            if conn.recv(1024):
+                self.requested.set()
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        for conn in self.conns:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize(
+    ("command", "sig", "code", "kind"),
+    [
+        ("run", signal.SIGTERM, 143, "Terminated"),
+        ("run", signal.SIGINT, 130, "Interrupted"),
+        ("gate", signal.SIGTERM, 143, "Terminated"),
+        ("plan", signal.SIGINT, 130, "Interrupted"),
+    ],
+)
+def test_a_signal_ends_in_one_json_object(
+    tmp_path: Path, command: str, sig: int, code: int, kind: str
+) -> None:
+    """Ctrl-C and SIGTERM while the command waits on MLflow: one JSON object, its exit code."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    server = HangingServer()
+    scores = tmp_path / "scores.parquet"
+    pq.write_table(pa.table({"customer_id": [1, 2], "churn_score": [0.1, 0.9]}), scores)
+    args = {
+        "run": [str(findings_copy(tmp_path)), "--spec", str(TEMPLATE_SPEC),
+                "--tiers-table", str(tmp_path / "tiers")],
+        "gate": ["--spec", str(TEMPLATE_SPEC), "--model-run", "0" * 32],
+        "plan": ["--scores", str(scores), "--spec", str(TEMPLATE_SPEC)],
+    }[command]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alignment_mlflow", command, *args, "--json",
+         "--tracking-uri", server.uri],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.requested.wait(120), "the command never called MLflow"
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        server.close()
+    assert proc.returncode == code, err
+    obj = json.loads(out)
+    assert list(obj) == ["error", "error_type", "exit_code"]
+    assert (obj["error_type"], obj["exit_code"]) == (kind, code)
+    assert "Traceback" not in err
+    assert not (tmp_path / "tiers").exists()
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_reader_that_leaves_ends_the_command_quietly(tmp_path: Path, as_json: bool) -> None:
+    """``check ... | head -1``: stdout closed before the command prints; no traceback, no
+    BrokenPipeError on stderr, the command's own exit code."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alignment_mlflow", "check", str(CLEAN), "--spec",
+         str(TEMPLATE_SPEC), *(["--json"] if as_json else [])],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before the first line
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    for word in ("Traceback", "BrokenPipe", "unexpected", "Exception ignored"):
+        assert word not in err, err
+
+
+def test_head_of_a_pipeline_ends_quietly(tmp_path: Path) -> None:
+    """The issue's spelling: ``alignment-mlflow check ... | head -1``."""
+    cmd = (
+        f"'{sys.executable}' -m alignment_mlflow check '{CLEAN}' --spec '{TEMPLATE_SPEC}' | head -1"
+    )
+    out = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert out.stdout.startswith("status:"), out
+    for word in ("Traceback", "BrokenPipe", "unexpected", "Exception ignored"):
+        assert word not in out.stderr, out.stderr
+
+
+HOLD_LOCK = """
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.read()  # until the test closes stdin
+con.execute("ROLLBACK")
+"""
+
+
+def test_a_store_locked_by_another_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23: another process holds a write transaction on mlflow.db. The command waits
+    within a bound (``LOCK_WAIT_SECONDS``, shortened here), then one message naming the store,
+    exit 1, nothing written (no tiers, findings untouched, no MLflow tables)."""
+    from click.testing import CliRunner
+
+    from alignment_mlflow.cli import cli
+    from alignment_mlflow.tracking import client
+
+    monkeypatch.setattr(client, "LOCK_WAIT_SECONDS", 2.0, raising=False)
+    db = tmp_path / "mlflow.db"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        findings = findings_copy(tmp_path)
+        started = time.monotonic()
+        result = CliRunner().invoke(
+            cli,
+            ["run", str(findings), "--spec", str(TEMPLATE_SPEC), "--tracking-uri",
+             f"sqlite:///{db}", "--tiers-table", str(tmp_path / "tiers"), "--json"],
+        )  # fmt: skip
+        waited = time.monotonic() - started
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert result.exit_code == 1, result.output
+    assert waited < 60  # the bound (2 s here, 30 s by default) plus SQLite's busy timeouts
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert f"the MLflow store {db} is locked by another process" in errors[0]
+    assert "unexpected" not in result.stderr
+    obj = json.loads(result.stdout)
+    assert (obj["error_type"], obj["exit_code"]) == ("TrackingError", 1)
+    assert not (tmp_path / "tiers").exists()
+    assert findings.read_bytes() == CLEAN.read_bytes()
+    import sqlite3
+
+    with sqlite3.connect(db) as con:  # MLflow created nothing in the store
+        assert con.execute("select count(*) from sqlite_master").fetchone() == (0,)
+
+
+@pytest.mark.mlflow_server
+def test_a_persistent_500_on_the_final_update_fails_within_a_bound(
+    tmp_path: Path, mlflow_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 23: a server that answers HTTP 500 to every run update (the final FINISHED, then
+    the FAILED that records the failure) used to take 498 s through MLflow's retries. Bounded:
+    the command fails within a minute, one clear message, exit 1, the run not FINISHED."""
+    from click.testing import CliRunner
+
+    from alignment_mlflow.cli import cli
+
+    for var in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+                "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "MLFLOW_HTTP_REQUEST_TIMEOUT"):  # fmt: skip
+        monkeypatch.delenv(var, raising=False)  # MLflow's defaults, as a user has them
+    experiment = f"/Shared/faults/final-500-{random.randrange(10**9)}"
+    with CountingProxy(mlflow_server) as proxy:
+        proxy.answer = lambda method, path: 500 if path.endswith("/runs/update") else None
+        findings = findings_copy(tmp_path)
+        started = time.monotonic()
+        result = CliRunner().invoke(
+            cli,
+            ["run", str(findings), "--spec", str(TEMPLATE_SPEC), "--tracking-uri", proxy.uri,
+             "--experiment", experiment, "--tiers-table", str(tmp_path / "tiers"), "--json"],
+        )  # fmt: skip
+        took = time.monotonic() - started
+        updates = [p for m, p in proxy.requests if p.endswith("/runs/update")]
+    assert result.exit_code == 1, result.output
+    assert took < 60, took  # MLflow's own retries: ~250 s per call
+    assert len(updates) >= 2  # it did retry, within the bound
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert f"MLflow tracking at {proxy.uri}" in errors[0]
+    assert "finishing the run failed" in errors[0]
+    assert json.loads(result.stdout)["error_type"] == "TrackingError"
+    assert os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES") is None  # restored after our calls
+    (found,) = runs(mlflow_server, experiment)
+    assert found["info"]["status"] != "FINISHED"

@@ -14,21 +14,87 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from alignment_mlflow import __version__
 from alignment_mlflow.commands import COMMANDS
+from alignment_mlflow.commands._common import (
+    discard_closed_stream,
+    echo,
+    echo_json,
+    echo_lines,
+    error_object,
+    json_printed,
+    json_requested,
+    reset_output,
+    sigterm_as_interrupt,
+)
 from alignment_mlflow.errors import Terminated
 
 
 class WorkflowGroup(click.Group):
-    """Lists the commands in the order they are used (init, validate, check, run, gate, plan,
-    serve, show), not alphabetically: the help reads as the workflow."""
+    """Lists the commands in the order they are used (init, validate, check, run, gate, serve,
+    plan, outcomes, show), not alphabetically: the help reads as the workflow.
+
+    It also keeps the output contract on the paths click takes before a command's body runs, or
+    that end it from outside: usage errors (an unknown option, a missing ``--spec``, a bad date),
+    Ctrl-C and SIGTERM each print one message on stderr and, with ``--json`` anywhere on the
+    command line, exactly one JSON object on stdout (``{"error", "error_type", "exit_code"}``,
+    the shape of every other failure). Exit codes: 2 usage, 130 Ctrl-C, 143 SIGTERM. A reader
+    that goes away (``| head -1``) ends nothing: what is left to print goes nowhere.
+    """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        as_json = json_requested(argv)
+        reset_output()
+        try:
+            with sigterm_as_interrupt():
+                code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:  # usage errors: unknown option, missing argument
+            _show_usage_error(exc)
+            _exit(exc.format_message(), exc.exit_code, "UsageError", as_json, shown=True)
+        except (click.Abort, KeyboardInterrupt):
+            _exit(
+                "interrupted (Ctrl-C); an MLflow run it had opened is closed as KILLED",
+                130,
+                "Interrupted",
+                as_json,
+            )
+        except Terminated as exc:
+            _exit(
+                f"{exc}; an MLflow run it had opened is closed as KILLED",
+                exc.exit_code,
+                "Terminated",
+                as_json,
+            )
+        except BrokenPipeError:  # click's own output (help, usage) to a reader that left
+            discard_closed_stream(sys.stdout)
+            code = 0
+        if standalone_mode:
+            sys.exit(code if isinstance(code, int) else 0)
+        return code
+
+
+def _exit(message: str, code: int, kind: str, as_json: bool, *, shown: bool = False) -> NoReturn:
+    """One message on stderr (unless click's was just shown) and, with ``--json``, one object."""
+    if not shown:
+        echo(f"error: {message}", err=True)
+    if as_json and not json_printed():
+        echo_json(error_object(message, code, kind))
+    raise SystemExit(code)
 
 
 EPILOG = """The workflow on the bundled example (`make demo` runs it):
@@ -135,28 +201,21 @@ def _show_usage_error(exc: click.ClickException) -> None:
     """click's own message, with its ``Error:`` spelled ``error:`` like every other error we
     print, so one grep (or one eye) finds them all."""
     if isinstance(exc, click.UsageError) and exc.ctx is not None:
-        hint = ""
+        echo_lines(exc.ctx.get_usage().splitlines(), err=True)
         if exc.ctx.command.get_help_option(exc.ctx) is not None:
-            hint = f"Try '{exc.ctx.command_path} {exc.ctx.help_option_names[0]}' for help.\n"
-        click.echo(f"{exc.ctx.get_usage()}\n{hint}", err=True)
-    click.echo(f"error: {exc.format_message()}", err=True)
+            echo(f"Try '{exc.ctx.command_path} {exc.ctx.help_option_names[0]}' for help.", err=True)
+        echo("", err=True)
+    # click quotes what was typed ("No such option: --x"): one escaped line, as every value.
+    echo(f"error: {exc.format_message()}", err=True)
 
 
 def _run(args: list[str]) -> None:
-    """Run the command without click's standalone mode, which always ends in ``SystemExit``."""
-    try:
-        code = cli.main(
-            args=_wheel_task_args(args), prog_name="alignment-mlflow", standalone_mode=False
-        )
-    except click.ClickException as exc:  # usage errors: unknown option, missing argument
-        _show_usage_error(exc)
-        raise SystemExit(exc.exit_code) from None
-    except click.Abort:
-        click.echo("Aborted!", err=True)
-        raise SystemExit(1) from None
-    except Terminated as exc:
-        click.echo(f"error: {exc}; the MLflow run was closed as KILLED", err=True)
-        raise SystemExit(exc.exit_code) from None
+    """Run the command without click's standalone mode, which always ends in ``SystemExit``;
+    failures (usage, signals, our errors) end in ``SystemExit`` with their code (see
+    :class:`WorkflowGroup`)."""
+    code = cli.main(
+        args=_wheel_task_args(args), prog_name="alignment-mlflow", standalone_mode=False
+    )
     if isinstance(code, int) and code != 0:
         raise SystemExit(code)
 

@@ -9,7 +9,7 @@ the boundary with what failed, keeping the cause.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from alignment_mlflow.redact import redact_text
@@ -24,8 +24,20 @@ class AlignmentError(Exception):
 
     exit_code: int = 1
 
-    def __init__(self, *args: object) -> None:
+    #: The message's lines as we built them. A message is one line: any line break in it came
+    #: from a value it quotes (a path, a name) and is escaped when printed, so a crafted value
+    #: cannot print a line of its own. A message made of several lines (every problem of a spec)
+    #: is built with ``lines=``, and only those breaks are printed as breaks.
+    lines: tuple[str, ...]
+
+    def __init__(self, *args: object, lines: Sequence[str] | None = None) -> None:
+        if lines is not None:
+            args = ("\n".join(lines), *args)
         super().__init__(*(redact_text(a) if isinstance(a, str) else a for a in args))
+        if lines is not None:
+            self.lines = tuple(redact_text(line) for line in lines)
+        else:
+            self.lines = (str(self.args[0]) if self.args else "",)
 
 
 # --------------------------------------------------------------------------- invalid input (2)
@@ -70,7 +82,7 @@ class SpecError(InvalidInputError):
         n = len(self.problems)
         lines = [f"{head}: {n} problem{'s' if n != 1 else ''}"]
         lines += [f"  - {p}" for p in self.problems]
-        super().__init__("\n".join(lines))
+        super().__init__(lines=lines)
 
 
 class FindingsError(InvalidInputError):

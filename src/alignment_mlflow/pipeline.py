@@ -20,6 +20,7 @@ from alignment_mlflow.redact import redact_uri
 from alignment_mlflow.result import JSON_KEYS, AlignmentResult
 from alignment_mlflow.spec.model import AlignmentSpec
 from alignment_mlflow.steps import Progress, Steps
+from alignment_mlflow.tracking.client import with_bounded_requests
 from alignment_mlflow.tracking.content import RunContext
 
 if TYPE_CHECKING:
@@ -298,6 +299,7 @@ def _run_start(ref: Any) -> datetime:
     return _at(ref.start_time_ms)
 
 
+@with_bounded_requests
 def align(
     findings: str | os.PathLike[str],
     spec: str | os.PathLike[str] | Mapping[str, Any],

@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any, NoReturn, TypeVar
 
@@ -19,44 +19,148 @@ from alignment_mlflow.runtime import installed_mlflow
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# C0 controls but newline and tab, DEL, C1 controls, bidi embeddings/overrides/isolates and the
-# invisible marks: a spec or findings value holding them could rewrite the terminal or reorder
-# what a reviewer reads.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# Every C0 control (newline, carriage return and tab included), DEL, the C1 controls, the line and
+# paragraph separators, bidi embeddings/overrides/isolates and the invisible marks: a value holding
+# them (a path, a project or tier name, a group label, a library's message) could start a line of
+# its own ("status: ALIGNED" under the real verdict), rewrite the terminal (ANSI escapes) or
+# reorder what a reviewer reads.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 
 def _escape(match: re.Match[str]) -> str:
     ch = ord(match.group())
-    return f"\\x{ch:02x}" if ch < 0x100 else f"\\u{ch:04x}"
+    named = {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+    return named.get(ch) or (f"\\x{ch:02x}" if ch < 0x100 else f"\\u{ch:04x}")
 
 
 def safe(text: object) -> str:
-    """``text`` with every control, bidi and invisible character written as an escape."""
+    """``text`` as one printable line: every control, line break, bidi and invisible character
+    written as an escape. The one escaping function of human output; every line we print passes
+    through it at the boundary (:func:`echo`, :func:`echo_status`, :func:`fail`, the log
+    formatter, click's usage errors), so no value can add a line or an escape sequence."""
     return _UNSAFE.sub(_escape, str(text))
 
 
 def echo(text: object = "", *, err: bool = False, file: Any = None) -> None:
-    """The one way commands print: always through :func:`safe`."""
-    click.echo(safe(text), err=err, file=file)
+    """The one way commands print a line: always through :func:`safe`, so ``text`` is one line.
+    Several lines are several calls (:func:`echo_lines`): only we decide where a line ends."""
+    _emit(safe(text), err=err, file=file)
+
+
+def _emit(text: str, *, err: bool = False, file: Any = None, color: bool | None = None) -> None:
+    """``click.echo``, except that a reader who went away (``| head -1``) stops nothing: the
+    rest of the output goes nowhere and the command finishes its work, exiting as it would have,
+    without a ``BrokenPipeError`` on stderr."""
+    try:
+        click.echo(text, err=err, file=file, color=color)
+    except BrokenPipeError:
+        discard_closed_stream(file or (sys.stderr if err else sys.stdout))
+
+
+def discard_closed_stream(stream: Any) -> None:
+    """Point ``stream``'s file descriptor at ``/dev/null``: its reader closed the pipe, and what
+    is still buffered or printed later (the interpreter flushes at exit) must not fail again."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+class _Output:
+    """Whether this invocation has printed its JSON object already: a failure after it (``check
+    --json --strict``, a signal while finishing) adds its message on stderr, never a second
+    object on stdout."""
+
+    json_printed = False
+
+
+def reset_output() -> None:
+    """A new invocation (the group's ``main``; tests invoke many in one process)."""
+    _Output.json_printed = False
+
+
+def json_printed() -> bool:
+    return _Output.json_printed
+
+
+def json_requested(args: Iterable[str]) -> bool:
+    """``--json`` on the command line (before a ``--``), seen before click parses it, so even a
+    usage error or a signal ends in one JSON object."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
+def echo_lines(lines: Iterable[object], *, err: bool = False, file: Any = None) -> None:
+    """Each of ``lines`` as one line (see :func:`echo`)."""
+    for line in lines:
+        echo(line, err=err, file=file)
+
+
+def echo_json(payload: Any, **dumps: Any) -> None:
+    """One JSON document on stdout, exactly as ``json.dumps`` writes it (ASCII only: every control
+    character inside a value is already a JSON escape), so no value can break it."""
+    _emit(json.dumps(payload, ensure_ascii=True, **dumps))
+    _Output.json_printed = True
 
 
 class SafeFormatter(logging.Formatter):
-    """Log records (library warnings, ours) pass through :func:`safe` too."""
+    """Log records (library warnings, ours) pass through :func:`safe` too: the message is one
+    line; a traceback (``ALIGNMENT_DEBUG``, ``--verbose``) keeps its own lines, each escaped."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        return safe(super().format(record))
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return safe(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:
+        return "\n".join(safe(line) for line in super().formatException(ei).splitlines())
+
+    def formatStack(self, stack_info: str) -> str:
+        return "\n".join(safe(line) for line in stack_info.splitlines())
 
 
-def fail(message: str, exit_code: int, *, as_json: bool, kind: str = "error") -> NoReturn:
+def stderr_logging(verbose: bool = False) -> None:
+    """Log records on stderr, one escaped line each (:class:`SafeFormatter`): stdout is ours."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SafeFormatter("%(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+
+def fail(
+    message: str,
+    exit_code: int,
+    *,
+    as_json: bool,
+    kind: str = "error",
+    lines: Iterable[str] | None = None,
+) -> NoReturn:
     """One message on stderr and the exit code; with ``--json`` also one object on stdout, so a
-    job that parses stdout always gets JSON: ``{"error", "error_type", "exit_code"}``."""
+    job that parses stdout always gets JSON: ``{"error", "error_type", "exit_code"}``.
+
+    The message is one line unless ``lines`` says where its lines end (an error's own
+    ``lines``); the JSON carries the message exactly (``json.dumps`` escapes what it must)."""
     from alignment_mlflow.redact import redact_text
 
-    message = safe(redact_text(message))
-    echo(f"error: {message}", err=True)
-    if as_json:
-        click.echo(json.dumps({"error": message, "error_type": kind, "exit_code": exit_code}))
+    message = redact_text(message)
+    shown = [redact_text(line) for line in lines] if lines is not None else [message]
+    echo(f"error: {shown[0] if shown else ''}", err=True)
+    echo_lines(shown[1:], err=True)
+    if as_json and not json_printed():
+        echo_json(error_object(message, exit_code, kind))
     sys.exit(exit_code)
+
+
+def error_object(message: str, exit_code: int, kind: str) -> dict[str, Any]:
+    """The ``--json`` shape of every failure, from the command body or before it (usage errors,
+    signals): ``{"error", "error_type", "exit_code"}``."""
+    return {"error": message, "error_type": kind, "exit_code": exit_code}
 
 
 def handle_errors(func: F) -> F:
@@ -74,7 +178,7 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except AlignmentError as exc:
-            fail(str(exc), exc.exit_code, as_json=as_json, kind=type(exc).__name__)
+            fail(str(exc), exc.exit_code, as_json=as_json, kind=type(exc).__name__, lines=exc.lines)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
@@ -291,6 +395,5 @@ def echo_status(text: object = "", *, err: bool = False, file: Any = None) -> No
 
     width = shutil.get_terminal_size().columns
     colour = use_colour(stream)
-    for line in safe(text).split("\n"):
-        for part in wrap_line(line, width):
-            click.echo(colour_status(part) if colour else part, file=stream, color=colour)
+    for part in wrap_line(safe(text), width):
+        _emit(colour_status(part) if colour else part, file=stream, color=colour)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
 import click
@@ -10,6 +9,7 @@ import click
 from alignment_mlflow.commands._common import (
     as_utc,
     echo,
+    echo_json,
     echo_status,
     findings_argument,
     freshness_reference_option,
@@ -72,7 +72,7 @@ def check(
             "status": status,
             "constraints": [v.to_dict() for v in verdicts],
         }
-        echo(json.dumps(payload, default=str, indent=2))
+        echo_json(payload, default=str, indent=2)
     else:
         echo_status(f"status:   {status.upper()}")
         echo(f"findings: {loc.display}")

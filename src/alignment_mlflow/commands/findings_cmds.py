@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
-from alignment_mlflow.commands._common import echo, echo_status, findings_argument, handle_errors
+from alignment_mlflow.commands._common import (
+    echo,
+    echo_json,
+    echo_status,
+    findings_argument,
+    handle_errors,
+)
 
 
 @click.command(
@@ -35,7 +40,7 @@ def show(findings: str, profile: str | None, as_json: bool) -> None:
     meta = doc.data.get("metadata") or {}
     ours = {k: meta[k] for k in OUR_METADATA_KEYS if k in meta}
     if as_json:
-        echo(json.dumps({"findings_path": loc.display, **ours}, default=str, indent=2))
+        echo_json({"findings_path": loc.display, **ours}, default=str, indent=2)
         return
     al: dict[str, Any] = ours.get("alignment") or {}
     if al:  # the verdict leads, as in `check` and `run`

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
 import sys
 
 import click
 
 from alignment_mlflow.commands._common import (
     echo,
+    echo_json,
     echo_status,
     handle_errors,
     library_logging,
+    stderr_logging,
     verbose_option,
 )
 
@@ -125,7 +125,7 @@ def gate(
     """
     from alignment_mlflow.gating.api import gate as run_gate
 
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
+    stderr_logging()
     # Libraries print too: stdout carries only our output (exactly one JSON object with --json).
     with contextlib.redirect_stdout(sys.stderr), library_logging(verbose):
         result = run_gate(
@@ -144,9 +144,9 @@ def gate(
             profile=profile,
         )
     if as_json:
-        echo(json.dumps(result.to_json(), sort_keys=False))
+        echo_json(result.to_json(), sort_keys=False)
         for note in result.notes:  # the --json keys are a contract: the reasons go to stderr
-            click.echo(f"note: {note}", err=True)
+            echo(f"note: {note}", err=True)
     else:
         for line in result.summary_lines():
             echo_status(line)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
 import re
 import sys
 
@@ -12,10 +10,12 @@ import click
 
 from alignment_mlflow.commands._common import (
     echo,
+    echo_json,
     echo_status,
     handle_errors,
     library_logging,
     local_ui_lines,
+    stderr_logging,
     verbose_option,
 )
 
@@ -109,7 +109,7 @@ def plan(
     """
     from alignment_mlflow.economics.api import plan as run_plan
 
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
+    stderr_logging()
     out = sys.stderr if as_json else sys.stdout
 
     def progress(step: str, seconds: float, detail: str) -> None:
@@ -134,7 +134,7 @@ def plan(
             campaign=campaign,
         )
     if as_json:
-        echo(json.dumps(result.to_json()))
+        echo_json(result.to_json())
     else:
         echo("")
         for line in result.summary_lines():

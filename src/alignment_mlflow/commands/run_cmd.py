@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
 import sys
 from datetime import datetime
 
 import click
 
 from alignment_mlflow.commands._common import (
-    SafeFormatter,
     as_utc,
     echo,
+    echo_json,
     echo_status,
     findings_argument,
     freshness_reference_option,
@@ -22,6 +20,7 @@ from alignment_mlflow.commands._common import (
     local_ui_lines,
     new_sqlite_store,
     sigterm_as_interrupt,
+    stderr_logging,
     verbose_option,
 )
 
@@ -92,9 +91,7 @@ def run(
 
     # With --json, stdout carries exactly one JSON object: everything else goes to stderr.
     out_err = as_json
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(SafeFormatter("%(message)s"))
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+    stderr_logging(verbose)
 
     stdout = sys.stdout
     new_store = None if dry_run else new_sqlite_store(resolve_tracking_uri(tracking_uri))
@@ -129,7 +126,7 @@ def run(
     for warning in result.warnings:
         echo(f"warning: {warning}", err=True)
     if as_json:
-        echo(json.dumps(result.to_json(), sort_keys=False))
+        echo_json(result.to_json(), sort_keys=False)
     else:
         echo("")
         for line in result.summary_lines():

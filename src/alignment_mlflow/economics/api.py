@@ -28,6 +28,7 @@ from alignment_mlflow.spec.model import AlignmentSpec
 from alignment_mlflow.steps import Progress, Steps
 from alignment_mlflow.tables.names import is_table_name, parse_table_name
 from alignment_mlflow.tables.targets import check_tiers_target
+from alignment_mlflow.tracking.client import with_bounded_requests
 from alignment_mlflow.tracking.uris import check_experiment_name, resolve_tracking_uri
 
 if TYPE_CHECKING:
@@ -134,6 +135,7 @@ def _draw(
     return holdouts.auto(campaign, key, table, tally.counts, tally.score_sums)
 
 
+@with_bounded_requests
 def plan(
     scores: Scores,
     spec: SpecSource,

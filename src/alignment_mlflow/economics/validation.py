@@ -70,7 +70,7 @@ class Validation:
                 lines.append(f"  - {issue.problem}")
             else:
                 lines.append(f"  - {issue}")
-        raise ScoresError("\n".join(lines))
+        raise ScoresError(lines=lines)
 
 
 def check_columns(

@@ -29,6 +29,7 @@ from alignment_mlflow.gating.parsing import (
 )
 from alignment_mlflow.gating.result import GateResult
 from alignment_mlflow.steps import Steps
+from alignment_mlflow.tracking.client import with_bounded_requests
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -102,6 +103,7 @@ def _check_endpoint(endpoint: str | None, window: str | None) -> str:
     return text.strip()
 
 
+@with_bounded_requests
 def gate(
     spec: str | os.PathLike[str] | Mapping[str, Any],
     *,

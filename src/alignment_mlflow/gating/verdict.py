@@ -313,9 +313,7 @@ def judge(
             f"{keys}); map them with --metric SLUG=KEY or mlflow_metric in the spec"
         )
     if problems:
-        raise InvalidInputError(
-            "cannot gate this model:\n" + "\n".join(f"  - {p}" for p in problems)
-        )
+        raise InvalidInputError(lines=["cannot gate this model:", *(f"  - {p}" for p in problems)])
     done = tuple(results)
     return GateVerdict(overall(done), done, spec.sha256)
 

@@ -21,6 +21,7 @@ from alignment_mlflow.outcomes.judge import judge
 from alignment_mlflow.redact import redact_uri
 from alignment_mlflow.spec.model import AlignmentSpec
 from alignment_mlflow.steps import Progress, Steps
+from alignment_mlflow.tracking.client import with_bounded_requests
 from alignment_mlflow.tracking.uris import check_experiment_name, resolve_tracking_uri
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ def evaluate(
     return judged, reader, scan
 
 
+@with_bounded_requests
 def outcomes(
     assignments: Any,
     outcomes: Any,

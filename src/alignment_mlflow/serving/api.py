@@ -22,6 +22,7 @@ from alignment_mlflow.findings.aligned import load_spec_source
 from alignment_mlflow.serving import core
 from alignment_mlflow.serving.result import ServeResult, SqlFunction
 from alignment_mlflow.steps import Steps
+from alignment_mlflow.tracking.client import with_bounded_requests
 from alignment_mlflow.tracking.models import parse_model_version
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ def _create_function(spark: Any, statement: str, name: str) -> None:
         raise SystemFailure(f"creating SQL function {name} failed: {detail}") from exc
 
 
+@with_bounded_requests
 def serve(
     spec: str | os.PathLike[str] | Mapping[str, Any],
     *,

@@ -10,6 +10,7 @@ from alignment_mlflow.spec.render import (
     notebook_metadata,
     render_spec_yaml,
     render_summary,
+    render_summary_lines,
     source_sections,
     spec_to_dict,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "notebook_metadata",
     "render_spec_yaml",
     "render_summary",
+    "render_summary_lines",
     "source_sections",
     "spec_from_text",
     "spec_to_dict",

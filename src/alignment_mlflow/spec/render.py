@@ -137,6 +137,13 @@ def render_spec_yaml(spec: AlignmentSpec) -> str:
 
 
 def render_summary(spec: AlignmentSpec) -> str:
+    """``validate``'s summary as one text (see :func:`render_summary_lines`)."""
+    return "\n".join(render_summary_lines(spec))
+
+
+def render_summary_lines(spec: AlignmentSpec) -> list[str]:
+    """``validate``'s summary, one entry per line: a value holding a line break stays inside its
+    line (the CLI escapes it), so a crafted name cannot add a line of its own."""
     ctx = spec.business_context
     lines = [f"{ctx.project_name} ({spec.project_slug})", f"  objective: {ctx.business_objective}"]
     if ctx.budget is not None:
@@ -169,7 +176,7 @@ def render_summary(spec: AlignmentSpec) -> str:
     for w in spec.warnings:
         lines.append(f"warning: {w}")
     lines.append(f"spec sha256: {spec.sha256}")
-    return "\n".join(lines)
+    return lines
 
 
 def source_sections(spec: AlignmentSpec) -> dict[str, Any]:

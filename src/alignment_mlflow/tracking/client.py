@@ -14,9 +14,13 @@ gets its ``MlflowClient`` and wraps its calls here, so each has the same guarant
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import os
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 from alignment_mlflow.errors import AlignmentError, InvalidInputError, TargetError, TrackingError
@@ -27,6 +31,23 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., object])
+#: MLflow's own HTTP retry budget (same names and defaults in MLflow 2.21 and 3.x: 7 retries,
+#: backoff factor 2, jitter 1.0, 120 s per request) spends ~4 minutes on one call that keeps
+#: failing, so a persistent HTTP 500 on the run's final update took 498 s to fail (that call,
+#: then marking the run FAILED). For our calls: 3 retries, backoff factor 1 (0, 2, 4 s), 30 s
+#: per request, i.e. a persistent 500 fails one call in ~6 s and a silent server in ~2 min.
+#: A value the user set in the environment is kept: they asked for it.
+HTTP_BOUNDS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+#: How long a command waits, in all, for a sqlite store that another process holds locked (a
+#: write transaction of an ``mlflow`` server, a notebook, another run), before it gives up with
+#: one message. Each attempt also waits SQLite's own busy timeout (5 s in Python's sqlite3).
+LOCK_WAIT_SECONDS = 30.0
 #: MLflow error codes that mean "the thing you named is not there": the user's input (exit 2).
 MISSING_CODES = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
 #: Loggers that quote request URLs. A logger's filter sees only records logged on that very
@@ -69,6 +90,32 @@ def install_log_redaction() -> None:
             logger.addFilter(_FILTER)
 
 
+@contextlib.contextmanager
+def bounded_requests() -> Iterator[None]:
+    """MLflow's HTTP retries bounded (:data:`HTTP_BOUNDS`) while our calls run, and restored
+    afterwards: MLflow reads these variables at each request, and a notebook's own MLflow calls
+    keep the process's settings. Re-entrant; the main thread's calls are what it bounds."""
+    added = [k for k in HTTP_BOUNDS if not os.environ.get(k)]
+    for key in added:
+        os.environ[key] = HTTP_BOUNDS[key]
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+def with_bounded_requests(func: F) -> F:
+    """``func`` (an entry point: align, gate, plan) with every MLflow request bounded."""
+
+    @functools.wraps(func)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        with bounded_requests():
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def make_client(tracking_uri: str, registry_uri: str | None = None) -> MlflowClient:
     """A client for a reachable server. The registry defaults to the tracking store (MLflow's own
     default would be the process's global URI). On Databricks it is Unity Catalog with the same
@@ -85,18 +132,74 @@ def make_client(tracking_uri: str, registry_uri: str | None = None) -> MlflowCli
     uris.check_reachable(tracking_uri)
     if registry_uri and registry_uri != tracking_uri:
         uris.check_reachable(registry_uri)
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+    # MLflow 3 opens a sqlite store (and reads its schema) in the constructor; 2.x on first call.
+    try:
+        with bounded_requests():
+            return _waiting_out_a_lock(
+                lambda: MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+            )
+    except Exception as exc:
+        if _is_locked(exc):
+            raise TrackingError(
+                f"{_locked_message(tracking_uri)}; nothing was written. Rerun when that "
+                "process is done, or pass another --tracking-uri"
+            ) from exc
+        raise
+
+
+def _is_locked(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is SQLite's "database is locked" (SQLITE_BUSY after
+    the busy timeout), however MLflow or SQLAlchemy wrapped it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if "database is locked" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _waiting_out_a_lock(fn: Callable[[], T]) -> T:
+    """``fn()``, tried again while a sqlite store stays locked, up to :data:`LOCK_WAIT_SECONDS`.
+    A locked store rolled the statement back, so trying again writes nothing twice."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    pause = 0.25
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            left = deadline - time.monotonic()
+            if not _is_locked(exc) or left <= 0:
+                raise
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 4.0)
+
+
+def _locked_message(uri: str) -> str:
+    store = uri.removeprefix("sqlite:///").split("?", 1)[0] if uri.startswith("sqlite:") else uri
+    return (
+        f"the MLflow store {store} is locked by another process (still locked after "
+        f"{LOCK_WAIT_SECONDS:.0f} s: an mlflow server, notebook or run writing to it)"
+    )
 
 
 def call(uri: str, what: str, fn: Callable[[], T], *, missing: str | None = None) -> T:
-    """Run one client call; a failure (after MLflow's own retries) names the server and the
-    call. ``missing`` is the exit-2 message when MLflow says the thing named is not there."""
+    """Run one client call, its HTTP retries bounded (:func:`bounded_requests`); a failure
+    (after those retries) names the server and the call. ``missing`` is the exit-2 message
+    when MLflow says the thing named is not there."""
     try:
-        return fn()
+        with bounded_requests():
+            return _waiting_out_a_lock(fn)
     except AlignmentError:
         raise
     except Exception as exc:
         from mlflow.exceptions import MlflowException
+
+        if _is_locked(exc):
+            raise TrackingError(
+                f"{_locked_message(uri)}: {what} failed. Rerun when that process is done"
+            ) from exc
 
         code = getattr(exc, "error_code", "") if isinstance(exc, MlflowException) else ""
         detail = exc.message if isinstance(exc, MlflowException) else str(exc)

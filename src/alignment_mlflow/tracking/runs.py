@@ -301,7 +301,8 @@ def fail_run(client: MlflowClient, ref: RunRef, error: BaseException) -> None:
     """Record the failure on the run; never raises (the original error is what matters)."""
     status = "KILLED" if isinstance(error, KeyboardInterrupt | Terminated) else "FAILED"
     message = redact_text(f"{type(error).__name__}: {error}")
-    with contextlib.suppress(Exception):
-        client.set_tag(ref.run_id, "alignment.error", content.truncate(message, 5000))
-    with contextlib.suppress(Exception):
-        _terminate(client, ref.run_id, status)
+    with client_mod.bounded_requests():
+        with contextlib.suppress(Exception):
+            client.set_tag(ref.run_id, "alignment.error", content.truncate(message, 5000))
+        with contextlib.suppress(Exception):
+            _terminate(client, ref.run_id, status)
