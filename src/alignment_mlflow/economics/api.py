@@ -178,6 +178,7 @@ def plan(
     with steps.step("log run") as s:
         client = make_client(uri)
         exp_id = tracking.experiment_id(client, uri, name=exp_name, known_id=known_exp)
+        tracking.close_orphans(client, uri, exp_id, project)
         found = tracking.find_run(client, uri, exp_id, fp)
         if found is not None:
             from alignment_mlflow.tracking.uris import run_url

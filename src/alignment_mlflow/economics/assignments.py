@@ -21,7 +21,6 @@ import json
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from alignment_mlflow.economics import leftovers
 from alignment_mlflow.economics.delta_features import refusal, unsupported
 from alignment_mlflow.economics.filestats import FileStats
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
@@ -205,6 +205,12 @@ def write(
     return version
 
 
+def remove_leftovers(uri: str, project: str) -> list[str]:
+    """Part files of the project's plans killed before their commit, removed (``leftovers``)."""
+    root = _local_root(uri)
+    return [] if root is None else leftovers.remove_orphan_parts(root, _partition_folder(project))
+
+
 def _local_root(uri: str) -> Path | None:
     if uri.startswith("file://"):
         return Path(uri[len("file://") :])
@@ -241,7 +247,7 @@ class _Parts:
             self.close()
         if self.writer is None:
             index = len(self.written) * self.lanes + self.lane
-            name = f"part-{index:05d}-{uuid.uuid4()}-c000.snappy.parquet"
+            name = leftovers.part_name(index)
             path = self.root / self.folder / name
             path.parent.mkdir(parents=True, exist_ok=True)
             self.written.append(path)

@@ -224,6 +224,7 @@ def _write_arrow(
 
     uri = resolved_target(target)
     try:
+        assignments.remove_leftovers(uri, constants["project"])
         same = assignments.already_written(
             uri, project=constants["project"], run_id=constants["plan_run_id"], rows=rows
         )
