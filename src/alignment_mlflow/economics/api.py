@@ -152,7 +152,7 @@ def plan(
         tally, top_k = engine.tally(table)
         result = economics(aspec, table, tally, top_k)
         s.detail = f"{result.rows:,} customers, {engine.label}"
-    if assignments_table is not None and engine.name == "arrow":
+    if assignments_table is not None:
         with steps.step("check assignments table"):
             engine.check_target(str(assignments_table), aspec)
     if dry_run:

@@ -112,7 +112,19 @@ class SparkEngine:
         )
 
     def check_target(self, target: str, spec: AlignmentSpec) -> None:
-        """Checked when writing (a path target is refused there), as before the seam."""
+        from alignment_mlflow.economics import spark_engine
+
+        name = _spark_target(target)
+        id_type = self.frame.schema[self._columns[0]].dataType.simpleString()
+        try:
+            spark_engine.check_target(
+                self.session, name, id_type, project=spec.project_slug,
+                project_name=spec.business_context.project_name,
+            )  # fmt: skip
+        except TargetError:
+            raise
+        except Exception as exc:
+            raise DeltaWriteError(f"reading the assignments table {name} failed: {exc}") from exc
 
     def digest(self) -> str:
         return self._digest
@@ -245,18 +257,22 @@ def _write_arrow(
     return uri, version, True
 
 
+def _spark_target(target: str) -> Any:
+    if not is_table_name(target):
+        raise TargetError(
+            f"assignments table {target!r}: with Spark scores pass a table name "
+            "(catalog.schema.table) as --assignments-table"
+        )
+    return parse_table_name(target)
+
+
 def _write_spark(
     session: Any, frame: Any, table: BandTable, target: str, id_column: str, score_column: str,
     constants: dict[str, Any], rows: int, meta: dict[str, str],
 ) -> tuple[str, int, bool]:  # fmt: skip
     from alignment_mlflow.economics import spark_engine
 
-    if not is_table_name(target):
-        raise TargetError(
-            f"assignments table {target!r}: with Spark scores pass a table name "
-            "(catalog.schema.table) as --assignments-table"
-        )
-    name = parse_table_name(target)
+    name = _spark_target(target)
     out = spark_engine.assignments_frame(
         frame, table, id_column=id_column, score_column=score_column, constants=constants
     )

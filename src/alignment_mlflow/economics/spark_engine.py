@@ -25,6 +25,7 @@ from alignment_mlflow.economics.core import (
     check_columns,
 )
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
+from alignment_mlflow.errors import TargetError
 from alignment_mlflow.tables.names import TableName, sql_string
 from alignment_mlflow.tiers.delta_spark import HISTORY_DEPTH, history
 
@@ -171,6 +172,36 @@ def create_table_sql(table: TableName, id_type: str) -> str:
         f"CREATE TABLE IF NOT EXISTS {table.quoted} (\n  {cols}\n)\nUSING DELTA\n"
         f"PARTITIONED BY (`project`)\nCOMMENT {_literal(ASSIGNMENTS_COMMENT)}"
     )
+
+
+def check_target(
+    spark: Any, table: TableName, id_type: str, *, project: str, project_name: str
+) -> None:
+    """Refuse, before anything is written, a table the plan could not replace its project's rows
+    in: not Delta, another shape (the Arrow engine's rule: exactly our columns and types, the id
+    typed as in the scores), not partitioned by project, or holding another project under the
+    spec's slug (``assignments.check_slug``, the check the Arrow engine runs)."""
+    if not spark.catalog.tableExists(str(table)):
+        return
+    [detail] = [r.asDict() for r in spark.sql(f"DESCRIBE DETAIL {table.quoted}").collect()]
+    kinds = {"string": "string", "int": "int", "double": "double", "timestamp": "timestamp"}
+    want = {c.name: id_type if c.type == "id" else kinds[c.type] for c in ASSIGNMENT_COLUMNS}
+    have = {f.name: f.dataType.simpleString() for f in spark.table(table.quoted).schema.fields}
+    problems = [
+        f"{name} is {have.get(name, 'missing')} there, {want.get(name, 'not one of ours')} here"
+        for name in dict.fromkeys([*want, *have])
+        if have.get(name) != want.get(name)
+    ]
+    if str(detail.get("format", "")).lower() != "delta":
+        problems.insert(0, f"it is a {detail.get('format')} table, not Delta")
+    if list(detail.get("partitionColumns") or []) != ["project"]:
+        problems.append(f"it is partitioned by {list(detail.get('partitionColumns') or [])}")
+    if problems:
+        raise TargetError(
+            f"assignments table {table} cannot take these assignments: {'; '.join(problems)}. "
+            "Pass a new table name, or the table an earlier plan of scores with the same id "
+            "type wrote"
+        )
 
 
 def unchanged_sql(table: TableName, project: str, run_id: str) -> str:
