@@ -21,7 +21,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -117,14 +117,8 @@ def check_target(
     found = unsupported(table)
     if found:
         raise TargetError(refusal("assignments table", uri, found))
-    last = _last_plan(table, project) if project else None
-    theirs = (last or {}).get("project_name")
-    if theirs is not None and theirs != project_name:
-        raise TargetError(
-            f"assignments table {uri} already holds project {theirs!r} under the id {project!r}, "
-            f"which {project_name!r} also slugs to; nothing was written. Rename one project "
-            "(business_context.project_name) or pass another --assignments-table"
-        )
+    if project:
+        check_slug(table.history(limit=HISTORY_LIMIT), uri, project, project_name)
     partitions = list(table.metadata().partition_columns)
     want = dict(_columns(Schema.from_arrow(arrow_schema(id_type))))
     have = dict(_columns(table.schema()))
@@ -156,7 +150,7 @@ def already_written(uri: str, *, project: str, run_id: str, rows: int) -> int | 
     File statistics decide nothing here; a false "unchanged" would keep last month's tiers.
     """
     table = open_table(uri)
-    commit = None if table is None else _last_plan(table, project)
+    commit = None if table is None else _last_plan(table.history(limit=HISTORY_LIMIT), project)
     if table is None or commit is None or commit["plan_run_id"] != run_id:
         return None
     if table.to_pyarrow_dataset().count_rows(filter=ds.field(PARTITION) == project) != rows:
@@ -164,10 +158,27 @@ def already_written(uri: str, *, project: str, run_id: str, rows: int) -> int | 
     return int(table.version())
 
 
-def _last_plan(table: Any, project: str) -> dict[str, Any] | None:
+def check_slug(
+    history: Iterable[dict[str, Any]], table: str, project: str, project_name: str | None
+) -> None:
+    """Refuse a plan whose project slug another project's plan holds in the table (its rows
+    would be replaced): decided from the newest plan commit of the slug (``history``, newest
+    first, as delta-rs' ``history()`` or Spark's ``DESCRIBE HISTORY`` give it), for both
+    engines."""
+    last = _last_plan(history, project)
+    theirs = (last or {}).get("project_name")
+    if theirs is not None and theirs != project_name:
+        raise TargetError(
+            f"assignments table {table} already holds project {theirs!r} under the id "
+            f"{project!r}, which {project_name!r} also slugs to; nothing was written. Rename one "
+            "project (business_context.project_name) or pass another --assignments-table"
+        )
+
+
+def _last_plan(history: Iterable[dict[str, Any]], project: str) -> dict[str, Any] | None:
     """The commit metadata of the newest commit that touched ``project``'s rows, when that
     commit was a plan of ours; None when it was another writer's or is out of reach."""
-    for entry in table.history(limit=HISTORY_LIMIT):
+    for entry in history:
         commit = {**_user_metadata(entry), **entry}
         if "plan_run_id" not in commit or "project" not in commit:
             return None  # not a plan of ours: it may have changed anything

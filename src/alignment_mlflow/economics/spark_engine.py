@@ -181,6 +181,8 @@ def check_target(
     in: not Delta, another shape (the Arrow engine's rule: exactly our columns and types, the id
     typed as in the scores), not partitioned by project, or holding another project under the
     spec's slug (``assignments.check_slug``, the check the Arrow engine runs)."""
+    from alignment_mlflow.economics.assignments import HISTORY_LIMIT, check_slug
+
     if not spark.catalog.tableExists(str(table)):
         return
     [detail] = [r.asDict() for r in spark.sql(f"DESCRIBE DETAIL {table.quoted}").collect()]
@@ -202,6 +204,7 @@ def check_target(
             "Pass a new table name, or the table an earlier plan of scores with the same id "
             "type wrote"
         )
+    check_slug(history(spark, table, HISTORY_LIMIT), str(table), project, project_name)
 
 
 def unchanged_sql(table: TableName, project: str, run_id: str) -> str:
