@@ -319,6 +319,7 @@ def _write_files(
         adds = [a for parts in lanes for a in parts.adds]
         props = CommitProperties(custom_metadata=commit_metadata)
         table = open_table(uri)
+        _recheck(table, uri)
         if table is None:
             create_table_with_add_actions(
                 uri,
@@ -344,6 +345,15 @@ def _write_files(
             for parts in lanes:
                 parts.discard()
         raise
+
+
+def _recheck(table: Any, uri: str) -> None:
+    """The features check of ``check_target`` again, at the commit: a writer may have upgraded
+    the table (deletion vectors, column mapping) since the check before the run; delta-rs would
+    commit onto it all the same."""
+    found = [] if table is None else unsupported(table)
+    if found:
+        raise TargetError(refusal("assignments table", uri, found))
 
 
 def _landed(uri: str, paths: list[str]) -> bool:
@@ -405,7 +415,9 @@ def _write_deltalake(
     from deltalake import CommitProperties, write_deltalake
 
     props = CommitProperties(custom_metadata=commit_metadata)
-    if open_table(uri) is None:
+    table = open_table(uri)
+    _recheck(table, uri)
+    if table is None:
         write_deltalake(
             uri,
             batches,

@@ -252,6 +252,8 @@ def _write_arrow(
             schema=assignments.arrow_schema(id_type),
         )
         version = assignments.write(uri, reader, project=constants["project"], commit_metadata=meta)
+    except TargetError:  # the table changed under us into one we cannot write: refused
+        raise
     except Exception as exc:
         raise DeltaWriteError(f"writing assignments to Delta table {uri} failed: {exc}") from exc
     return uri, version, True
