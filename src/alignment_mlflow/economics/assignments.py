@@ -375,8 +375,11 @@ def _pipelined(
     waits per sink at most, so memory stays bounded. The first failure stops the stream."""
     lanes: list[queue.Queue[pa.RecordBatch | None]] = [queue.Queue(maxsize=1) for _ in sinks]
     failed: list[BaseException] = []
+    done = [threading.Event() for _ in sinks]
 
-    def drain(pending: queue.Queue[pa.RecordBatch | None], sink: Callable[..., None]) -> None:
+    def drain(
+        pending: queue.Queue[pa.RecordBatch | None], sink: Callable[..., None], end: Any
+    ) -> None:
         try:
             while (batch := pending.get()) is not None:
                 sink(batch)
@@ -384,10 +387,14 @@ def _pipelined(
             failed.append(exc)
             while pending.get() is not None:  # let the producer finish putting
                 pass
+        finally:
+            end.set()
 
     workers = [
-        threading.Thread(target=drain, args=(q, sink), name=f"assignments-writer-{i}", daemon=True)
-        for i, (q, sink) in enumerate(zip(lanes, sinks, strict=True))
+        threading.Thread(
+            target=drain, args=(q, sink, end), name=f"assignments-writer-{i}", daemon=True
+        )
+        for i, (q, sink, end) in enumerate(zip(lanes, sinks, done, strict=True))
     ]
     for w in workers:
         w.start()
@@ -397,12 +404,28 @@ def _pipelined(
                 break
             lanes[i % len(lanes)].put(batch)
     finally:
-        for q in lanes:
-            q.put(None)
-        for w in workers:
-            w.join()
+        _stop(lanes, done)
     if failed:
         raise failed[0]
+
+
+def _stop(lanes: Sequence[queue.Queue[Any]], done: Sequence[threading.Event]) -> None:
+    """End every lane and wait for every writer thread, even when a signal (SIGTERM raised as
+    ``Terminated``) interrupts the waiting: the caller then closes and removes the part files,
+    which must not happen while a thread still writes one (it crashed the process, SIGSEGV).
+    Each thread's own event, not ``Thread.join``: a join interrupted by a signal marks a
+    thread that still runs as stopped (CPython 3.11's bpo-45274 handling), and the next join
+    returns at once."""
+    interrupted: BaseException | None = None
+    for step in [*(lambda q=q: q.put(None) for q in lanes), *(e.wait for e in done)]:
+        while True:
+            try:
+                step()
+                break
+            except BaseException as exc:  # finish the step, then re-raise the first one
+                interrupted = interrupted or exc
+    if interrupted is not None:
+        raise interrupted
 
 
 def _write_deltalake(
