@@ -122,3 +122,29 @@ def test_an_assignments_table_upgraded_to_deletion_vectors_is_refused_before_the
         assert "assignments table" in out["error"]
         assert "deletion vectors" in out["error"]
     assert DeltaTable(str(target)).version() == 1
+
+
+def test_an_upgrade_to_deletion_vectors_between_check_and_commit_is_refused_at_the_commit(
+    tmp_path: Path,
+) -> None:
+    """The check before the run can race a writer upgrading the table: the commit itself
+    re-checks, refuses (exit 2, no version) and leaves no part file behind."""
+    from alignment_mlflow.economics import assignments
+    from alignment_mlflow.errors import TargetError
+
+    scores = tmp_path / "scores"
+    _table(scores, mapping=False, protocol={"minReaderVersion": 1, "minWriterVersion": 2})
+    target = tmp_path / "assignments"
+    code, out = _plan(tmp_path, scores, "--assignments-table", str(target))
+    assert code == 0, out
+    rows = DeltaTable(str(target)).to_pyarrow_table()
+    (target / "_delta_log" / f"{1:020d}.json").write_text(json.dumps({"protocol": DV}) + "\n")
+    files = sorted(p.name for p in target.rglob("*.parquet"))
+    reader = pa.RecordBatchReader.from_batches(rows.schema, rows.to_batches())
+    with pytest.raises(TargetError, match="deletion vectors") as exc:
+        assignments.write(
+            str(target), reader, project=rows["project"][0].as_py(), commit_metadata={}
+        )
+    assert exc.value.exit_code == 2
+    assert DeltaTable(str(target)).version() == 1
+    assert sorted(p.name for p in target.rglob("*.parquet")) == files

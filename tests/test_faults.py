@@ -490,3 +490,118 @@ def test_a_persistent_500_on_the_final_update_fails_within_a_bound(
     assert os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES") is None  # restored after our calls
     (found,) = runs(mlflow_server, experiment)
     assert found["info"]["status"] != "FINISHED"
+
+
+# --------------------------------------------------------------------------- plan, killed
+
+
+def _plan_popen(tmp: Path, scores: Path, table: Path, uri: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "alignment_mlflow", "plan", "--scores", str(scores), "--spec",
+         str(TEMPLATE_SPEC), "--assignments-table", str(table), "--tracking-uri", uri],
+        cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _big_scores(tmp: Path, n: int = 600_000) -> Path:
+    """Enough customers that the assignments take a second or more to write: the signal lands
+    while part files exist and nothing is committed."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(23)
+    path = tmp / "scores.parquet"
+    pq.write_table(
+        pa.table({"customer_id": np.arange(n, dtype=np.int64), "churn_score": rng.random(n)}),
+        path,
+    )
+    return path
+
+
+def _kill_while_writing(
+    proc: subprocess.Popen[str], folder: Path, sig: int, before: frozenset[str] = frozenset()
+) -> None:
+    """Stop the plan (SIGSTOP) the moment its first part file appears, then send ``sig``."""
+    deadline = time.monotonic() + 240
+
+    def new_parts() -> bool:
+        return folder.is_dir() and any(p.name not in before for p in folder.glob("part-*"))
+
+    while not new_parts():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no part file was written"
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGSTOP)
+    proc.send_signal(sig)
+    proc.send_signal(signal.SIGCONT)
+
+
+PARTITION = "project=customer_churn_prediction"
+
+
+def test_sigterm_during_a_plans_write_kills_its_run_and_removes_its_part_files(
+    tmp_path: Path,
+) -> None:
+    """plan handles SIGTERM as run does: exit 143, the run KILLED, no uncommitted file left."""
+    from mlflow import MlflowClient
+
+    table, uri = tmp_path / "assignments", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    proc = _plan_popen(tmp_path, _big_scores(tmp_path), table, uri)
+    _kill_while_writing(proc, table / PARTITION, signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err
+    assert "SIGTERM" in err
+    assert "Traceback" not in err
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("/Shared/alignment/customer_churn_prediction")
+    assert [r.info.status for r in client.search_runs([exp.experiment_id])] == ["KILLED"]
+    assert not (table / "_delta_log").exists()
+    assert list((table / PARTITION).glob("*.parquet")) == []
+
+
+def test_a_sigkilled_plan_is_closed_and_its_part_files_removed_by_the_next_plan(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL leaves the run RUNNING and part files no commit references: the next plan of the
+    project closes the run by the lease rule (its process is gone) and removes only those files:
+    not a committed file, not a file another project or tool keeps in the table's folder."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+    from mlflow import MlflowClient
+
+    import alignment_mlflow
+
+    table, uri = tmp_path / "assignments", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    scores = _big_scores(tmp_path)
+    small = tmp_path / "small.parquet"
+    import pyarrow.parquet as pq
+
+    pq.write_table(pq.read_table(scores).slice(0, 1000), small)
+    kwargs: dict[str, Any] = {"assignments_table": str(table), "tracking_uri": uri}
+    first = alignment_mlflow.plan(str(small), str(TEMPLATE_SPEC), **kwargs)
+    committed = {Path(u).name for u in DeltaTable(str(table)).file_uris()}
+    other = tmp_path / "theirs.parquet"  # a file of another tool's in the project's folder
+    pq.write_table(pa.table({"x": [1]}), other)
+    shutil.copy(other, table / PARTITION / "notes.parquet")
+    assert first.assignments_version == 0
+
+    proc = _plan_popen(tmp_path, scores, table, uri)
+    _kill_while_writing(proc, table / PARTITION, signal.SIGKILL, frozenset(committed))
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    left = {p.name for p in (table / PARTITION).glob("part-*.parquet")} - committed
+    assert left, "the killed plan left no part file: the kill came too late to test anything"
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("/Shared/alignment/customer_churn_prediction")
+    statuses = sorted(r.info.status for r in client.search_runs([exp.experiment_id]))
+    assert statuses == ["FINISHED", "RUNNING"]
+
+    again = alignment_mlflow.plan(str(small), str(TEMPLATE_SPEC), **kwargs)
+    statuses = sorted(r.info.status for r in client.search_runs([exp.experiment_id]))
+    assert "RUNNING" not in statuses, statuses
+    files = {p.name for p in (table / PARTITION).iterdir()}
+    assert not (left & files), "the killed plan's part files are still there"
+    assert committed <= files  # the first plan's files: history, kept for time travel
+    assert "notes.parquet" in files
+    assert (again.reused_run, again.assignments_version) == (True, 0)  # nothing rewritten

@@ -307,3 +307,45 @@ def test_the_tiers_target_is_resolved_once_per_run(
     result = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
     assert result.tiers_table == str(env["table"].resolve())
     assert calls == [env["kwargs"]["tiers_table"]]
+
+
+@pytest.mark.parametrize("how", ["renamed", "replaced"])
+def test_findings_renamed_or_replaced_mid_run_are_never_written(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """What "found before" means for a file changed mid-run (issue 23): the findings are read
+    once, judged, and written back by compare-and-swap against the bytes judged. A file moved
+    away after reading, or another findings file moved into its place, is found at write-back:
+    FindingsError (exit 2), the run FAILED, no byte written to any findings file. Their own
+    metadata keys written meanwhile are still merged (test_findings)."""
+    from alignment_mlflow.errors import FindingsError
+    from alignment_mlflow.tiers import writer
+
+    path: Path = env["findings"]
+    folder = path.parent
+    moved = folder / "moved.yaml"
+    other = FINDINGS_FIXTURES / TELCO
+    real = writer.write_tiers
+
+    def then_rename(*args: Any, **kwargs: Any) -> Any:
+        written = real(*args, **kwargs)
+        path.rename(moved)
+        if how == "replaced":
+            shutil.copy2(other, path)
+        return written
+
+    before = path.read_bytes()
+    monkeypatch.setattr(writer, "write_tiers", then_rename)
+    with pytest.raises(FindingsError, match="while the run ran") as exc:
+        align(path, TEMPLATE_SPEC, **env["kwargs"])
+    assert exc.value.exit_code == 2
+    assert "nothing was written to it" in str(exc.value)
+    [failed] = runs(env["uri"])
+    assert failed.info.status == "FAILED"
+    assert moved.read_bytes() == before
+    if how == "replaced":
+        assert path.read_bytes() == other.read_bytes()
+    else:
+        assert not path.exists()
+    left = [p.name for p in folder.iterdir() if not p.name.endswith(".lock")]  # the CAS's lock
+    assert sorted(left) == sorted(["moved.yaml", *([CLEAN] if how == "replaced" else [])])

@@ -376,3 +376,34 @@ def test_a_spark_assignments_table_from_before_the_holdout_gains_its_columns(
     arms_seen = {r["arm"] for r in table.where("project = 'p'").select("arm").collect()}
     assert arms_seen == {"treated", "holdout"}
     spark.sql(f"DROP TABLE {name.quoted}")
+
+
+def test_two_project_names_with_one_slug_are_refused_on_the_spark_path(
+    spark: Any, tmp_path: Path
+) -> None:
+    """The Arrow path's slug check (issue 23), reused: the second project's plan would have
+    replaced the first one's assignments; refused before the MLflow run, the table untouched."""
+    import uuid
+
+    schema = f"spark_catalog.slug_{uuid.uuid4().hex[:8]}"
+    spark.sql(f"CREATE SCHEMA {schema}")
+    table = f"{schema}.churn_assignments"
+    scores = spark.read.parquet(str(write_scores(tmp_path / "s.parquet", [0.1, 0.5, 0.9])))
+    first = alignment_mlflow.plan(
+        scores, make_spec("Customer Churn"), assignments_table=table,
+        tracking_uri=f"sqlite:///{tmp_path / 'a.db'}",
+    )  # fmt: skip
+    before = spark.sql(f"DESCRIBE HISTORY {table}").collect()[0]["version"]
+    other = make_spec("customer-churn!")
+    assert other.project_slug == make_spec("Customer Churn").project_slug == "customer_churn"
+    from alignment_mlflow.errors import TargetError
+
+    with pytest.raises(TargetError, match="also slugs to") as exc:
+        alignment_mlflow.plan(
+            scores, other, assignments_table=table, tracking_uri=f"sqlite:///{tmp_path / 'b.db'}"
+        )
+    assert exc.value.exit_code == 2
+    assert spark.sql(f"DESCRIBE HISTORY {table}").collect()[0]["version"] == before
+    names = {r[0] for r in spark.sql(f"SELECT DISTINCT plan_run_id FROM {table}").collect()}
+    assert names == {first.run_id}
+    assert not (tmp_path / "b.db").exists()

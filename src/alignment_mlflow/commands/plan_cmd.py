@@ -15,6 +15,7 @@ from alignment_mlflow.commands._common import (
     handle_errors,
     library_logging,
     local_ui_lines,
+    sigterm_as_interrupt,
     stderr_logging,
     verbose_option,
 )
@@ -117,7 +118,9 @@ def plan(
         name = re.sub(r"[^a-z0-9]+", "_", step.lower()).strip("_")
         echo(f"{name:<18} {seconds:7.2f}s  {detail}", file=out)
 
-    with contextlib.redirect_stdout(sys.stderr), library_logging(verbose):
+    # SIGTERM (a job cancel, `timeout`) as run handles it: the run closed as KILLED, the part
+    # files of an uncommitted write removed, exit 143.
+    with contextlib.redirect_stdout(sys.stderr), library_logging(verbose), sigterm_as_interrupt():
         result = run_plan(
             scores,
             spec,

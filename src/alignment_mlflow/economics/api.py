@@ -210,7 +210,7 @@ def plan(
         if drawn is not None:
             held = sum(t.holdout for t in result.tiers)
             s.detail += f", {held:,} held out ({drawn.mode}) for campaign {campaign}"
-    if assignments_table is not None and engine.name == "arrow":
+    if assignments_table is not None:
         with steps.step("check assignments table"):
             engine.check_target(str(assignments_table), aspec)
     if dry_run:
@@ -242,6 +242,7 @@ def plan(
     with steps.step("log run") as s:
         client = make_client(uri)
         exp_id = tracking.experiment_id(client, uri, name=exp_name, known_id=known_exp)
+        tracking.close_orphans(client, uri, exp_id, project)
         found = tracking.find_run(client, uri, exp_id, fp)
         if found is not None:
             from alignment_mlflow.tracking.uris import run_url

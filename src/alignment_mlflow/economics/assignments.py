@@ -21,8 +21,7 @@ import json
 import queue
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +30,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from alignment_mlflow.economics import leftovers
 from alignment_mlflow.economics.filestats import FileStats
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
 from alignment_mlflow.errors import TargetError
@@ -120,14 +120,8 @@ def check_target(
     found = unsupported(table)
     if found:
         raise TargetError(refusal("assignments table", uri, found))
-    last = _last_plan(table, project) if project else None
-    theirs = (last or {}).get("project_name")
-    if theirs is not None and theirs != project_name:
-        raise TargetError(
-            f"assignments table {uri} already holds project {theirs!r} under the id {project!r}, "
-            f"which {project_name!r} also slugs to; nothing was written. Rename one project "
-            "(business_context.project_name) or pass another --assignments-table"
-        )
+    if project:
+        check_slug(table.history(limit=HISTORY_LIMIT), uri, project, project_name)
     partitions = list(table.metadata().partition_columns)
     want = dict(_columns(Schema.from_arrow(arrow_schema(id_type))))
     have = dict(_columns(table.schema()))
@@ -163,7 +157,7 @@ def already_written(uri: str, *, project: str, run_id: str, rows: int) -> int | 
     File statistics decide nothing here; a false "unchanged" would keep last month's tiers.
     """
     table = open_table(uri)
-    commit = None if table is None else _last_plan(table, project)
+    commit = None if table is None else _last_plan(table.history(limit=HISTORY_LIMIT), project)
     if table is None or commit is None or commit["plan_run_id"] != run_id:
         return None
     if table.to_pyarrow_dataset().count_rows(filter=ds.field(PARTITION) == project) != rows:
@@ -171,10 +165,27 @@ def already_written(uri: str, *, project: str, run_id: str, rows: int) -> int | 
     return int(table.version())
 
 
-def _last_plan(table: Any, project: str) -> dict[str, Any] | None:
+def check_slug(
+    history: Iterable[dict[str, Any]], table: str, project: str, project_name: str | None
+) -> None:
+    """Refuse a plan whose project slug another project's plan holds in the table (its rows
+    would be replaced): decided from the newest plan commit of the slug (``history``, newest
+    first, as delta-rs' ``history()`` or Spark's ``DESCRIBE HISTORY`` give it), for both
+    engines."""
+    last = _last_plan(history, project)
+    theirs = (last or {}).get("project_name")
+    if theirs is not None and theirs != project_name:
+        raise TargetError(
+            f"assignments table {table} already holds project {theirs!r} under the id "
+            f"{project!r}, which {project_name!r} also slugs to; nothing was written. Rename one "
+            "project (business_context.project_name) or pass another --assignments-table"
+        )
+
+
+def _last_plan(history: Iterable[dict[str, Any]], project: str) -> dict[str, Any] | None:
     """The commit metadata of the newest commit that touched ``project``'s rows, when that
     commit was a plan of ours; None when it was another writer's or is out of reach."""
-    for entry in table.history(limit=HISTORY_LIMIT):
+    for entry in history:
         commit = {**_user_metadata(entry), **entry}
         if "plan_run_id" not in commit or "project" not in commit:
             return None  # not a plan of ours: it may have changed anything
@@ -210,6 +221,12 @@ def write(
     version = current_version(uri)
     assert version is not None
     return version
+
+
+def remove_leftovers(uri: str, project: str) -> list[str]:
+    """Part files of the project's plans killed before their commit, removed (``leftovers``)."""
+    root = _local_root(uri)
+    return [] if root is None else leftovers.remove_orphan_parts(root, _partition_folder(project))
 
 
 def _local_root(uri: str) -> Path | None:
@@ -248,7 +265,7 @@ class _Parts:
             self.close()
         if self.writer is None:
             index = len(self.written) * self.lanes + self.lane
-            name = f"part-{index:05d}-{uuid.uuid4()}-c000.snappy.parquet"
+            name = leftovers.part_name(index)
             path = self.root / self.folder / name
             path.parent.mkdir(parents=True, exist_ok=True)
             self.written.append(path)
@@ -309,6 +326,7 @@ def _write_files(
         adds = [a for parts in lanes for a in parts.adds]
         props = CommitProperties(custom_metadata=commit_metadata)
         table = open_table(uri)
+        _recheck(table, uri)
         if table is None:
             create_table_with_add_actions(
                 uri,
@@ -336,6 +354,15 @@ def _write_files(
         raise
 
 
+def _recheck(table: Any, uri: str) -> None:
+    """The features check of ``check_target`` again, at the commit: a writer may have upgraded
+    the table (deletion vectors, column mapping) since the check before the run; delta-rs would
+    commit onto it all the same."""
+    found = [] if table is None else unsupported(table)
+    if found:
+        raise TargetError(refusal("assignments table", uri, found))
+
+
 def _landed(uri: str, paths: list[str]) -> bool:
     if not paths:
         return False
@@ -355,8 +382,11 @@ def _pipelined(
     waits per sink at most, so memory stays bounded. The first failure stops the stream."""
     lanes: list[queue.Queue[pa.RecordBatch | None]] = [queue.Queue(maxsize=1) for _ in sinks]
     failed: list[BaseException] = []
+    done = [threading.Event() for _ in sinks]
 
-    def drain(pending: queue.Queue[pa.RecordBatch | None], sink: Callable[..., None]) -> None:
+    def drain(
+        pending: queue.Queue[pa.RecordBatch | None], sink: Callable[..., None], end: Any
+    ) -> None:
         try:
             while (batch := pending.get()) is not None:
                 sink(batch)
@@ -364,10 +394,14 @@ def _pipelined(
             failed.append(exc)
             while pending.get() is not None:  # let the producer finish putting
                 pass
+        finally:
+            end.set()
 
     workers = [
-        threading.Thread(target=drain, args=(q, sink), name=f"assignments-writer-{i}", daemon=True)
-        for i, (q, sink) in enumerate(zip(lanes, sinks, strict=True))
+        threading.Thread(
+            target=drain, args=(q, sink, end), name=f"assignments-writer-{i}", daemon=True
+        )
+        for i, (q, sink, end) in enumerate(zip(lanes, sinks, done, strict=True))
     ]
     for w in workers:
         w.start()
@@ -377,12 +411,28 @@ def _pipelined(
                 break
             lanes[i % len(lanes)].put(batch)
     finally:
-        for q in lanes:
-            q.put(None)
-        for w in workers:
-            w.join()
+        _stop(lanes, done)
     if failed:
         raise failed[0]
+
+
+def _stop(lanes: Sequence[queue.Queue[Any]], done: Sequence[threading.Event]) -> None:
+    """End every lane and wait for every writer thread, even when a signal (SIGTERM raised as
+    ``Terminated``) interrupts the waiting: the caller then closes and removes the part files,
+    which must not happen while a thread still writes one (it crashed the process, SIGSEGV).
+    Each thread's own event, not ``Thread.join``: a join interrupted by a signal marks a
+    thread that still runs as stopped (CPython 3.11's bpo-45274 handling), and the next join
+    returns at once."""
+    interrupted: BaseException | None = None
+    for step in [*(lambda q=q: q.put(None) for q in lanes), *(e.wait for e in done)]:
+        while True:
+            try:
+                step()
+                break
+            except BaseException as exc:  # finish the step, then re-raise the first one
+                interrupted = interrupted or exc
+    if interrupted is not None:
+        raise interrupted
 
 
 def _write_deltalake(
@@ -395,7 +445,9 @@ def _write_deltalake(
     from deltalake import CommitProperties, write_deltalake
 
     props = CommitProperties(custom_metadata=commit_metadata)
-    if open_table(uri) is None:
+    table = open_table(uri)
+    _recheck(table, uri)
+    if table is None:
         write_deltalake(
             uri,
             batches,

@@ -137,7 +137,19 @@ class SparkEngine:
         )  # fmt: skip
 
     def check_target(self, target: str, spec: AlignmentSpec) -> None:
-        """Checked when writing (a path target is refused there), as before the seam."""
+        from alignment_mlflow.economics import spark_engine
+
+        name = _spark_target(target)
+        id_type = self.frame.schema[self._columns[0]].dataType.simpleString()
+        try:
+            spark_engine.check_target(
+                self.session, name, id_type, project=spec.project_slug,
+                project_name=spec.business_context.project_name,
+            )  # fmt: skip
+        except TargetError:
+            raise
+        except Exception as exc:
+            raise DeltaWriteError(f"reading the assignments table {name} failed: {exc}") from exc
 
     def digest(self) -> str:
         return self._digest
@@ -249,6 +261,7 @@ def _write_arrow(
 
     uri = resolved_target(target)
     try:
+        assignments.remove_leftovers(uri, constants["project"])
         same = assignments.already_written(
             uri, project=constants["project"], run_id=constants["plan_run_id"], rows=rows
         )
@@ -265,9 +278,20 @@ def _write_arrow(
             holdout=holdout,
         )
         version = assignments.write(uri, reader, project=constants["project"], commit_metadata=meta)
+    except TargetError:  # the table changed under us into one we cannot write: refused
+        raise
     except Exception as exc:
         raise DeltaWriteError(f"writing assignments to Delta table {uri} failed: {exc}") from exc
     return uri, version, True
+
+
+def _spark_target(target: str) -> Any:
+    if not is_table_name(target):
+        raise TargetError(
+            f"assignments table {target!r}: with Spark scores pass a table name "
+            "(catalog.schema.table) as --assignments-table"
+        )
+    return parse_table_name(target)
 
 
 def _write_spark(
@@ -276,12 +300,7 @@ def _write_spark(
 ) -> tuple[str, int, bool]:  # fmt: skip
     from alignment_mlflow.economics import spark_engine
 
-    if not is_table_name(target):
-        raise TargetError(
-            f"assignments table {target!r}: with Spark scores pass a table name "
-            "(catalog.schema.table) as --assignments-table"
-        )
-    name = parse_table_name(target)
+    name = _spark_target(target)
     out = spark_engine.assignments_frame(
         frame, table, id_column=id_column, score_column=score_column, constants=constants,
         holdout=holdout,

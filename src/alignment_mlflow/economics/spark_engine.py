@@ -26,6 +26,7 @@ from alignment_mlflow.economics.core import (
 )
 from alignment_mlflow.economics.holdout import HELD_OUT, HOLDOUT_INTERVENTION, TREATED, Holdout
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
+from alignment_mlflow.errors import TargetError
 from alignment_mlflow.outcomes import arms
 from alignment_mlflow.tables.names import TableName, sql_string
 from alignment_mlflow.tiers.delta_spark import HISTORY_DEPTH, history
@@ -273,6 +274,42 @@ def add_columns_sql(table: TableName, existing: Sequence[str]) -> str | None:
         return None
     cols = ", ".join(f"`{c.name}` {kinds[c.type]} COMMENT {_literal(c.comment)}" for c in missing)
     return f"ALTER TABLE {table.quoted} ADD COLUMNS ({cols})"
+
+
+def check_target(
+    spark: Any, table: TableName, id_type: str, *, project: str, project_name: str
+) -> None:
+    """Refuse, before anything is written, a table the plan could not replace its project's rows
+    in: not Delta, another shape (the Arrow engine's rule: exactly our columns and types, the id
+    typed as in the scores), not partitioned by project, or holding another project under the
+    spec's slug (``assignments.check_slug``, the check the Arrow engine runs)."""
+    from alignment_mlflow.economics.assignments import HISTORY_LIMIT, check_slug
+
+    if not spark.catalog.tableExists(str(table)):
+        return
+    [detail] = [r.asDict() for r in spark.sql(f"DESCRIBE DETAIL {table.quoted}").collect()]
+    kinds = {"string": "string", "int": "int", "double": "double", "timestamp": "timestamp"}
+    want = {c.name: id_type if c.type == "id" else kinds[c.type] for c in ASSIGNMENT_COLUMNS}
+    have = {f.name: f.dataType.simpleString() for f in spark.table(table.quoted).schema.fields}
+    # The nullable columns a table of an older version lacks are added before the write
+    # (add_columns_sql): their absence is our own older shape, not another tool's table.
+    added_later = {c.name for c in ASSIGNMENT_COLUMNS if c.nullable}
+    problems = [
+        f"{name} is {have.get(name, 'missing')} there, {want.get(name, 'not one of ours')} here"
+        for name in dict.fromkeys([*want, *have])
+        if have.get(name) != want.get(name) and not (name in added_later and name not in have)
+    ]
+    if str(detail.get("format", "")).lower() != "delta":
+        problems.insert(0, f"it is a {detail.get('format')} table, not Delta")
+    if list(detail.get("partitionColumns") or []) != ["project"]:
+        problems.append(f"it is partitioned by {list(detail.get('partitionColumns') or [])}")
+    if problems:
+        raise TargetError(
+            f"assignments table {table} cannot take these assignments: {'; '.join(problems)}. "
+            "Pass a new table name, or the table an earlier plan of scores with the same id "
+            "type wrote"
+        )
+    check_slug(history(spark, table, HISTORY_LIMIT), str(table), project, project_name)
 
 
 def unchanged_sql(table: TableName, project: str, run_id: str) -> str:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from alignment_mlflow.economics import report
 from alignment_mlflow.tracking import client as client_mod
-from alignment_mlflow.tracking import databricks
-from alignment_mlflow.tracking.runs import RunRef, fail_run
+from alignment_mlflow.tracking import databricks, orphans
+from alignment_mlflow.tracking.runs import RunRef, fail_orphans, fail_run
 from alignment_mlflow.tracking.uris import is_databricks, run_url
 
 if TYPE_CHECKING:
@@ -56,6 +56,23 @@ def find_run(client: MlflowClient, uri: str, exp_id: str, fingerprint: str) -> A
     return runs[0] if runs else None
 
 
+def close_orphans(client: MlflowClient, uri: str, exp_id: str, project: str) -> None:
+    """Close the project's plan runs left RUNNING by a killed process, by the lease rule of
+    ``run`` (``tracking.orphans``): whatever their scores, they will never finish."""
+    quoted = project.replace("\\", "\\\\").replace("'", "\\'")
+    running = _call(
+        uri,
+        "searching for plan runs left running",
+        lambda: client.search_runs(
+            [exp_id],
+            filter_string=f"tags.`{report.KIND_TAG}` = 'plan' and "
+            f"tags.`alignment.project` = '{quoted}' and attributes.status = 'RUNNING'",
+            max_results=100,
+        ),
+    )
+    fail_orphans(client, running)
+
+
 def start_run(
     client: MlflowClient,
     uri: str,
@@ -72,14 +89,24 @@ def start_run(
 
     from mlflow.entities import Metric, Param, RunTag
 
-    run = _call(uri, "creating the plan run", lambda: client.create_run(exp_id, run_name=run_name))
+    # Who runs it and for how long it may, from its creation: a run a killed process leaves
+    # RUNNING is closed by the next plan of the project (close_orphans), as the alignment's are.
+    lease = {
+        report.KIND_TAG: "plan",
+        orphans.OWNER_TAG: orphans.owner(),
+        orphans.LEASE_TAG: str(orphans.lease_seconds()),
+    }
+    run = _call(
+        uri,
+        "creating the plan run",
+        lambda: client.create_run(exp_id, run_name=run_name, tags={**lease, **tags}),
+    )
     rid = run.info.run_id
     ref = RunRef(uri, exp_id, rid, run_url(uri, exp_id, rid), False, int(run.info.start_time))
     try:
         now = int(time.time() * 1000)
         logged = [{"path": f"{report.ARTIFACT_DIR}/{n}.json", "type": "table"} for n in tables]
-        all_tags = [RunTag(k, v) for k, v in tags.items()]
-        all_tags.append(RunTag("mlflow.loggedArtifacts", json.dumps(logged)))
+        all_tags = [RunTag("mlflow.loggedArtifacts", json.dumps(logged))]  # the rest: at creation
         batch_metrics = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
         batch_params = [Param(k, v) for k, v in params.items()]
         for i in range(0, max(len(batch_metrics), 1), 900):

@@ -129,6 +129,24 @@ def check_writable(loc: FindingsLocation) -> None:
         ) from exc
 
 
+def _judged(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run judges in a findings file: everything but ``metadata``."""
+    return {k: v for k, v in data.items() if k != "metadata"}
+
+
+def _reread(loc: FindingsLocation) -> FindingsDocument:
+    try:
+        return read_findings(loc)
+    except FindingsError as exc:
+        if not isinstance(exc.__cause__, FileNotFoundError):
+            raise
+        raise FindingsError(
+            f"findings {loc.display} was moved or deleted while the run ran (after it was read "
+            "and judged); nothing was written to it or to any findings file (the run is marked "
+            "FAILED). Rerun with the findings' new path"
+        ) from exc
+
+
 def update_findings_metadata(
     loc: FindingsLocation,
     doc: FindingsDocument,
@@ -138,10 +156,14 @@ def update_findings_metadata(
 ) -> FindingsWriteResult:
     """Write ``updates`` under ``metadata`` without losing anybody else's change.
 
-    The write is compare-and-swap on the content we read: if someone changed the file since, we
-    re-read it, re-apply our keys to their version and try again (bounded).
+    The write is compare-and-swap on the content we read: if someone changed the file's
+    ``metadata`` since (another run, the framework's own keys), we re-read it, re-apply our keys
+    to their version and try again (bounded). What the run judged is the rest of the file, read
+    once: a file moved away after reading, or another file (or other data) in its place, is not
+    the one judged, so it is refused (``FindingsError``, exit 2) with nothing written to it.
     """
     text, expected, loaded = doc.text, doc.sha256, doc.data
+    judged = _judged(doc.data)
     for attempt in range(1, max_attempts + 1):
         new_text = apply_metadata(text, updates, data=loaded)
         if new_text == text:
@@ -152,7 +174,13 @@ def update_findings_metadata(
             return FindingsWriteResult(loc.display, True, expected, sha256(data), attempt)
         except ConflictError:
             time.sleep(random.uniform(0.01, 0.05) * attempt)
-            fresh = read_findings(loc)
+            fresh = _reread(loc)
+            if _judged(fresh.data) != judged:
+                raise FindingsError(
+                    f"findings {loc.display} was replaced, or its data rewritten, while the run "
+                    "ran: it is not the file this run judged, so nothing was written to it (the "
+                    "run is marked FAILED). Rerun to judge the file that is there now"
+                ) from None
             text, expected, loaded = fresh.text, fresh.sha256, fresh.data
         except OSError as exc:
             raise _wrap(exc, "cannot write findings", loc.display) from exc

@@ -11,7 +11,7 @@ import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError, DeltaError
 
-from alignment_mlflow.errors import ProjectCollisionError
+from alignment_mlflow.errors import ProjectCollisionError, TargetError
 from alignment_mlflow.tables.delta_rs import current_version as current_version
 from alignment_mlflow.tables.delta_rs import open_table as open_table
 from alignment_mlflow.tiers.schema import (
@@ -20,7 +20,9 @@ from alignment_mlflow.tiers.schema import (
     TABLE_PROPERTIES,
     change_predicate,
     collision_message,
+    foreign_message,
     foreign_project,
+    foreign_shape,
     merge_condition,
     same_content,
     sql_string,
@@ -51,11 +53,29 @@ def arrow_schema() -> pa.Schema:
     )
 
 
+def check_ours(table: DeltaTable, uri: str) -> None:
+    """Refuse a table that is not a tiers table of ours (``schema.foreign_shape``)."""
+    have = [
+        (f["name"], _type_name(f["type"])) for f in json.loads(table.schema().to_json())["fields"]
+    ]
+    problems = foreign_shape(have)
+    if table.metadata().partition_columns:
+        problems.append(f"it is partitioned by {list(table.metadata().partition_columns)}")
+    if problems:
+        raise TargetError(foreign_message(uri, problems))
+
+
+def _type_name(kind: Any) -> str:
+    return kind if isinstance(kind, str) else str(kind.get("type", "struct"))
+
+
 def project_rows(uri: str, project: str) -> list[dict[str, Any]]:
-    """The rows under a project slug, or none when the table does not exist yet."""
+    """The rows under a project slug, or none when the table does not exist yet; a table that is
+    not ours is refused."""
     table = open_table(uri)
     if table is None:
         return []
+    check_ours(table, uri)
     rows: list[dict[str, Any]] = table.to_pyarrow_table(
         filters=[("project", "=", project)]
     ).to_pylist()
@@ -116,7 +136,9 @@ def merge_tiers(
     """MERGE the project's tiers; returns (version, changed, counts). Retries commit conflicts."""
     source = pa.Table.from_pylist(rows, schema=arrow_schema())
     for attempt in range(1, max_attempts + 1):
-        table = _add_missing_columns(_ensure_table(uri))
+        table = _ensure_table(uri)
+        check_ours(table, uri)  # checked at validation too; here for callers of write_tiers
+        table = _add_missing_columns(table)
         current = table.to_pyarrow_table(filters=[("project", "=", project)]).to_pylist()
         other = foreign_project(current, project_name)
         if other is not None:

@@ -13,7 +13,7 @@ import time
 import uuid
 from typing import Any
 
-from alignment_mlflow.errors import ProjectCollisionError
+from alignment_mlflow.errors import ProjectCollisionError, TargetError
 from alignment_mlflow.tiers.schema import (
     CHANGE_COLUMNS,
     COLUMNS,
@@ -22,7 +22,9 @@ from alignment_mlflow.tiers.schema import (
     add_missing_columns_sql,
     change_predicate,
     collision_message,
+    foreign_message,
     foreign_project,
+    foreign_shape,
     merge_condition,
     same_content,
     spark_create_table_sql,
@@ -135,11 +137,27 @@ def planned_statements(table: TableName, project: str, source_view: str = "src")
     ]
 
 
+def check_ours(spark: Any, table: TableName) -> list[str]:
+    """Refuse a table that is not a tiers table of ours (``schema.foreign_shape``): a view, a
+    table of another format, another shape or partitioned. Returns its columns."""
+    [detail] = [r.asDict() for r in spark.sql(f"DESCRIBE DETAIL {table.quoted}").collect()]
+    schema = spark.table(table.quoted).schema
+    problems = foreign_shape([(f.name, f.dataType.simpleString()) for f in schema.fields])
+    if str(detail.get("format", "")).lower() != "delta":
+        problems.insert(0, f"it is a {detail.get('format')} table, not Delta")
+    if detail.get("partitionColumns"):
+        problems.append(f"it is partitioned by {list(detail['partitionColumns'])}")
+    if problems:
+        raise TargetError(foreign_message(str(table), problems))
+    return [f.name for f in schema.fields]
+
+
 def project_rows(spark: Any, table: TableName, project: str) -> list[dict[str, Any]]:
-    """The rows under a project slug (with their project names), none when there is no table."""
+    """The rows under a project slug (with their project names), none when there is no table;
+    a table that is not ours is refused."""
     if not spark.catalog.tableExists(str(table)):
         return []
-    if "project_name" not in spark.table(table.quoted).columns:
+    if "project_name" not in check_ours(spark, table):
         return []
     sql = f"SELECT DISTINCT project_name FROM {table.quoted} WHERE project = {sql_string(project)}"
     return [r.asDict() for r in spark.sql(sql).collect()]
@@ -166,7 +184,8 @@ def merge_tiers(
     conf, so our commit is found by :func:`committed_version`; the run id is in every row."""
     del commit_metadata
     spark.sql(spark_create_table_sql(table))
-    alter = add_missing_columns_sql(table, list(spark.table(table.quoted).columns))
+    # Checked at validation too; here for callers of write_tiers.
+    alter = add_missing_columns_sql(table, check_ours(spark, table))
     if alter:
         spark.sql(alter)
     for attempt in range(1, max_attempts + 1):

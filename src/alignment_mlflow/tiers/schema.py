@@ -164,6 +164,43 @@ def collision_message(table: str, slug: str, ours: str, theirs: str) -> str:
     )
 
 
+#: Columns a tiers table of an older version may lack (added on its next MERGE); any other
+#: missing column means the table is not one of ours.
+ADDED_LATER = ("project_name",)
+#: Type names as Delta's log (delta-rs) and Spark's ``simpleString`` spell ours.
+_TYPE_NAMES = {"integer": "int", "int": "int", "string": "string", "double": "double",
+               "boolean": "boolean", "timestamp": "timestamp"}  # fmt: skip
+
+
+def foreign_shape(have: list[tuple[str, str]]) -> list[str]:
+    """Why a table with these (column, type name) pairs is not a tiers table of ours, if it is
+    not: a column of its own, one of ours missing, or of another type. A table that is not ours
+    is refused before anything is written, never altered (columns added to another tool's
+    table, strings merged into its ``tier_rank``)."""
+    want = {c.name: c.type for c in COLUMNS}
+    names = {name for name, _ in have}
+    problems = [
+        f"column {name!r} ({kind}) is not one of ours"
+        if name not in want
+        else f"column {name!r} is {kind}, ours is {want[name]}"
+        for name, kind in have
+        if want.get(name) != _TYPE_NAMES.get(kind.lower(), kind)
+    ]
+    missing = [c.name for c in COLUMNS if c.name not in names and c.name not in ADDED_LATER]
+    if missing:
+        problems.append(f"{len(missing)} of our columns are missing ({', '.join(missing)})")
+    return problems
+
+
+def foreign_message(table: str, problems: list[str]) -> str:
+    return (
+        f"tiers table {table} is not an intervention-tiers table this package wrote "
+        f"({'; '.join(problems)}); nothing was written, and another tool's table is never "
+        "altered. Pass a new path or table name to --tiers-table, or the table an earlier run "
+        "wrote"
+    )
+
+
 def add_missing_columns_sql(table: TableName, existing: list[str]) -> str | None:
     """``ALTER TABLE ... ADD COLUMNS`` for columns a table written by an older version lacks."""
     have = {c.lower() for c in existing}

@@ -144,7 +144,7 @@ def write_tiers(
 
     try:
         version, changed, counts = commit()
-    except ProjectCollisionError:
+    except TargetError:  # a collision, a table that is not ours: bad input, refused as such
         raise
     except Exception as exc:
         raise DeltaWriteError(f"{what} failed: {exc}") from exc

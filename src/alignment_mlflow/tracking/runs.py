@@ -104,9 +104,10 @@ def _upload(client: MlflowClient, uri: str, ref: RunRef, folder: Path) -> None:
         client.log_artifacts(ref.run_id, str(folder))
 
 
-def _fail_orphans(client: MlflowClient, running: Sequence[Any]) -> None:
-    """Mark FAILED the RUNNING runs of this alignment that will never finish: a run stays
-    RUNNING when its process was killed or its tracking server died before it could close it."""
+def fail_orphans(client: MlflowClient, running: Sequence[Any]) -> None:
+    """Mark FAILED the RUNNING runs (of this alignment, of this plan's project) that will never
+    finish: a run stays RUNNING when its process was killed or its tracking server died before
+    it could close it. The rule is ``orphans.orphan_reason`` (a lease), for align and plan."""
     import socket
 
     host, now_ms = socket.gethostname(), int(time.time() * 1000)
@@ -162,7 +163,7 @@ def start_alignment_run(
             order_by=["attributes.start_time DESC"],
         ),
     )
-    _fail_orphans(client, [r for r in earlier if r.info.status == "RUNNING"])
+    fail_orphans(client, [r for r in earlier if r.info.status == "RUNNING"])
     finished = [r for r in earlier if r.info.status == "FINISHED"]
     for r in [] if new_run else finished:
         then = verdicts_at(int(r.info.start_time)) if verdicts_at else None
