@@ -170,3 +170,25 @@ def test_a_thousand_labels_are_still_a_group(tmp_path: Path) -> None:
          "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--group-column", "g"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("damage", ["page header", "data page"])
+def test_a_corrupt_parquet_page_is_exit_2_naming_the_file(tmp_path: Path, damage: str) -> None:
+    """Issue 23: a damaged page was an "unexpected OSError" (exit 1) from the middle of the scan."""
+    path = tmp_path / "scores.parquet"
+    n = 50_000
+    rng = np.random.default_rng(23)
+    table = pa.table({"customer_id": np.arange(n), "churn_score": rng.random(n)})
+    pq.write_table(table, path, compression="none")
+    raw = bytearray(path.read_bytes())
+    column = pq.ParquetFile(path).metadata.row_group(0).column(1)
+    start = 4 if damage == "page header" else column.data_page_offset
+    raw[start : start + 30] = b"\xff" * 30 if damage == "page header" else bytes(30)
+    path.write_bytes(bytes(raw))
+    code, out, db, target = _plan(tmp_path, path)
+    assert code == 2, out
+    assert out["error_type"] == "ScoresError"
+    assert "scores.parquet cannot be read" in out["error"]
+    assert "corrupt or truncated Parquet file" in out["error"]
+    assert not db.exists()
+    assert not target.exists()

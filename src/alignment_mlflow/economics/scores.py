@@ -48,7 +48,19 @@ class ArrowScores:
         return d if isinstance(d, str) else d.result()
 
     def batches(self, columns: Sequence[str], rows: int) -> Iterator[pa.RecordBatch]:
-        """Record batches of at most ``rows`` rows (the engine passes its batch size)."""
+        """Record batches of at most ``rows`` rows (the engine passes its batch size). A file
+        that cannot be decoded (a corrupt page or footer, a truncated file) is the user's input
+        to fix, found while reading and before anything is written: exit 2 naming the file."""
+        try:
+            yield from self._batches(columns, rows)
+        except (OSError, pa.ArrowInvalid) as exc:
+            detail = " ".join(str(exc).split())[:300].rstrip(".")
+            raise ScoresError(
+                f"scores {self.location} cannot be read: {detail}. The data is damaged (a corrupt "
+                "or truncated Parquet file); nothing was written: write the scores again"
+            ) from exc
+
+    def _batches(self, columns: Sequence[str], rows: int) -> Iterator[pa.RecordBatch]:
         if self.kind == "parquet":
             # File by file, row group by row group: the dataset scanner kept more and more of a
             # large file in its pool as the consumer fell behind (apache/arrow#39808; 452 MiB
