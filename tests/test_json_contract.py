@@ -28,6 +28,8 @@ COMPLETE = {
     "run": [CLEAN, "--spec", SPEC, "--dry-run"],
     "gate": ["--spec", SPEC, "--model-run", "r", "--dry-run"],
     "plan": ["--scores", "s.parquet", "--spec", SPEC, "--dry-run"],
+    "serve": ["--spec", SPEC, "--model-version", "models:/m/1", "--dry-run"],
+    "outcomes": ["--assignments", "a", "--outcomes", "o", "--spec", SPEC],
     "show": [CLEAN],
 }
 #: Usage errors, each appended to a command's complete arguments (or replacing them).
@@ -42,6 +44,8 @@ MISSING = {  # a required option or argument left out
     "run": ["run", "--spec", SPEC],
     "gate": ["gate", "--model-run", "r"],
     "plan": ["plan", "--spec", SPEC],
+    "serve": ["serve", "--spec", SPEC],
+    "outcomes": ["outcomes", "--spec", SPEC, "--assignments", "a"],
     "show": ["show"],
 }
 BAD_VALUE = {  # a value of the wrong type: a date, a path that must not be a folder

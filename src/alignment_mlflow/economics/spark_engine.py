@@ -16,6 +16,7 @@ from typing import Any
 
 from alignment_mlflow.bands.spark import band_index_column
 from alignment_mlflow.bands.table import BandTable, paid_indices
+from alignment_mlflow.economics.assignments import HISTORY_LIMIT, check_slug
 from alignment_mlflow.economics.core import (
     SAMPLE_IDS,
     ScoresError,
@@ -283,8 +284,6 @@ def check_target(
     in: not Delta, another shape (the Arrow engine's rule: exactly our columns and types, the id
     typed as in the scores), not partitioned by project, or holding another project under the
     spec's slug (``assignments.check_slug``, the check the Arrow engine runs)."""
-    from alignment_mlflow.economics.assignments import HISTORY_LIMIT, check_slug
-
     if not spark.catalog.tableExists(str(table)):
         return
     [detail] = [r.asDict() for r in spark.sql(f"DESCRIBE DETAIL {table.quoted}").collect()]
