@@ -88,7 +88,7 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 test: lint docs test-mlflow-floor
-	$(BIN)/python -m pytest $(XDIST)
+	$(BIN)/python -m pytest $(XDIST) --durations=30
 
 # The suite on the newest versions pyproject.toml allows (not the lock). Run it before `make lock`
 # and when a dependency announces a release; it is not part of CI. It prints how the newest
