@@ -68,18 +68,10 @@ def find_links(client: MlflowClient, uri: str, plan_run_id: str | None) -> Links
 
 
 def find_run(client: MlflowClient, uri: str, exp_id: str, fingerprint: str) -> Any | None:
-    runs = _call(
-        uri,
-        "searching for an earlier outcome run",
-        lambda: client.search_runs(
-            [exp_id],
-            filter_string=f"tags.`{report.FINGERPRINT_TAG}` = '{fingerprint}' "
-            "and attributes.status = 'FINISHED'",
-            max_results=1,
-            order_by=["attributes.start_time DESC"],
-        ),
-    )
-    return runs[0] if runs else None
+    return client_mod.latest_finished_run(
+        client, uri, exp_id, report.FINGERPRINT_TAG, fingerprint,
+        what="searching for an earlier outcome run",
+    )  # fmt: skip
 
 
 def start_run(

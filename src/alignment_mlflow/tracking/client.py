@@ -29,6 +29,7 @@ from alignment_mlflow.tracking import uris
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities import Run
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., object])
@@ -182,6 +183,24 @@ def _locked_message(uri: str) -> str:
         f"the MLflow store {store} is locked by another process (still locked after "
         f"{LOCK_WAIT_SECONDS:.0f} s: an mlflow server, notebook or run writing to it)"
     )
+
+
+def latest_finished_run(
+    client: MlflowClient, uri: str, experiment_id: str, tag: str, value: str, *, what: str
+) -> Run | None:
+    """The newest FINISHED run of the experiment whose ``tag`` is ``value`` (a fingerprint):
+    the run a rerun of the same inputs reuses."""
+    runs = call(
+        uri,
+        what,
+        lambda: client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{tag}` = '{value}' and attributes.status = 'FINISHED'",
+            max_results=1,
+            order_by=["attributes.start_time DESC"],
+        ),
+    )
+    return runs[0] if runs else None
 
 
 def call(uri: str, what: str, fn: Callable[[], T], *, missing: str | None = None) -> T:
