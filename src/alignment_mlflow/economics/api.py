@@ -93,15 +93,6 @@ class PlanResult:
         return plan_html(self.economics, self.run_url)
 
 
-def _spec_source(spec: SpecSource, profile: str | None) -> tuple[AlignmentSpec, Mapping[str, Any]]:
-    if isinstance(spec, AlignmentSpec):
-        return spec, {}
-    from alignment_mlflow.findings.aligned import load_spec_source
-
-    src = load_spec_source(spec, profile=profile)
-    return src.spec, src.alignment
-
-
 def _prefetch_mlflow(uri: str) -> threading.Thread:
     """Import what logging the run will import, in a thread: a failure is left for the real
     import to report. Started once the engine's own imports are done, and joined before the
@@ -162,7 +153,9 @@ def plan(
     groups = list(dict.fromkeys(group_columns))
     requested = holdouts.parse(holdout, campaign)
     with steps.step("validate spec") as s:
-        aspec, alignment = _spec_source(spec, profile)
+        from alignment_mlflow.findings.aligned import spec_and_alignment
+
+        aspec, alignment = spec_and_alignment(spec, profile=profile)
         table = band_table(aspec)
         s.detail = f"{len(table)} tiers, spec {aspec.sha256[:12]}"
     # Aligned findings record their run under metadata.alignment.mlflow: the plan goes to that

@@ -65,6 +65,17 @@ def spec_from_alignment(alignment: Mapping[str, Any], location: str) -> Alignmen
     return spec
 
 
+def spec_and_alignment(
+    spec: AlignmentSpec | str | os.PathLike[str] | Mapping[str, Any], *, profile: str | None = None
+) -> tuple[AlignmentSpec, Mapping[str, Any]]:
+    """The spec and, when it came from an aligned findings file, that file's alignment record
+    (the run it links to); a spec given as an object has none."""
+    if isinstance(spec, AlignmentSpec):
+        return spec, {}
+    src = load_spec_source(spec, profile=profile)
+    return src.spec, src.alignment
+
+
 def load_spec_source(
     location: str | os.PathLike[str] | Mapping[str, Any],
     *,

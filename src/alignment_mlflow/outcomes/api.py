@@ -61,15 +61,6 @@ class OutcomeResult:
         return "\n".join(self.summary_lines())
 
 
-def _spec(spec: Any, profile: str | None) -> tuple[AlignmentSpec, Mapping[str, Any]]:
-    if isinstance(spec, AlignmentSpec):
-        return spec, {}
-    from alignment_mlflow.findings.aligned import load_spec_source
-
-    src = load_spec_source(spec, profile=profile)
-    return src.spec, src.alignment
-
-
 def evaluate(
     assignments: Any, outcomes: Any, spec: AlignmentSpec, *, campaign: str | None = None,
     id_column: str = "customer_id", churned_column: str = "churned", spark: Any = None,
@@ -121,7 +112,9 @@ def outcomes(
     tables or DataFrames; ``spec`` the spec or aligned findings file the plan used."""
     steps = Steps(progress)
     with steps.step("validate spec") as s:
-        aspec, alignment = _spec(spec, profile)
+        from alignment_mlflow.findings.aligned import spec_and_alignment
+
+        aspec, alignment = spec_and_alignment(spec, profile=profile)
         s.detail = f"spec {aspec.sha256[:12]}"
     recorded = alignment.get("mlflow") or {}
     recorded_uri = recorded.get("tracking_uri")
