@@ -20,6 +20,7 @@ from typing import Any
 from alignment_mlflow.bands.sql import band_condition
 from alignment_mlflow.bands.table import Band, BandTable
 from alignment_mlflow.errors import InvalidInputError
+from alignment_mlflow.tables.names import TableName
 
 #: What the served model returns per row, in this order (the signature's output schema).
 OUTPUT_COLUMNS = (
@@ -200,26 +201,15 @@ def existing_version(versions: Iterable[Any], wanted: Mapping[str, str]) -> Any:
 # --------------------------------------------------------------------------- the SQL function
 
 
-@dataclass(frozen=True)
-class FunctionName:
-    parts: tuple[str, ...]
-
-    @property
-    def quoted(self) -> str:
-        return ".".join(f"`{p}`" for p in self.parts)
-
-    def __str__(self) -> str:
-        return ".".join(self.parts)
-
-
-def parse_function_name(text: str) -> FunctionName:
+def parse_function_name(text: str) -> TableName:
+    """A function lives in the metastore as a table does: the same quoted 2- or 3-part name."""
     parts = tuple(text.strip().split("."))
     if not 2 <= len(parts) <= 3 or not all(_PART.fullmatch(p) for p in parts):
         raise InvalidInputError(
             f"--sql-function {text!r} is not CATALOG.SCHEMA.FUNCTION (or SCHEMA.FUNCTION): each "
             "part letters, digits and underscores, e.g. main.churn.churn_tier"
         )
-    return FunctionName(parts)
+    return TableName(parts)
 
 
 def sql_text(value: str) -> str:
@@ -238,7 +228,7 @@ def tier_case_sql(table: BandTable, column: str) -> str:
     return f"CASE {whens} END"
 
 
-def sql_function_statement(table: BandTable, name: FunctionName, spec_sha256: str) -> str:
+def sql_function_statement(table: BandTable, name: TableName, spec_sha256: str) -> str:
     comment = sql_text(f"churn tier of a score, alignment spec sha256 {spec_sha256}")
     return (
         f"CREATE OR REPLACE FUNCTION {name.quoted}(score DOUBLE) RETURNS STRING LANGUAGE SQL "
