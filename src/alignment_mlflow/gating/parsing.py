@@ -17,6 +17,9 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+# One parser of model-version references for every room (re-exported: the gate reads it here).
+from alignment_mlflow.tracking.models import parse_model_version as parse_model_version
+
 UNITS = ("ms", "s", "%")
 TIME_UNITS = ("ms", "s")
 # How many milliseconds one unit is: conversions are exact decimal multiplications.
@@ -26,7 +29,6 @@ _SUFFIX_UNITS = (
     (("_seconds", "_secs", "_sec", "_s"), "s"),
 )
 _PERCENTILE = re.compile(r"(?:^|[_.\-/ ])p(\d{1,2}(?:\.\d+)?)(?=$|[_.\-/ :])", re.IGNORECASE)
-_MODEL_VERSION = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
 _ALIAS = re.compile(r"\A[A-Za-z0-9_\-]{1,255}\Z")  # \Z: "$" lets a trailing newline in
 
 
@@ -59,20 +61,6 @@ def parse_metric_option(text: str) -> tuple[str, MetricKey]:
             "or --metric model_latency=latency_p99:s"
         )
     return slug.strip(), parse_metric_key(key)
-
-
-def parse_model_version(uri: str) -> tuple[str, str]:
-    """``models:/NAME/VERSION`` (NAME may be a Unity Catalog ``catalog.schema.model``)."""
-    m = _MODEL_VERSION.match(uri.strip())
-    if not m:
-        hint = ""
-        if "@" in uri:
-            hint = " (an alias names whatever it points at now; gate the version itself)"
-        raise ValueError(
-            f"--model-version {uri!r} is not models:/NAME/VERSION{hint}; "
-            "write e.g. models:/churn_model/3 or models:/main.churn.churn_model/3"
-        )
-    return m.group("name"), m.group("version")
 
 
 def check_alias(alias: str) -> str:
