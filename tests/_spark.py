@@ -85,6 +85,10 @@ def delta_confs(warehouse: Path) -> dict[str, str]:
         "spark.default.parallelism": "2",
         "spark.databricks.delta.snapshotPartitions": "1",
         "spark.databricks.delta.merge.materializeSource": "none",
+        # The JIT's first tier only: the tests' JVMs live minutes and run each query a few
+        # times, so C2's compilations cost more CPU than they save (test_plan_spark.py: 146 s
+        # -> 96 s wall on the shared 2-core machine; SerialGC on top gained nothing).
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
     }
 
 
