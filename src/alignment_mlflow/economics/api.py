@@ -17,10 +17,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from alignment_mlflow._version import __version__
-from alignment_mlflow.bands.table import band_table
+from alignment_mlflow.bands.table import BandTable, band_table
 from alignment_mlflow.economics import holdout as holdouts
 from alignment_mlflow.economics import report
-from alignment_mlflow.economics.core import Economics, economics, fingerprint
+from alignment_mlflow.economics.core import Economics, Tally, economics, fingerprint
 from alignment_mlflow.economics.engines import open_engine
 from alignment_mlflow.errors import TargetError
 from alignment_mlflow.redact import redact_uri
@@ -115,7 +115,7 @@ def _prefetch_mlflow(uri: str) -> threading.Thread:
 
 
 def _draw(
-    project: str, campaign: str, requested: float | str, table: Any, tally: Any
+    project: str, campaign: str, requested: float | str, table: BandTable, tally: Tally
 ) -> holdouts.Holdout:
     """The holdout: its key from (project slug, campaign), its fractions fixed or sized."""
     from alignment_mlflow.outcomes.arms import campaign_key
