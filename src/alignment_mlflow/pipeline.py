@@ -205,7 +205,7 @@ def _run_context(plan: _Plan, found: _Findings, verdicts: tuple[Verdict, ...]) -
         findings=found.doc.view,
         findings_location=found.loc.display,
         findings_sha256=base_sha256(found.doc),
-        verdicts=_dicts(verdicts),
+        verdicts=verdicts,
         package_version=__version__,
         experiment=plan.experiment,
         user=_user(),
@@ -233,8 +233,8 @@ def _log_run(
 ) -> RunRef:
     from alignment_mlflow.tracking import runs as tracking
 
-    def verdicts_at(ms: int) -> tuple[dict[str, Any], ...]:
-        return _dicts(_check_constraints(plan, found, _at(ms), reference))
+    def verdicts_at(ms: int) -> tuple[Verdict, ...]:
+        return _check_constraints(plan, found, _at(ms), reference)
 
     return tracking.start_alignment_run(
         client,
@@ -395,7 +395,7 @@ def align(
             wrote = _update_findings(plan, found, verdicts, ref, written)
             s.detail = found.loc.display + (" updated" if wrote.changed else " unchanged")
         with steps.step("finish_run"):
-            _finish(client, replace(ctx, verdicts=_dicts(verdicts)), ref, written)
+            _finish(client, replace(ctx, verdicts=verdicts), ref, written)
     except BaseException as exc:
         if not ref.reused:
             tracking.fail_run(client, ref, exc)
