@@ -120,15 +120,11 @@ def outcomes(
     tables or DataFrames; ``spec`` the spec or aligned findings file the plan used."""
     steps = Steps(progress)
     with steps.step("validate spec") as s:
-        from alignment_mlflow.findings.aligned import spec_and_alignment
+        from alignment_mlflow.findings.aligned import recorded_tracking_uri, spec_and_alignment
 
         aspec, alignment = spec_and_alignment(spec, profile=profile)
         s.detail = f"spec {aspec.sha256[:12]}"
-    recorded = alignment.get("mlflow") or {}
-    recorded_uri = recorded.get("tracking_uri")
-    if not isinstance(recorded_uri, str) or "***" in recorded_uri:
-        recorded_uri = None
-    uri = resolve_tracking_uri(tracking_uri or recorded_uri)
+    uri = resolve_tracking_uri(tracking_uri or recorded_tracking_uri(alignment))
     if experiment:
         check_experiment_name(experiment, uri)
     judged, engine, scan = evaluate(
