@@ -22,7 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from _mlflow_server import CountingProxy, free_port  # noqa: E402
+from _mlflow_server import CountingProxy  # noqa: E402
+from _process import free_port  # noqa: E402
 
 SPEC = REPO / "examples" / "churn_alignment.yaml"
 FINDINGS = REPO / "examples" / "findings"

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+import _timing
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "examples" / "churn_alignment.yaml"
@@ -94,35 +93,24 @@ def generate(folder: Path, rows: int) -> None:
                                     "churned": (rng.random(n) < 0.3).astype(np.int8)}))  # fmt: skip
 
 
-BASE_RSS_KIB = 0
-
-
 def child(variant: str, folder: Path) -> float:
-    global BASE_RSS_KIB
-    import resource
-
     if variant == "plan":
-        sys.path.insert(0, str(Path(__file__).parent))
         import plan as plan_bench
 
-        took = plan_bench.child("plan", folder / "scores.parquet", folder / "unused")
-        BASE_RSS_KIB = plan_bench.BASE_RSS_KIB
-        return took
+        return plan_bench.child("plan", folder / "scores.parquet", folder / "unused")
     if variant == "outcomes":
         from alignment_mlflow.outcomes.api import evaluate
         from alignment_mlflow.spec import load_spec
 
         spec = load_spec(SPEC)
-        BASE_RSS_KIB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        start = time.perf_counter()
+        start = _timing.start()
         _, _, scan = evaluate(str(folder / "assignments"), str(folder / "outcomes.parquet"), spec)
         assert scan.assignments == scan.outcomes
         return time.perf_counter() - start
     if variant == "pandas":
         import pandas as pd
 
-        BASE_RSS_KIB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        start = time.perf_counter()
+        start = _timing.start()
         columns = ["customer_id", "tier", "arm", "cost", "churn_score"]
         a = pd.read_parquet(folder / "assignments", columns=columns)
         o = pd.read_parquet(folder / "outcomes.parquet")
@@ -136,21 +124,8 @@ def child(variant: str, folder: Path) -> float:
 
 
 def measure(variant: str, folder: Path) -> tuple[float, float]:
-    result = folder / "result.json"
-    here = str(Path(__file__).parent)
-    code = (
-        f"import json, sys; sys.path.insert(0, {here!r}); import outcomes as b; "
-        f"t = b.child({variant!r}, b.Path({str(folder)!r})); "
-        f"json.dump([t, b.BASE_RSS_KIB], open({str(result)!r}, 'w'))"
-    )
-    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}"}
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{variant} failed with exit {os.waitstatus_to_exitcode(status)}")
-    seconds, _ = json.loads(result.read_text())
-    return float(seconds), usage.ru_maxrss / 1024
+    seconds, peak, _ = _timing.in_child("outcomes", variant, [folder], folder / "result.json")
+    return seconds, peak
 
 
 def main() -> int:
@@ -162,8 +137,7 @@ def main() -> int:
     header = (
         f"{'rows':>11} {'variant':<9} {'seconds':>8} {'rows/s':>12} {'peak MiB':>9} {'vs plan':>8}"
     )
-    print(header)
-    print("-" * len(header))
+    _timing.print_header(header)
     for rows in args.rows:
         with tempfile.TemporaryDirectory(prefix="outcomes-bench-") as tmp:
             folder = Path(tmp)

@@ -26,8 +26,6 @@ dir that is deleted afterwards.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -35,6 +33,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import _timing
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "examples" / "churn_alignment.yaml"
@@ -88,18 +88,6 @@ def generate(path: Path, rows: int) -> None:
             w.write_table(pa.table({"customer_id": ids, "churn_score": rng.beta(2, 5, n)}), 1 << 20)
 
 
-BASE_RSS_KIB = 0
-
-
-def _start() -> float:
-    """The clock starts after the imports; so does the memory the work is charged with."""
-    global BASE_RSS_KIB
-    import resource
-
-    BASE_RSS_KIB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return time.perf_counter()
-
-
 def child(variant: str, scores: Path, out: Path) -> float:
     """Runs in the measured process; returns the seconds of work."""
     if variant in ("plan", "plan+write"):
@@ -108,7 +96,7 @@ def child(variant: str, scores: Path, out: Path) -> float:
         from alignment_mlflow.spec import load_spec
 
         spec = load_spec(SPEC)
-        start = _start()
+        start = _timing.start()
         table = band_table(spec)
         src = arrow_engine.open_scores(str(scores))
         tally, top_k = arrow_engine.tally(
@@ -134,7 +122,7 @@ def child(variant: str, scores: Path, out: Path) -> float:
     if variant in ("pandas", "pandas-nowrite"):
         import pandas as pd
 
-        start = _start()
+        start = _timing.start()
         df = pd.read_parquet(scores)
         df["tier"] = pd.cut(df["churn_score"], [0, 0.5, 0.8, 1.0], labels=["Low", "Medium", "High"],
                             include_lowest=True)  # fmt: skip
@@ -163,11 +151,12 @@ def child(variant: str, scores: Path, out: Path) -> float:
         # pyarrow writes fastest): the cost of the I/O alone.
         schema = assignments.arrow_schema(pa.int64()).remove_metadata()
         schema = schema.remove(schema.get_field_index("project"))
-        start = _start()
+        start = _timing.start()
         const = {
             "tier": "Low", "tier_rank": 3, "intervention": "x", "cost": 0.5, "currency": "USD",
             "spec_sha256": "0" * 64, "plan_run_id": "0" * 32,
             "scored_at": datetime.datetime.now(datetime.timezone.utc),
+            "campaign": "c", "arm": "treated", "holdout_fraction": 0.0,
         }  # fmt: skip
         file_schema = pa.schema(
             [f.with_type(pa.dictionary(pa.int8(), pa.string())) if f.type == pa.string() else f
@@ -201,7 +190,7 @@ def child(variant: str, scores: Path, out: Path) -> float:
             .getOrCreate()
         )  # fmt: skip
         spec = load_spec(SPEC)
-        start = _start()
+        start = _timing.start()
         table = band_table(spec)
         df = spark.read.parquet(str(scores))
         spark_engine.validate(df, id_column="customer_id", score_column="churn_score",
@@ -216,25 +205,11 @@ def child(variant: str, scores: Path, out: Path) -> float:
 
 def measure(variant: str, scores: Path, work: Path) -> tuple[float, float, float]:
     out = work / f"out-{variant.replace('+', '_')}"
-    result = work / "result.json"
-    here = str(Path(__file__).parent)
-    code = (
-        f"import json, sys; sys.path.insert(0, {here!r}); import plan as b; "
-        f"t = b.child({variant!r}, b.Path({str(scores)!r}), b.Path({str(out)!r})); "
-        f"json.dump([t, b.BASE_RSS_KIB], open({str(result)!r}, 'w'))"
-    )
-    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}"}
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{variant} failed with exit {proc.returncode}")
-    seconds, base = json.loads(result.read_text())
+    measured = _timing.in_child("plan", variant, [scores, out], work / "result.json")
     shutil.rmtree(out, ignore_errors=True)
     if out.is_file():
         out.unlink()
-    return float(seconds), usage.ru_maxrss / 1024, (usage.ru_maxrss - base) / 1024  # MiB
+    return measured
 
 
 def existing_store(work: Path) -> Path:
@@ -259,19 +234,12 @@ def whole(variant: str, scores: Path, work: Path) -> tuple[float, float, float]:
                "--experiment", EXPERIMENT]  # fmt: skip
     else:
         cmd = [sys.executable, "-c", PANDAS_MLFLOW, str(scores), uri, EXPERIMENT]
-    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}"}
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=work, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{variant} failed with exit {os.waitstatus_to_exitcode(status)}")
+    seconds, peak = _timing.whole_process(cmd, variant, work)
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(work / "mlartifacts", ignore_errors=True)
     shutil.rmtree(work / "mlruns", ignore_errors=True)
     db.unlink()
-    return seconds, usage.ru_maxrss / 1024, float("nan")
+    return seconds, peak, float("nan")
 
 
 def repeated(variant: str, scores: Path, work: Path, times: int) -> tuple[float, float, float]:
@@ -296,8 +264,7 @@ def main() -> int:
         f"{'rows':>11} {'variant':<14} {'seconds':>8} {'rows/s':>12} {'peak MiB':>9} "
         f"{'work MiB':>9} {'vs pandas':>9} {'vs floor':>8}"
     )
-    print(header)
-    print("-" * len(header))
+    _timing.print_header(header)
     with tempfile.TemporaryDirectory(prefix="plan-bench-") as tmp:
         work = Path(tmp)
         for rows in args.rows:

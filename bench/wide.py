@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
+import _timing  # noqa: E402
 from _wide import write_wide_findings  # noqa: E402
 from alignment_mlflow.findings.io import (  # noqa: E402
     locate_findings,
@@ -33,15 +31,6 @@ from alignment_mlflow.findings.io import (  # noqa: E402
 )
 
 SPEC = REPO / "examples" / "churn_alignment.yaml"
-
-
-def best(fn: Callable[[], Any], runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 def cli_run(path: Path, db: Path) -> float:
@@ -63,13 +52,13 @@ def measure(n: int, runs: int) -> str:
         root = Path(tmp)
         path = write_wide_findings(root, n)
         text = path.read_text()
-        floor = best(lambda: yaml.load(text, Loader=yaml.CSafeLoader), runs)
+        floor = _timing.median_time(lambda: yaml.load(text, Loader=yaml.CSafeLoader), runs)
         loc = locate_findings(str(path))
-        read = best(lambda: read_findings(loc), runs)
+        read = _timing.median_time(lambda: read_findings(loc), runs)
         first = cli_run(path, root / "mlflow.db")
         doc = read_findings(loc)
         updates = {"alignment": doc.data["metadata"]["alignment"]}
-        noop = best(lambda: update_findings_metadata(loc, doc, updates), runs)
+        noop = _timing.median_time(lambda: update_findings_metadata(loc, doc, updates), runs)
         rerun = cli_run(path, root / "mlflow.db")
 
         def cell(x: float) -> str:
@@ -90,8 +79,7 @@ def main() -> None:
         f"{'columns':>7}  {'size':>8}  {'parse floor':>11}  {'our read':>14}  "
         f"{'no-op update':>14}  {'run (first)':>14}  {'rerun':>14}"
     )
-    print(header)
-    print("-" * len(header))
+    _timing.print_header(header)
     for n in args.columns:
         print(measure(n, args.runs), flush=True)
     print(json.dumps({"python": sys.version.split()[0], "yaml": yaml.__version__}))

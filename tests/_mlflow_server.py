@@ -11,11 +11,9 @@ import contextlib
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,12 +21,7 @@ from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from _process import free_port, stop_group, wait_ready
 
 
 class ServerProcess:
@@ -58,35 +51,23 @@ class ServerProcess:
             start_new_session=True,
         )  # fmt: skip
         log.close()
-        deadline = time.monotonic() + 120
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(
-                    f"mlflow server exited: {(self.root / 'server.log').read_text()[-3000:]}"
-                )
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"{self.uri}/health", timeout=2) as resp,
-            ):
-                if resp.status == 200:
-                    return self
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"mlflow server not healthy: {(self.root / 'server.log').read_text()[-3000:]}"
-                )
-            time.sleep(0.3)
+        if wait_ready(self.proc, self._healthy, timeout=120, every=0.3):
+            return self
+        state = "exited" if self.proc.poll() is not None else "not healthy"
+        pytest.fail(f"mlflow server {state}: {(self.root / 'server.log').read_text()[-3000:]}")
+
+    def _healthy(self) -> bool:
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{self.uri}/health", timeout=2) as resp,
+        ):
+            return bool(resp.status == 200)
+        return False
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, sig)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=15)
+        stop_group(self.proc, sig, grace=15)
         self.proc = None
 
 

@@ -18,15 +18,15 @@ import contextlib
 import importlib.metadata
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from _process import free_port, port_open, stop_group, wait_ready
 
 REPO = Path(__file__).parent.parent
 JARS = REPO / ".jars"
@@ -62,13 +62,6 @@ def delta_jars() -> list[Path]:
             pytrace=False,
         )
     return jars
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def delta_confs(warehouse: Path) -> dict[str, str]:
@@ -114,7 +107,7 @@ class ConnectServer:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"sc://127.0.0.1:{self.port}"
         self.log = root / "connect-server.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -140,16 +133,8 @@ class ConnectServer:
                 cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.root,
                 start_new_session=True,
             )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=1),
-            ):
-                return self
-            time.sleep(0.5)
+        if wait_ready(self.proc, lambda: port_open(self.port), timeout, every=0.5):
+            return self
         tail = self.log.read_text(errors="replace")[-3000:]
         self.stop()
         pytest.fail(f"Spark Connect server did not start on {self.url}:\n{tail}", pytrace=False)
@@ -157,14 +142,7 @@ class ConnectServer:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        stop_group(self.proc, signal.SIGTERM, grace=30)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import yaml
 
 from alignment_mlflow import align
 from alignment_mlflow.errors import FindingsError, InvalidInputError
-from alignment_mlflow.findings.aligned import load_spec_source
+from alignment_mlflow.findings.aligned import load_spec_source, recorded_tracking_uri
 from alignment_mlflow.spec import build_spec, load_spec, source_sections
 from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
 
@@ -64,3 +64,12 @@ def test_a_hand_edited_stored_spec_is_refused(aligned: Path, tmp_path: Path) -> 
 def test_a_missing_spec_is_invalid_input(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError):
         load_spec_source(str(tmp_path / "nope_findings.yaml"))
+
+
+def test_the_recorded_store_is_followed_unless_its_credentials_were_removed() -> None:
+    """plan and outcomes follow the aligned run's store; a URI written redacted cannot be used."""
+    assert recorded_tracking_uri({"mlflow": {"tracking_uri": "sqlite:///m.db"}}) == "sqlite:///m.db"
+    assert recorded_tracking_uri({"mlflow": {"tracking_uri": "http://***@host:5000"}}) is None
+    assert recorded_tracking_uri({"mlflow": {"tracking_uri": 5000}}) is None
+    assert recorded_tracking_uri({"mlflow": None}) is None
+    assert recorded_tracking_uri({}) is None

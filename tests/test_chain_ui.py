@@ -9,9 +9,7 @@ Screenshots go to a tmp dir and, when ``ALIGNMENT_UI_SHOTS`` names a folder, are
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from _browser import add_tag_column, close_assistant, goto
 from _gate_model import train_and_register
 from alignment_mlflow import align, gate, plan
 from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
@@ -27,7 +26,6 @@ from test_plan import scores_table
 pytestmark = [pytest.mark.browser, pytest.mark.mlflow_server]
 
 VIEWPORT = {"width": 1600, "height": 1000}
-WAIT = 60_000
 EXPERIMENT = "/Shared/alignment/ui-chain"
 FINDINGS = "subscription_clean_408768_findings.yaml"
 STATUS_COL = "tags.`alignment.status`"
@@ -74,41 +72,6 @@ def chained(mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> Cha
     )
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    folder = tmp_path_factory.mktemp("ui-chain-shots")
-    yield folder
-    target = os.environ.get("ALIGNMENT_UI_SHOTS")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        for png in folder.glob("*.png"):
-            shutil.copy2(png, Path(target) / png.name)
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(WAIT)
-    context.add_init_script("window.localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false')")
-    yield context.new_page()
-    context.close()
-
-
-def close_assistant(page: Any) -> None:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    close = page.locator("aside").get_by_role("button", name="Close")
-    try:
-        close.first.wait_for(state="visible", timeout=5_000)
-    except PlaywrightTimeout:
-        return
-    close.first.click()
-
-
-def goto(page: Any, chain: Chain, route: str) -> None:
-    page.goto(f"{chain.uri}/#/{route}?workflowType=machine_learning", wait_until="domcontentloaded")
-
-
 def description(page: Any) -> Any:
     """The run's rendered description, expanded."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -138,10 +101,7 @@ def test_runs_list_shows_the_status_column(page: Any, chained: Chain, shots: Pat
 
     goto(page, chained, f"experiments/{chained.experiment_id}/runs")
     close_assistant(page)
-    page.get_by_role("button", name="Columns", exact=True).click()
-    page.get_by_placeholder("Search columns").fill("alignment.status")
-    page.locator('[data-testid=column-selector-tree] [title="alignment.status"]').click()
-    page.keyboard.press("Escape")
+    add_tag_column(page, "alignment.status")
     cell = page.locator(f'[role=row][row-id="{chained.alignment_run}"] [col-id="{STATUS_COL}"]')
     expect(cell).to_have_text("needs_review")
     close_assistant(page)

@@ -84,6 +84,27 @@ def _volume(ws: FakeWorkspace) -> str:
     return "/Volumes/main/churn/findings"
 
 
+def _on_cluster(ws: FakeWorkspace, monkeypatch: pytest.MonkeyPatch, runtime: str) -> str:
+    """A cluster of ``runtime`` holding the workspace's credentials; the volume folder it sees."""
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", runtime)
+    for k, v in ws.env().items():
+        monkeypatch.setenv(k, v)
+    return _volume(ws)
+
+
+def _mount_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FindingsLocation, Path]:
+    """A cluster without credentials: the volume is reachable only through its FUSE mount (a tmp
+    folder stands in for it). The findings' location and their file on the mount."""
+    from alignment_mlflow.findings.storage.databricks import ClusterVolumeStore
+
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "15.4")
+    mount = tmp_path / "mount"
+    (mount / "Volumes/main/churn").mkdir(parents=True)
+    path = f"/Volumes/main/churn/{NAME}"
+    (mount / path.lstrip("/")).write_bytes(ALL_FINDINGS[-1].read_bytes())
+    return FindingsLocation(ClusterVolumeStore(mount=str(mount)), path), mount / path.lstrip("/")
+
+
 @pytest.mark.parametrize("runtime", ["15.4", "client.1.13"])
 def test_on_a_cluster_volumes_are_written_through_the_files_api(
     databricks_workspace: FakeWorkspace, monkeypatch: pytest.MonkeyPatch, runtime: str
@@ -91,10 +112,7 @@ def test_on_a_cluster_volumes_are_written_through_the_files_api(
     from alignment_mlflow.findings.storage.databricks import ClusterVolumeStore
 
     ws = databricks_workspace
-    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", runtime)
-    for k, v in ws.env().items():
-        monkeypatch.setenv(k, v)
-    folder = _volume(ws)
+    folder = _on_cluster(ws, monkeypatch, runtime)
     store, path = store_for(f"{folder}/{NAME}")
     assert isinstance(store, ClusterVolumeStore)
     # the workspace's storage stands in for the /Volumes FUSE mount of a cluster
@@ -113,17 +131,10 @@ def test_on_a_cluster_volumes_are_written_through_the_files_api(
 def test_on_a_cluster_without_credentials_volumes_are_written_through_the_mount(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from alignment_mlflow.findings.storage.databricks import ClusterVolumeStore
-
-    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "15.4")
-    mount = tmp_path / "mount"
-    (mount / "Volumes/main/churn").mkdir(parents=True)
-    path = f"/Volumes/main/churn/{NAME}"
-    (mount / path.lstrip("/")).write_bytes(ALL_FINDINGS[-1].read_bytes())
+    loc, on_mount = _mount_only(tmp_path, monkeypatch)
     monkeypatch.setattr(local_store.os, "replace", _no_rename(errno.ENOSYS))
-    loc = FindingsLocation(ClusterVolumeStore(mount=str(mount)), path)
     assert update_findings_metadata(loc, read_findings(loc), UPDATES).changed
-    meta = yaml.safe_load((mount / path.lstrip("/")).read_text())["metadata"]
+    meta = yaml.safe_load(on_mount.read_text())["metadata"]
     assert meta["business_context"] == {"project_name": "Volumes"}
 
 
@@ -140,10 +151,7 @@ def test_no_probe_through_the_mount_when_the_files_api_writes(
     from alignment_mlflow.findings.storage.databricks import ClusterVolumeStore
 
     ws = databricks_workspace
-    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "17.3")
-    for k, v in ws.env().items():
-        monkeypatch.setenv(k, v)
-    path = f"{_volume(ws)}/{NAME}"
+    path = f"{_on_cluster(ws, monkeypatch, '17.3')}/{NAME}"
     monkeypatch.setattr(local_store.tempfile, "mkstemp", _no_mkstemp)
     loc = FindingsLocation(ClusterVolumeStore(mount=str(ws.root)), path)
     check_writable(loc)
@@ -155,14 +163,8 @@ def test_without_credentials_the_probe_looks_at_the_file_on_the_mount(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from alignment_mlflow.findings.io import check_writable
-    from alignment_mlflow.findings.storage.databricks import ClusterVolumeStore
 
-    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "15.4")
-    mount = tmp_path / "mount"
-    (mount / "Volumes/main/churn").mkdir(parents=True)
-    path = f"/Volumes/main/churn/{NAME}"
-    (mount / path.lstrip("/")).write_bytes(ALL_FINDINGS[-1].read_bytes())
-    loc = FindingsLocation(ClusterVolumeStore(mount=str(mount)), path)
+    loc, _ = _mount_only(tmp_path, monkeypatch)
     check_writable(loc)  # the file on the mount is writable
     monkeypatch.setattr(local_store.tempfile, "mkstemp", _no_mkstemp)
     with pytest.raises(FindingsError, match="cannot be written back"):

@@ -17,22 +17,20 @@ Screenshots go to a tmp dir and, when ``ALIGNMENT_UI_SHOTS`` names a folder, are
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from _browser import add_tag_column, close_assistant, goto
 from alignment_mlflow import align
 from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
 
 pytestmark = [pytest.mark.browser, pytest.mark.mlflow_server]
 
 VIEWPORT = {"width": 1920, "height": 1080}
-WAIT = 60_000  # ms: the first page load compiles nothing but fetches a large bundle
 EXPERIMENT = "/Shared/alignment/ui-verdict"
 STATUS_COL = "tags.`alignment.status`"
 RUN_NAME_COL = "attributes.`Run Name`"
@@ -93,48 +91,6 @@ def aligned(mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> Ali
     return Aligned(mlflow_server, experiments.pop(), runs)
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    folder = tmp_path_factory.mktemp("ui-shots")
-    yield folder
-    target = os.environ.get("ALIGNMENT_UI_SHOTS")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        for png in folder.glob("*.png"):
-            shutil.copy2(png, Path(target) / png.name)
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(WAIT)
-    # The UI's own preference; MLflow 3.17 still opens its assistant panel on localhost, and
-    # there it covers the compare page's artifact list, so close_assistant() clicks it away too.
-    context.add_init_script("window.localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false')")
-    yield context.new_page()
-    context.close()
-
-
-def goto(page: Any, aligned: Aligned, route: str) -> None:
-    """Open a route of the UI in its "Model training" mode (it may otherwise open in GenAI mode)."""
-    page.goto(
-        f"{aligned.uri}/#/{route}?workflowType=machine_learning", wait_until="domcontentloaded"
-    )
-
-
-def close_assistant(page: Any) -> None:
-    """Close the assistant panel if it opened (it does on localhost, whatever the preference)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    close = page.locator("aside").get_by_role("button", name="Close")
-    try:
-        close.first.wait_for(state="visible", timeout=5_000)
-    except PlaywrightTimeout:
-        return
-    close.first.click()
-    close.first.wait_for(state="hidden")
-
-
 def listed_run_names(page: Any) -> list[str]:
     cells = page.locator(f'[role=gridcell][col-id="{RUN_NAME_COL}"] a')
     return sorted(t.strip() for t in cells.all_inner_texts())
@@ -150,11 +106,7 @@ def test_runs_list_shows_the_status_column_and_filters_the_blocked_runs(
     expect(cells).to_have_count(len(FIXTURES))
     close_assistant(page)
 
-    # Add the tag as a column through the Columns menu (its search finds tags by key).
-    page.get_by_role("button", name="Columns", exact=True).click()
-    page.get_by_placeholder("Search columns").fill("alignment.status")
-    page.locator('[data-testid=column-selector-tree] [title="alignment.status"]').click()
-    page.keyboard.press("Escape")
+    add_tag_column(page, "alignment.status")
     expect(page.locator(f'[role=columnheader][col-id="{STATUS_COL}"]')).to_be_visible()
     for run in aligned.runs.values():
         cell = page.locator(f'[role=row][row-id="{run.run_id}"] [col-id="{STATUS_COL}"]')

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from _specs import make_spec, spec_data
-from alignment_mlflow.findings.constraints import verify_constraints
+from alignment_mlflow.findings.constraints import Verdict, verify_constraints
 from alignment_mlflow.findings.document import FindingsView, parse_findings
 from alignment_mlflow.spec import load_spec
 from alignment_mlflow.tracking import content
@@ -28,9 +28,9 @@ def view() -> FindingsView:
     return parse_findings(TELCO.read_bytes(), str(TELCO)).view
 
 
-def verdicts(spec: object = None) -> list[dict[str, object]]:
+def verdicts(spec: object = None) -> tuple[Verdict, ...]:
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    return [v.to_dict() for v in verify_constraints(spec or make_spec(), view(), now=now)]  # type: ignore[arg-type]
+    return verify_constraints(spec or make_spec(), view(), now=now)  # type: ignore[arg-type]
 
 
 def ctx(spec: object = None, **kw: object) -> content.RunContext:

@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 from _mlflow_server import CountingProxy
 from _specs import make_spec
 from alignment_mlflow.errors import TargetError, TrackingError
+from alignment_mlflow.findings.constraints import Verdict
 from alignment_mlflow.findings.document import base_sha256, parse_findings
 from alignment_mlflow.spec import render_spec_yaml, spec_to_dict
 from alignment_mlflow.spec.model import AlignmentSpec
@@ -165,15 +166,17 @@ def test_finished_run_is_reused_unless_new_run_or_changed(sqlite_uri: str) -> No
 
 
 def test_a_run_is_reused_only_for_the_verdict_it_recorded() -> None:
-    then = ({"slug": "freshness", "status": "unverifiable", "reason": "as of then"},)
+    was = Verdict("Data Freshness", "freshness", "", None, "unverifiable", "unverifiable",
+                  "required", "as of then")  # fmt: skip
+    then = (was,)
     tags = {VERDICT_TAG: verdict_digest(then)}
     assert reusable(tags, then, then)
     # Time passed, same status, other wording: still the verdict the run shows as of its start.
-    assert reusable(tags, then, ({**then[0], "reason": "as of now"},))
+    assert reusable(tags, then, (replace(was, reason="as of now"),))
     # Another option (e.g. --freshness-reference) gives another verdict as of the run's start.
-    assert not reusable(tags, ({**then[0], "reason": "other"},), then)
+    assert not reusable(tags, (replace(was, reason="other"),), then)
     # The statuses moved since the run: a new run.
-    assert not reusable(tags, then, ({**then[0], "status": "passed"},))
+    assert not reusable(tags, then, (replace(was, status="passed"),))
     # A run that never recorded its verdict is never reused.
     assert not reusable({}, then, then)
 

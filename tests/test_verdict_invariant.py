@@ -78,12 +78,12 @@ def _surfaces_agree(
     start = datetime.fromtimestamp(run.info.start_time / 1000, timezone.utc)
     spec = load_spec(spec_path)
     found = pipeline._load_findings(findings, None, None)
-    expected = tuple(
-        v.to_dict()
-        for v in verify_constraints(
+    verdicts = tuple(
+        verify_constraints(
             spec, found.doc.view, now=start, related=found.related, freshness_reference=reference
         )
     )
+    expected = tuple(v.to_dict() for v in verdicts)
     status = alignment_status([v["status"] for v in expected])
     # The call's own view: the CLI summary and --json.
     assert [dict(c) for c in result.constraints] == list(expected)
@@ -92,7 +92,7 @@ def _surfaces_agree(
     # Tags.
     tags = run.data.tags
     assert tags[STATUS_TAG] == status
-    assert tags[VERDICT_TAG] == verdict_digest(expected)
+    assert tags[VERDICT_TAG] == verdict_digest(verdicts)
     assert tags["alignment.reasons"] == "; ".join(
         f"{v['constraint']}: {v['status']}" for v in expected if v["status"] != "passed"
     )
@@ -109,7 +109,7 @@ def _surfaces_agree(
     assert metrics["constraints_unverifiable"] == unverifiable
     assert metrics["constraints_passed"] == sum(v["status"] == "passed" for v in expected)
     # The description's first line.
-    ctx = RunContext(spec, found.doc.view, "", "", expected, "")
+    ctx = RunContext(spec, found.doc.view, "", "", verdicts, "")
     assert tags["mlflow.note.content"].splitlines()[0] == verdict_line(ctx)
     # report.html and the constraints table.
     folder = Path(client.download_artifacts(result.run_id, "", str(_scratch())))

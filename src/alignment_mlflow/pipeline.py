@@ -24,16 +24,22 @@ from alignment_mlflow.tracking.client import with_bounded_requests
 from alignment_mlflow.tracking.content import RunContext
 
 if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
+    from mlflow import MlflowClient
     from pyspark.sql import SparkSession
 
+    from alignment_mlflow.findings.constraints import Verdict
+    from alignment_mlflow.findings.discovery import DiscoveryChoice
     from alignment_mlflow.findings.document import FindingsDocument, FindingsView
-    from alignment_mlflow.findings.io import FindingsLocation
+    from alignment_mlflow.findings.io import FindingsLocation, FindingsWriteResult
     from alignment_mlflow.tables.targets import Target
+    from alignment_mlflow.tiers.writer import TiersWriteResult
+    from alignment_mlflow.tracking.runs import RunRef
 
 __all__ = ["JSON_KEYS", "AlignmentResult", "Progress", "align"]
 
 
-def _discovery_text(choice: Any) -> str:
+def _discovery_text(choice: DiscoveryChoice) -> str:
     skipped = "; ".join(f"skipped {name}: {why}" for name, why in choice.skipped)
     return str(choice.reason) + (f"; {skipped}" if skipped else "")
 
@@ -69,8 +75,8 @@ def _validate(
     tracking_uri: str | None,
     experiment: str | None,
     profile: str | None,
-    client: Any,
-    spark: Any,
+    client: WorkspaceClient | None,
+    spark: Any,  # a classic or a Spark Connect session: two classes
 ) -> _Plan:
     from alignment_mlflow.errors import TargetError
     from alignment_mlflow.findings.aligned import load_spec_source
@@ -102,13 +108,15 @@ def _validate(
     )
 
 
-def _load_findings(findings: str | os.PathLike[str], profile: str | None, client: Any) -> _Findings:
+def _load_findings(
+    findings: str | os.PathLike[str], profile: str | None, client: WorkspaceClient | None
+) -> _Findings:
     from alignment_mlflow.findings import io as findings_io
 
     loc = findings_io.locate_findings(os.fspath(findings), profile=profile, client=client)
     doc = findings_io.read_findings(loc)
     findings_io.check_writable(loc)
-    related: tuple[Any, ...] = ()
+    related: tuple[FindingsView, ...] = ()
     if doc.view.is_aggregated:
         related = tuple(d.view for d in findings_io.read_related_findings(loc, doc))
     discovery = _discovery_text(loc.discovery) if loc.discovery else None
@@ -135,7 +143,7 @@ def _prior_warnings(plan: _Plan, found: _Findings) -> tuple[str, ...]:
 
 def _check_constraints(
     plan: _Plan, found: _Findings, now: datetime, reference: datetime | None
-) -> tuple[Any, ...]:
+) -> tuple[Verdict, ...]:
     from alignment_mlflow.findings.constraints import verify_constraints
 
     return tuple(
@@ -149,7 +157,7 @@ def _check_constraints(
     )
 
 
-def _refuse_if_strict(verdicts: tuple[Any, ...], found: _Findings) -> None:
+def _refuse_if_strict(verdicts: tuple[Verdict, ...], found: _Findings) -> None:
     from alignment_mlflow.errors import ConstraintViolationError
 
     failed = [v.constraint for v in verdicts if v.status == "failed"]
@@ -161,7 +169,7 @@ def _refuse_if_strict(verdicts: tuple[Any, ...], found: _Findings) -> None:
 
 
 def _dry_run(
-    plan: _Plan, found: _Findings, verdicts: tuple[Any, ...], timings: Any
+    plan: _Plan, found: _Findings, verdicts: tuple[Verdict, ...], timings: Mapping[str, float]
 ) -> AlignmentResult:
     planned = {
         "log run": f"experiment {plan.experiment} at {redact_uri(plan.tracking_uri)}",
@@ -189,7 +197,7 @@ def _dry_run(
     )
 
 
-def _run_context(plan: _Plan, found: _Findings, verdicts: tuple[Any, ...]) -> RunContext:
+def _run_context(plan: _Plan, found: _Findings, verdicts: tuple[Verdict, ...]) -> RunContext:
     from alignment_mlflow.findings.document import base_sha256
 
     return RunContext(
@@ -197,7 +205,7 @@ def _run_context(plan: _Plan, found: _Findings, verdicts: tuple[Any, ...]) -> Ru
         findings=found.doc.view,
         findings_location=found.loc.display,
         findings_sha256=base_sha256(found.doc),
-        verdicts=_dicts(verdicts),
+        verdicts=verdicts,
         package_version=__version__,
         experiment=plan.experiment,
         user=_user(),
@@ -214,7 +222,7 @@ def _user() -> str | None:
 
 
 def _log_run(
-    client: Any,
+    client: MlflowClient,
     plan: _Plan,
     found: _Findings,
     ctx: RunContext,
@@ -222,11 +230,11 @@ def _log_run(
     new_run: bool,
     start_ms: int,
     reference: datetime | None,
-) -> Any:
+) -> RunRef:
     from alignment_mlflow.tracking import runs as tracking
 
-    def verdicts_at(ms: int) -> tuple[dict[str, Any], ...]:
-        return _dicts(_check_constraints(plan, found, _at(ms), reference))
+    def verdicts_at(ms: int) -> tuple[Verdict, ...]:
+        return _check_constraints(plan, found, _at(ms), reference)
 
     return tracking.start_alignment_run(
         client,
@@ -253,7 +261,7 @@ def _at(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, timezone.utc)
 
 
-def _finish(client: Any, ctx: RunContext, ref: Any, written: Any) -> None:
+def _finish(client: MlflowClient, ctx: RunContext, ref: RunRef, written: TiersWriteResult) -> None:
     from alignment_mlflow.tracking.chain_io import finish_alignment_run
     from alignment_mlflow.tracking.content import final_tags
     from alignment_mlflow.tracking.report import report_html
@@ -270,8 +278,12 @@ def _finish(client: Any, ctx: RunContext, ref: Any, written: Any) -> None:
 
 
 def _update_findings(
-    plan: _Plan, found: _Findings, verdicts: tuple[Any, ...], ref: Any, written: Any
-) -> Any:
+    plan: _Plan,
+    found: _Findings,
+    verdicts: tuple[Verdict, ...],
+    ref: RunRef,
+    written: TiersWriteResult,
+) -> FindingsWriteResult:
     from alignment_mlflow.findings import io as findings_io
     from alignment_mlflow.findings.writeback import alignment_metadata
 
@@ -295,7 +307,7 @@ def _update_findings(
     return findings_io.update_findings_metadata(found.loc, found.doc, updates)
 
 
-def _run_start(ref: Any) -> datetime:
+def _run_start(ref: RunRef) -> datetime:
     return _at(ref.start_time_ms)
 
 
@@ -313,7 +325,7 @@ def align(
     profile: str | None = None,
     freshness_reference: datetime | None = None,
     spark: Any = None,
-    workspace_client: Any = None,
+    workspace_client: WorkspaceClient | None = None,
     progress: Progress | None = None,
 ) -> AlignmentResult:
     """Align a churn project: log the spec to MLflow, write tiers to Delta, update the findings.
@@ -383,7 +395,7 @@ def align(
             wrote = _update_findings(plan, found, verdicts, ref, written)
             s.detail = found.loc.display + (" updated" if wrote.changed else " unchanged")
         with steps.step("finish_run"):
-            _finish(client, replace(ctx, verdicts=_dicts(verdicts)), ref, written)
+            _finish(client, replace(ctx, verdicts=verdicts), ref, written)
     except BaseException as exc:
         if not ref.reused:
             tracking.fail_run(client, ref, exc)
@@ -393,7 +405,7 @@ def align(
     )
 
 
-def _dicts(verdicts: tuple[Any, ...]) -> tuple[dict[str, Any], ...]:
+def _dicts(verdicts: tuple[Verdict, ...]) -> tuple[dict[str, Any], ...]:
     return tuple(v.to_dict() for v in verdicts)
 
 
@@ -404,7 +416,7 @@ def _spec_detail(aspec: AlignmentSpec) -> str:
     )
 
 
-def _verdict_detail(verdicts: tuple[Any, ...]) -> str:
+def _verdict_detail(verdicts: tuple[Verdict, ...]) -> str:
     from alignment_mlflow.findings.constraints import summarise
 
     return ", ".join(f"{n} {k}" for k, n in sorted(summarise(verdicts).items()) if n) or "none"
@@ -413,11 +425,11 @@ def _verdict_detail(verdicts: tuple[Any, ...]) -> str:
 def _result(
     plan: _Plan,
     found: _Findings,
-    verdicts: tuple[Any, ...],
-    ref: Any,
-    written: Any,
-    wrote: Any,
-    timings: Any,
+    verdicts: tuple[Verdict, ...],
+    ref: RunRef,
+    written: TiersWriteResult,
+    wrote: FindingsWriteResult,
+    timings: Mapping[str, float],
 ) -> AlignmentResult:
     return AlignmentResult(
         findings_path=found.loc.display,

@@ -11,7 +11,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import click
 
@@ -189,42 +189,6 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def findings_argument(func: F) -> F:
-    """``FINDINGS`` positionally or as ``--findings``, in every command that takes findings, so
-    ``run``'s spelling works for ``check`` and ``show`` and the other way round."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, findings: str | None, findings_opt: str | None, **kwargs: Any) -> Any:
-        if findings and findings_opt and findings != findings_opt:
-            raise click.UsageError("findings given twice: positionally and with --findings")
-        chosen = findings or findings_opt
-        if not chosen:
-            raise click.UsageError("missing findings: pass FINDINGS or --findings PATH")
-        return func(*args, findings=chosen, **kwargs)
-
-    wrapper = click.argument("findings", required=False, metavar="[FINDINGS]")(wrapper)
-    wrapper = click.option(
-        "--findings",
-        "findings_opt",
-        metavar="PATH",
-        help="Findings file or folder: local, dbfs:/..., /dbfs/... or /Volumes/...",
-    )(wrapper)
-    return wrapper  # type: ignore[return-value]
-
-
-def freshness_reference_option(func: F) -> F:
-    """``--freshness-reference DATE``: the date a historical extract represents, so its freshness
-    can be judged (and fail); without it an old extract's freshness is unverifiable."""
-    option = click.option(
-        "--freshness-reference",
-        type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]),
-        metavar="DATE",
-        help="Judge freshness as of this date (the date the extract represents), so an old "
-        "extract can fail it; without it an old extract's freshness is unverifiable.",
-    )
-    return option(func)
-
-
 def as_utc(value: datetime | None) -> datetime | None:
     """click parses dates naive; a date given on the command line means UTC."""
     return value.replace(tzinfo=timezone.utc) if value and value.tzinfo is None else value
@@ -253,15 +217,6 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def verbose_option(func: F) -> F:
-    """``--verbose``: let MLflow's (and Alembic's) own log lines through; without it, our output
-    is ours alone."""
-    option = click.option(
-        "--verbose", "-v", is_flag=True, help="Show MLflow's own log lines (INFO and up)."
-    )
-    return option(func)
 
 
 @contextlib.contextmanager
@@ -330,6 +285,48 @@ def local_ui_lines(tracking_uri: str | None, experiment_id: str | None) -> list[
         f"ui:       mlflow ui --backend-store-uri {tracking_uri}",
         f"          then open {page}",
     ]
+
+
+class _Result(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+    def summary_lines(self) -> list[str]: ...
+
+
+def print_result(
+    result: _Result,
+    *,
+    as_json: bool,
+    notes: Iterable[str] = (),
+    ui: tuple[str | None, str | None] | None = None,
+    framed: bool = False,
+) -> None:
+    """A command's result, the one way: with ``--json`` its object on stdout and the ``notes``
+    on stderr (the JSON keys are a contract: the reasons go beside them); else its summary,
+    after a blank line when ``framed`` (below the step lines), then how to open the local store
+    ``ui`` (tracking URI, experiment id) names."""
+    if as_json:
+        echo_json(result.to_json(), sort_keys=False)
+        for note in notes:
+            echo(f"note: {note}", err=True)
+        return
+    if framed:
+        echo("")
+    for line in result.summary_lines():
+        echo_status(line)
+    for line in local_ui_lines(*ui) if ui else ():
+        echo(line)
+
+
+def step_printer(as_json: bool) -> Callable[[str, float, str], None]:
+    """The ``progress`` callback of ``plan`` and ``outcomes``: one line a step, named as ``run``
+    names its steps (words joined by underscores), on stderr with ``--json``."""
+    out = sys.stderr if as_json else sys.stdout
+
+    def progress(step: str, seconds: float, detail: str) -> None:
+        name = re.sub(r"[^a-z0-9]+", "_", step.lower()).strip("_")
+        echo(f"{name:<18} {seconds:7.2f}s  {detail}", file=out)
+
+    return progress
 
 
 _STATUS_COLOURS = {

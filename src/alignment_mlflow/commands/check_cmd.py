@@ -11,9 +11,14 @@ from alignment_mlflow.commands._common import (
     echo,
     echo_json,
     echo_status,
+    handle_errors,
+)
+from alignment_mlflow.commands._options import (
     findings_argument,
     freshness_reference_option,
-    handle_errors,
+    json_option,
+    profile_option,
+    spec_option,
 )
 
 
@@ -27,12 +32,10 @@ from alignment_mlflow.commands._common import (
 """,
 )
 @findings_argument
-@click.option("--spec", required=True, metavar="SPEC", help="Alignment spec (YAML or JSON).")
-@click.option(
-    "--profile", metavar="NAME", help="Databricks config profile for dbfs:/ and /Volumes."
-)
+@spec_option()
+@profile_option()
 @click.option("--strict", is_flag=True, help="Exit 3 when any constraint failed.")
-@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
+@json_option("Print the verdicts as JSON.")
 @freshness_reference_option
 @handle_errors
 def check(

@@ -10,8 +10,12 @@ from alignment_mlflow.commands._common import (
     echo,
     echo_json,
     echo_status,
-    findings_argument,
     handle_errors,
+)
+from alignment_mlflow.commands._options import (
+    findings_argument,
+    json_option,
+    profile_option,
 )
 
 
@@ -24,10 +28,8 @@ from alignment_mlflow.commands._common import (
 """,
 )
 @findings_argument
-@click.option(
-    "--profile", metavar="NAME", help="Databricks config profile for dbfs:/ and /Volumes."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the stored metadata as JSON.")
+@profile_option()
+@json_option("Print the stored metadata as JSON.")
 @handle_errors
 def show(findings: str, profile: str | None, as_json: bool) -> None:
     """Print the alignment stored in a findings file (or folder), or say there is none."""

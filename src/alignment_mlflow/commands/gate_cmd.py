@@ -8,12 +8,18 @@ import sys
 import click
 
 from alignment_mlflow.commands._common import (
-    echo,
-    echo_json,
-    echo_status,
     handle_errors,
     library_logging,
+    print_result,
     stderr_logging,
+)
+from alignment_mlflow.commands._options import (
+    dry_run_option,
+    json_option,
+    profile_option,
+    registry_uri_option,
+    spec_option,
+    tracking_uri_option,
     verbose_option,
 )
 
@@ -33,25 +39,15 @@ EXAMPLE = """Examples:
     short_help="Judge a model's logged metrics against the success targets; tag the verdict.",
     epilog=EXAMPLE,
 )
-@click.option(
-    "--spec",
-    required=True,
-    metavar="SPEC",
-    help="Alignment spec, or an aligned findings file (judges exactly what was aligned).",
-)
+@spec_option("Alignment spec, or an aligned findings file (judges exactly what was aligned).")
 @click.option("--model-run", metavar="RUN_ID", help="The model's MLflow run.")
 @click.option(
     "--model-version",
     metavar="models:/NAME/VERSION",
     help="A registered version: its source run (and MLflow 3 logged model) is judged.",
 )
-@click.option(
-    "--tracking-uri",
-    metavar="URI",
-    help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI, else MLflow's local default; "
-    "'databricks' on a cluster].",
-)
-@click.option("--registry-uri", metavar="URI", help="Model registry URI [default: MLflow's].")
+@tracking_uri_option()
+@registry_uri_option
 @click.option(
     "--metric",
     "metrics",
@@ -90,11 +86,9 @@ EXAMPLE = """Examples:
     metavar="DURATION",
     help="With --endpoint: leave out export samples older than this (30m, 24h, 7d) [default: 24h].",
 )
-@click.option("--dry-run", is_flag=True, help="Judge and print; write nothing.")
-@click.option(
-    "--profile", metavar="NAME", help="Databricks config profile for dbfs:/ and /Volumes specs."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@dry_run_option("Judge and print; write nothing.")
+@profile_option("dbfs:/ and /Volumes specs")
+@json_option()
 @verbose_option
 @handle_errors
 def gate(
@@ -143,11 +137,5 @@ def gate(
             dry_run=dry_run,
             profile=profile,
         )
-    if as_json:
-        echo_json(result.to_json(), sort_keys=False)
-        for note in result.notes:  # the --json keys are a contract: the reasons go to stderr
-            echo(f"note: {note}", err=True)
-    else:
-        for line in result.summary_lines():
-            echo_status(line)
+    print_result(result, as_json=as_json, notes=result.notes)
     sys.exit(result.exit_code(allow_incomplete))

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
-import re
 import sys
 
 import click
 
 from alignment_mlflow.commands._common import (
-    echo,
-    echo_status,
     handle_errors,
     library_logging,
-    local_ui_lines,
+    print_result,
+    stderr_logging,
+    step_printer,
+)
+from alignment_mlflow.commands._options import (
+    json_option,
+    profile_option,
+    tracking_uri_option,
     verbose_option,
 )
 
@@ -54,16 +56,14 @@ EXAMPLE = """Examples:
 @click.option("--id-column", default="customer_id", show_default=True, metavar="COL",
               help="The outcomes' customer id column.")  # fmt: skip
 @click.option("--churned-column", default="churned", show_default=True, metavar="COL")
-@click.option("--tracking-uri", metavar="URI", help="MLflow tracking URI [default: as for run].")
+@tracking_uri_option("MLflow tracking URI [default: as for run].")
 @click.option(
     "--experiment",
     metavar="NAME",
     help="Experiment [default: the plan run's, else /Shared/alignment/<project slug>].",
 )
-@click.option(
-    "--profile", metavar="NAME", help="Databricks config profile for a spec on dbfs:/ or Volumes."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@profile_option("a spec on dbfs:/ or Volumes")
+@json_option()
 @verbose_option
 @handle_errors
 def outcomes(
@@ -87,13 +87,8 @@ def outcomes(
     """
     from alignment_mlflow.outcomes.api import outcomes as run_outcomes
 
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
-    out = sys.stderr if as_json else sys.stdout
-
-    def progress(step: str, seconds: float, detail: str) -> None:
-        name = re.sub(r"[^a-z0-9]+", "_", step.lower()).strip("_")
-        echo(f"{name:<18} {seconds:7.2f}s  {detail}", file=out)
-
+    stderr_logging()
+    progress = step_printer(as_json)
     with contextlib.redirect_stdout(sys.stderr), library_logging(verbose):
         result = run_outcomes(
             assignments,
@@ -107,11 +102,5 @@ def outcomes(
             profile=profile,
             progress=progress,
         )
-    if as_json:
-        echo(json.dumps(result.to_json()))
-    else:
-        echo("")
-        for line in result.summary_lines():
-            echo_status(line)
-        for line in local_ui_lines(result.tracking_uri, result.experiment_id):
-            echo(line)
+    ui = (result.tracking_uri, result.experiment_id)
+    print_result(result, as_json=as_json, ui=ui, framed=True)

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 
 import click
 
 from alignment_mlflow.commands._common import (
-    echo,
-    echo_json,
-    echo_status,
     handle_errors,
     library_logging,
-    local_ui_lines,
+    print_result,
     sigterm_as_interrupt,
     stderr_logging,
+    step_printer,
+)
+from alignment_mlflow.commands._options import (
+    dry_run_option,
+    json_option,
+    profile_option,
+    tracking_uri_option,
     verbose_option,
 )
 
@@ -73,18 +76,16 @@ EXAMPLE = """Examples:
     help="Campaign id (e.g. 2026-12): the held-out customers are a keyed hash of project, "
     "campaign and customer id; written in the assignments.",
 )
-@click.option("--tracking-uri", metavar="URI", help="MLflow tracking URI [default: as for run].")
+@tracking_uri_option("MLflow tracking URI [default: as for run].")
 @click.option(
     "--experiment",
     metavar="NAME",
     help="Experiment [default: the alignment's (aligned findings), else "
     "/Shared/alignment/<project slug>].",
 )
-@click.option("--dry-run", is_flag=True, help="Validate and compute; write nothing.")
-@click.option(
-    "--profile", metavar="NAME", help="Databricks config profile for a spec on dbfs:/ or Volumes."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@dry_run_option("Validate and compute; write nothing.")
+@profile_option("a spec on dbfs:/ or Volumes")
+@json_option()
 @verbose_option
 @handle_errors
 def plan(
@@ -111,13 +112,7 @@ def plan(
     from alignment_mlflow.economics.api import plan as run_plan
 
     stderr_logging()
-    out = sys.stderr if as_json else sys.stdout
-
-    def progress(step: str, seconds: float, detail: str) -> None:
-        # The same casing as run's steps (validate_spec, ...): words joined by underscores.
-        name = re.sub(r"[^a-z0-9]+", "_", step.lower()).strip("_")
-        echo(f"{name:<18} {seconds:7.2f}s  {detail}", file=out)
-
+    progress = step_printer(as_json)
     # SIGTERM (a job cancel, `timeout`) as run handles it: the run closed as KILLED, the part
     # files of an uncommitted write removed, exit 143.
     with contextlib.redirect_stdout(sys.stderr), library_logging(verbose), sigterm_as_interrupt():
@@ -136,12 +131,5 @@ def plan(
             holdout=holdout,
             campaign=campaign,
         )
-    if as_json:
-        echo_json(result.to_json())
-    else:
-        echo("")
-        for line in result.summary_lines():
-            echo_status(line)
-        if not dry_run:
-            for line in local_ui_lines(result.tracking_uri, result.experiment_id):
-                echo(line)
+    ui = None if dry_run else (result.tracking_uri, result.experiment_id)
+    print_result(result, as_json=as_json, ui=ui, framed=True)

@@ -11,16 +11,21 @@ import click
 from alignment_mlflow.commands._common import (
     as_utc,
     echo,
-    echo_json,
-    echo_status,
-    findings_argument,
-    freshness_reference_option,
     handle_errors,
     library_logging,
-    local_ui_lines,
     new_sqlite_store,
+    print_result,
     sigterm_as_interrupt,
     stderr_logging,
+)
+from alignment_mlflow.commands._options import (
+    dry_run_option,
+    findings_argument,
+    freshness_reference_option,
+    json_option,
+    profile_option,
+    spec_option,
+    tracking_uri_option,
     verbose_option,
 )
 
@@ -40,13 +45,8 @@ EXAMPLE = """Examples:
     epilog=EXAMPLE,
 )
 @findings_argument
-@click.option("--spec", required=True, metavar="SPEC", help="Alignment spec (YAML or JSON).")
-@click.option(
-    "--tracking-uri",
-    metavar="URI",
-    help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI, else MLflow's local default; "
-    "'databricks' on a cluster].",
-)
+@spec_option()
+@tracking_uri_option()
 @click.option(
     "--experiment",
     metavar="NAME",
@@ -59,12 +59,10 @@ EXAMPLE = """Examples:
     "[default: ./alignment_delta/intervention_tiers].",
 )
 @click.option("--new-run", is_flag=True, help="Log a fresh run even if this alignment exists.")
-@click.option("--dry-run", is_flag=True, help="Validate and show what would be written.")
+@dry_run_option("Validate and show what would be written.")
 @click.option("--strict", is_flag=True, help="Exit 3 before any write if a constraint failed.")
-@click.option(
-    "--profile", metavar="NAME", help="Databricks config profile for dbfs:/ and /Volumes."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@profile_option()
+@json_option()
 @freshness_reference_option
 @verbose_option
 @handle_errors
@@ -125,12 +123,5 @@ def run(
         )
     for warning in result.warnings:
         echo(f"warning: {warning}", err=True)
-    if as_json:
-        echo_json(result.to_json(), sort_keys=False)
-    else:
-        echo("")
-        for line in result.summary_lines():
-            echo_status(line)
-        if not result.dry_run:
-            for line in local_ui_lines(result.tracking_uri, result.experiment_id):
-                echo(line)
+    ui = None if result.dry_run else (result.tracking_uri, result.experiment_id)
+    print_result(result, as_json=as_json, ui=ui, framed=True)

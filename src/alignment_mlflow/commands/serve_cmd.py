@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
 import sys
 
 import click
 
 from alignment_mlflow.commands._common import (
-    echo,
-    echo_status,
     handle_errors,
     library_logging,
+    print_result,
+    stderr_logging,
+)
+from alignment_mlflow.commands._options import (
+    dry_run_option,
+    json_option,
+    profile_option,
+    registry_uri_option,
+    spec_option,
+    tracking_uri_option,
     verbose_option,
 )
 
@@ -31,12 +37,7 @@ EXAMPLE = """Examples:
     short_help="Register a model version wrapped to return its score's agreed tier.",
     epilog=EXAMPLE,
 )
-@click.option(
-    "--spec",
-    required=True,
-    metavar="SPEC",
-    help="Alignment spec, or an aligned findings file (serves exactly what was aligned).",
-)
+@spec_option("Alignment spec, or an aligned findings file (serves exactly what was aligned).")
 @click.option(
     "--model-version",
     required=True,
@@ -59,18 +60,11 @@ EXAMPLE = """Examples:
     help="The inner model's output that is the churn score [default: predict_proba[:, 1] of a "
     "binary classifier, else its single output].",
 )
-@click.option(
-    "--tracking-uri",
-    metavar="URI",
-    help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI, else MLflow's local default; "
-    "'databricks' on a cluster].",
-)
-@click.option("--registry-uri", metavar="URI", help="Model registry URI [default: MLflow's].")
-@click.option("--dry-run", is_flag=True, help="Check everything and print; write nothing.")
-@click.option(
-    "--profile", metavar="NAME", help="Databricks config profile for dbfs:/ and /Volumes specs."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@tracking_uri_option()
+@registry_uri_option
+@dry_run_option("Check everything and print; write nothing.")
+@profile_option("dbfs:/ and /Volumes specs")
+@json_option()
 @verbose_option
 @handle_errors
 def serve(
@@ -95,7 +89,7 @@ def serve(
     """
     from alignment_mlflow.serving.api import serve as run_serve
 
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
+    stderr_logging()
     with contextlib.redirect_stdout(sys.stderr), library_logging(verbose):
         result = run_serve(
             spec,
@@ -108,10 +102,4 @@ def serve(
             dry_run=dry_run,
             profile=profile,
         )
-    if as_json:
-        echo(json.dumps(result.to_json(), sort_keys=False))
-        for note in result.notes:
-            click.echo(f"note: {note}", err=True)
-    else:
-        for line in result.summary_lines():
-            echo_status(line)
+    print_result(result, as_json=as_json, notes=result.notes)

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import click
 
-from alignment_mlflow.commands._common import echo, echo_json, echo_lines, handle_errors
+from alignment_mlflow.commands._common import (
+    echo,
+    echo_json,
+    echo_lines,
+    handle_errors,
+)
 
 
 @click.command(

@@ -17,10 +17,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from alignment_mlflow._version import __version__
-from alignment_mlflow.bands.table import band_table
+from alignment_mlflow.bands.table import BandTable, band_table
 from alignment_mlflow.economics import holdout as holdouts
 from alignment_mlflow.economics import report
-from alignment_mlflow.economics.core import Economics, economics, fingerprint
+from alignment_mlflow.economics.core import Economics, Tally, economics, fingerprint
 from alignment_mlflow.economics.engines import open_engine
 from alignment_mlflow.errors import TargetError
 from alignment_mlflow.redact import redact_uri
@@ -115,7 +115,7 @@ def _prefetch_mlflow(uri: str) -> threading.Thread:
 
 
 def _draw(
-    project: str, campaign: str, requested: float | str, table: Any, tally: Any
+    project: str, campaign: str, requested: float | str, table: BandTable, tally: Tally
 ) -> holdouts.Holdout:
     """The holdout: its key from (project slug, campaign), its fractions fixed or sized."""
     from alignment_mlflow.outcomes.arms import campaign_key
@@ -153,20 +153,16 @@ def plan(
     groups = list(dict.fromkeys(group_columns))
     requested = holdouts.parse(holdout, campaign)
     with steps.step("validate spec") as s:
-        from alignment_mlflow.findings.aligned import spec_and_alignment
+        from alignment_mlflow.findings.aligned import recorded_tracking_uri, spec_and_alignment
 
         aspec, alignment = spec_and_alignment(spec, profile=profile)
         table = band_table(aspec)
         s.detail = f"{len(table)} tiers, spec {aspec.sha256[:12]}"
-    # Aligned findings record their run under metadata.alignment.mlflow: the plan goes to that
-    # store and experiment, wherever it is run from. A recorded URI whose credentials were
-    # removed (``***``) cannot be used as it is; the environment's then applies.
-    recorded = alignment.get("mlflow") or {}
-    recorded_uri = recorded.get("tracking_uri")
-    if not isinstance(recorded_uri, str) or "***" in recorded_uri:
-        recorded_uri = None
+    # The plan goes to the aligned run's store, and to its experiment when the store is that one.
+    recorded_uri = recorded_tracking_uri(alignment)
     uri = resolve_tracking_uri(tracking_uri or recorded_uri)
     same_store = not tracking_uri and recorded_uri is not None
+    recorded = alignment.get("mlflow") or {}
     known_exp = recorded.get("experiment_id") if same_store and not experiment else None
     exp_name = experiment or (None if known_exp else f"/Shared/alignment/{aspec.project_slug}")
     if exp_name:

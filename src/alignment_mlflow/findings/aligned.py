@@ -76,6 +76,16 @@ def spec_and_alignment(
     return src.spec, src.alignment
 
 
+def recorded_tracking_uri(alignment: Mapping[str, Any]) -> str | None:
+    """The tracking URI aligned findings recorded their run in (metadata.alignment.mlflow), for
+    the runs that follow (plan, outcomes) to go to the same store wherever they are run from. A
+    URI whose credentials were removed (``***``) cannot be used as it is: None, and the
+    environment's applies."""
+    recorded = alignment.get("mlflow") or {}
+    uri = recorded.get("tracking_uri")
+    return None if not isinstance(uri, str) or "***" in uri else uri
+
+
 def load_spec_source(
     location: str | os.PathLike[str] | Mapping[str, Any],
     *,

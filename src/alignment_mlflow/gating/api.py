@@ -32,6 +32,7 @@ from alignment_mlflow.steps import Steps
 from alignment_mlflow.tracking.client import with_bounded_requests
 
 if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
     from mlflow import MlflowClient
 
 
@@ -120,7 +121,7 @@ def gate(
     allow_blocked_alignment: str | None = None,
     endpoint: str | None = None,
     window: str | None = None,
-    workspace_client: Any = None,
+    workspace_client: WorkspaceClient | None = None,
 ) -> GateResult:
     """Judge a model run (or a registered version's source run and logged model) against the
     spec's success metrics; tag the run and version with the verdict; set ``promote_alias`` on the

@@ -10,13 +10,14 @@ same judgement reused), the verdict shown on the plan and alignment runs, and th
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from alignment_mlflow._version import __version__
 from alignment_mlflow.outcomes import counts, report
-from alignment_mlflow.outcomes.engines import open_engine
+from alignment_mlflow.outcomes.engines import Engine, open_engine
 from alignment_mlflow.outcomes.judge import judge
 from alignment_mlflow.redact import redact_uri
 from alignment_mlflow.spec.model import AlignmentSpec
@@ -25,7 +26,14 @@ from alignment_mlflow.tracking.client import with_bounded_requests
 from alignment_mlflow.tracking.uris import check_experiment_name, resolve_tracking_uri
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import DataFrame
+
     from alignment_mlflow.outcomes.tracking import Links
+
+#: What ``outcomes()`` reads: a Delta or Parquet path or URI, a table name, an Arrow table or a
+#: Spark DataFrame (as ``plan()`` reads its scores).
+Source: TypeAlias = "str | os.PathLike[str] | pa.Table | DataFrame"
 
 
 @dataclass(frozen=True)
@@ -62,10 +70,10 @@ class OutcomeResult:
 
 
 def evaluate(
-    assignments: Any, outcomes: Any, spec: AlignmentSpec, *, campaign: str | None = None,
+    assignments: Source, outcomes: Source, spec: AlignmentSpec, *, campaign: str | None = None,
     id_column: str = "customer_id", churned_column: str = "churned", spark: Any = None,
     steps: Steps | None = None, engine: str | None = None,
-) -> tuple[report.Judged, Any, counts.Scan]:  # fmt: skip
+) -> tuple[report.Judged, Engine, counts.Scan]:  # fmt: skip
     """Read, check and judge; writes nothing (the pure/Arrow path tests and benches call this).
     Returns (the judged campaign, the engine, its scan); ``engine`` forces "arrow" or "spark"."""
     steps = steps or Steps(None)
@@ -94,9 +102,9 @@ def evaluate(
 
 @with_bounded_requests
 def outcomes(
-    assignments: Any,
-    outcomes: Any,
-    spec: Any,
+    assignments: Source,
+    outcomes: Source,
+    spec: AlignmentSpec | str | os.PathLike[str] | Mapping[str, Any],
     *,
     campaign: str | None = None,
     id_column: str = "customer_id",
@@ -112,15 +120,11 @@ def outcomes(
     tables or DataFrames; ``spec`` the spec or aligned findings file the plan used."""
     steps = Steps(progress)
     with steps.step("validate spec") as s:
-        from alignment_mlflow.findings.aligned import spec_and_alignment
+        from alignment_mlflow.findings.aligned import recorded_tracking_uri, spec_and_alignment
 
         aspec, alignment = spec_and_alignment(spec, profile=profile)
         s.detail = f"spec {aspec.sha256[:12]}"
-    recorded = alignment.get("mlflow") or {}
-    recorded_uri = recorded.get("tracking_uri")
-    if not isinstance(recorded_uri, str) or "***" in recorded_uri:
-        recorded_uri = None
-    uri = resolve_tracking_uri(tracking_uri or recorded_uri)
+    uri = resolve_tracking_uri(tracking_uri or recorded_tracking_uri(alignment))
     if experiment:
         check_experiment_name(experiment, uri)
     judged, engine, scan = evaluate(
@@ -210,7 +214,7 @@ def _link_tags(links: Links) -> dict[str, str]:
 
 
 def _params(
-    spec: AlignmentSpec, engine: Any, j: report.Judged, id_column: str, churned: str
+    spec: AlignmentSpec, engine: Engine, j: report.Judged, id_column: str, churned: str
 ) -> dict[str, str]:
     return {
         "spec_sha256": spec.sha256,

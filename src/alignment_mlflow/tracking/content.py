@@ -45,9 +45,7 @@ REASONS_TAG = "alignment.reasons"
 def reasons(verdicts: Verdicts) -> str:
     """What decided the status, in one tag a runs-list column can show: the constraints that
     are not passed, with their status ("" when every one passed)."""
-    return "; ".join(
-        f"{v['constraint']}: {v['status']}" for v in verdicts if v["status"] != "passed"
-    )
+    return "; ".join(f"{v.constraint}: {v.status}" for v in verdicts if v.status != "passed")
 
 
 def truncate(value: Any, limit: int) -> str:
@@ -142,7 +140,8 @@ def fingerprint(spec_sha256: str, findings_sha256: str, package_version: str, *w
 
 def verdict_digest(verdicts: Verdicts) -> str:
     """Identifies one verdict: every constraint's status, reason and evidence, as stored."""
-    blob = json.dumps(list(verdicts), sort_keys=True, default=str, ensure_ascii=False)
+    as_stored = [v.to_dict() for v in verdicts]
+    blob = json.dumps(as_stored, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
@@ -155,7 +154,7 @@ def reusable(tags: Mapping[str, str], then: Verdicts, now: Verdicts) -> bool:
     recorded = tags.get(VERDICT_TAG)
     if recorded is None or recorded != verdict_digest(then):
         return False
-    return [v["status"] for v in then] == [v["status"] for v in now]
+    return [v.status for v in then] == [v.status for v in now]
 
 
 def run_name(findings: FindingsView, spec: AlignmentSpec) -> str:
@@ -166,7 +165,7 @@ def run_name(findings: FindingsView, spec: AlignmentSpec) -> str:
 def _counts(verdicts: Verdicts) -> dict[str, int]:
     out = {"passed": 0, "failed": 0, "unverifiable": 0, "manual": 0}
     for v in verdicts:
-        status = "manual" if v["status"] == "to_verify" else str(v["status"])
+        status = "manual" if v.status == "to_verify" else v.status
         out[status] = out.get(status, 0) + 1
     return out
 
@@ -221,7 +220,7 @@ def final_tags(ctx: RunContext) -> dict[str, str]:
 
 def tables(spec: AlignmentSpec, verdicts: Verdicts) -> dict[str, dict[str, Any]]:
     """The three MLflow tables, in pandas' ``orient="split"`` shape that MLflow's UI reads."""
-    by_slug = {str(v["slug"]): v for v in verdicts}
+    by_slug = {v.slug: v.to_dict() for v in verdicts}  # the tables are JSON artifacts
     return {
         "success_metrics": {
             "columns": [

@@ -4,17 +4,19 @@ others to know its shape. Pure: no I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from alignment_mlflow.findings.constraints import alignment_status
+from alignment_mlflow.findings.constraints import Verdict, alignment_status
 
 if TYPE_CHECKING:
     from alignment_mlflow.findings.document import FindingsView
     from alignment_mlflow.spec.model import AlignmentSpec
 
-Verdicts = Sequence[Mapping[str, Any]]
+Verdicts = Sequence[Verdict]
+"""The verdict of each data constraint, typed until a surface writes it as JSON
+(:meth:`Verdict.to_dict`)."""
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,15 @@ class RunContext:
 
     @property
     def status(self) -> str:
-        return alignment_status([str(v["status"]) for v in self.verdicts])
+        return alignment_status([v.status for v in self.verdicts])
+
+    def _verdict(self, slug: str) -> Verdict | None:
+        return next((v for v in self.verdicts if v.slug == slug), None)
 
     def constraint_status(self, slug: str, default: str) -> str:
-        for v in self.verdicts:
-            if v["slug"] == slug:
-                return str(v["status"])
-        return default
+        v = self._verdict(slug)
+        return v.status if v else default
+
+    def constraint_reason(self, slug: str, default: str) -> str:
+        v = self._verdict(slug)
+        return v.reason if v else default

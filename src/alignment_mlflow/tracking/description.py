@@ -65,11 +65,9 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def verdict_line(ctx: RunContext) -> str:
     """The first line: the status and the constraints that decided it, by name."""
-    failed = [str(v["constraint"]) for v in ctx.verdicts if v["status"] == "failed"]
+    failed = [v.constraint for v in ctx.verdicts if v.status == "failed"]
     review = [
-        str(v["constraint"])
-        for v in ctx.verdicts
-        if v["status"] in ("unverifiable", "manual", "to_verify")
+        v.constraint for v in ctx.verdicts if v.status in ("unverifiable", "manual", "to_verify")
     ]
     line = STATUS_LINE[ctx.status]
     if failed:
@@ -118,14 +116,13 @@ def run_description(ctx: RunContext) -> str:
         [[md(k), md(v)] for k, v in spec.deployment_requirements.raw.items()],
     )
     lines += ["### Data constraints"]
-    by_slug = {str(v["slug"]): v for v in ctx.verdicts}
     lines += _table(
         ["Constraint", "Status", "Why"],
         [
             [
                 md(d.constraint),
-                f"**{md(by_slug.get(d.slug, {}).get('status', d.status))}**",
-                md(by_slug.get(d.slug, {}).get("reason", d.requirement)),
+                f"**{md(ctx.constraint_status(d.slug, d.status))}**",
+                md(ctx.constraint_reason(d.slug, d.requirement)),
             ]
             for d in spec.data_constraints
         ]

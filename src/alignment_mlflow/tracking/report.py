@@ -68,13 +68,8 @@ def _link(label: str, url: str | None) -> str:
 def report_html(ctx: RunContext) -> str:
     e = html.escape
     spec, bc = ctx.spec, ctx.spec.business_context
-    by_slug = {str(v["slug"]): v for v in ctx.verdicts}
     word, meaning = _VERDICT[ctx.status]
-    named = [
-        f"{e(str(v['constraint']))} ({e(str(v['status']))})"
-        for v in ctx.verdicts
-        if v["status"] != "passed"
-    ]
+    named = [f"{e(v.constraint)} ({e(v.status)})" for v in ctx.verdicts if v.status != "passed"]
     context = [
         ("Objective", bc.business_objective),
         ("Stakeholders", ", ".join(bc.stakeholders) or "not stated"),
@@ -88,9 +83,8 @@ def report_html(ctx: RunContext) -> str:
     constraints = []
     limitations = []
     for d in spec.data_constraints:
-        v = by_slug.get(d.slug, {})
-        status = str(v.get("status", d.status))
-        reason = str(v.get("reason", ""))
+        status = ctx.constraint_status(d.slug, d.status)
+        reason = ctx.constraint_reason(d.slug, "")
         badge = f'<span class="{e(status)}">{e(status)}</span>'
         constraints.append([e(d.constraint), e(d.requirement), badge, e(reason)])
         if status != "passed":
