@@ -194,7 +194,7 @@ def read_assignments(dataset: ds.Dataset, project: str) -> Assigned:
     columns = [c for c in ASSIGNMENT_COLUMNS if c != "project"] + ["currency"]
     columns = [c for c in dict.fromkeys(columns) if c in dataset.schema.names]
     for batch in dataset.to_batches(
-        columns=columns, filter=pc.field("project") == project, batch_size=BATCH_ROWS
+        columns=columns, filter=pc.field("project") == project, **_scan_options(dataset)
     ):
         if batch.num_rows:
             out.add(batch)
@@ -229,8 +229,22 @@ def campaigns(assigned: Assigned) -> list[str | None]:
     return [assigned.campaigns.values[i] for i in used]
 
 
+def _scan_options(dataset: ds.Dataset) -> dict[str, Any]:
+    """As ``plan`` reads its scores (economics.scores): one file at a time, two batches ahead,
+    no pre-buffering. The scanner's defaults (4 files, 16 batches ahead) hold 1.4 GB at 20M
+    assignments and cost 3x the CPU (page faults), for no gain in time on two cores."""
+    options: dict[str, Any] = {
+        "batch_size": BATCH_ROWS, "batch_readahead": 2, "fragment_readahead": 1,
+    }  # fmt: skip
+    if isinstance(dataset, ds.FileSystemDataset) and isinstance(
+        dataset.format, ds.ParquetFileFormat
+    ):
+        options["fragment_scan_options"] = ds.ParquetFragmentScanOptions(pre_buffer=False)
+    return options
+
+
 def read_outcomes(dataset: ds.Dataset, id_column: str, churned_column: str) -> pa.Table:
-    return dataset.to_table(columns=[id_column, churned_column])
+    return dataset.to_table(columns=[id_column, churned_column], **_scan_options(dataset))
 
 
 def outcome_values(column: pa.ChunkedArray, where: str) -> tuple[np.ndarray, np.ndarray]:
