@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from alignment_mlflow.outcomes.arrow_join import join, positions
@@ -72,6 +72,9 @@ def reference_counts(
     st.sampled_from(["dense", "from zero", "sparse", "string"]),
     st.integers(1, 3),
 )  # fmt: skip
+# Every outcome of an assigned customer, all in range: the byte map's shortcuts.
+@example([(5, 0), (6, 1), (7, 2), (8, 1)], [(6, 1), (5, 0), (8, 1), (7, 1), (6, 1)], "dense", 2)
+@example([(5, 0), (6, 1), (7, 2), (8, 1)], [(6, 1), (5, 0), (8, 1), (7, 1)], "from zero", 1)
 def test_the_joins_counts_match_dicts(
     assigned: list[tuple[int, int]], out: list[tuple[int | None, int]], kind: str, batches: int
 ) -> None:

@@ -144,7 +144,11 @@ class Assigned:
                                 (self.arms, "arm"))
         )  # fmt: skip
         nt, na = len(tl), len(al)
-        local = (ci.astype(np.int64) * nt + ti) * na + ai
+        local = ci.astype(np.intp)  # what bincount takes without a copy
+        local *= nt
+        local += ti
+        local *= na
+        local += ai
         size = len(cl) * nt * na
         if size > 1 << 20:  # dictionaries too large for a slot per combination
             found, local = np.unique(local, return_inverse=True)
@@ -152,16 +156,14 @@ class Assigned:
             found = np.arange(size)
         count = np.bincount(local, minlength=len(found))
         present = np.flatnonzero(count)
-        lut = np.zeros(len(found), dtype=np.int32)
+        lut = np.zeros(len(found), dtype=np.int32)  # local slot -> global key
         for p in present:
             c, rest = divmod(int(found[p]), nt * na)
             lut[p] = self.key((int(cl[c]), int(tl[rest // na]), int(al[rest % na])))
         cost = np.bincount(local, weights=_floats(batch.column("cost")), minlength=len(found))
         score = np.bincount(local, _floats(batch.column("churn_score")), minlength=len(found))
         frac = _floats(batch.column("holdout_fraction"))
-        low, high = _range(local, frac, len(found))
-        bad = ~((frac >= 0) & (frac <= 1))  # NaN (null) fails both
-        wrong = np.bincount(local[bad], minlength=len(found)) if bad.any() else None
+        low, high, wrong = _fractions(local, frac, count)
         for p in present:
             k = int(lut[p])
             self.count[k] += int(count[p])
@@ -169,24 +171,28 @@ class Assigned:
             self.score[k] += float(score[p])
             self.low[k] = min(self.low[k], float(low[p]))
             self.high[k] = max(self.high[k], float(high[p]))
-            self.bad_fractions[k] += 0 if wrong is None else int(wrong[p])
+            self.bad_fractions[k] += int(wrong[p])
         self.ids.append(batch.column("customer_id"))
-        self.keys.append(lut[local])
+        self.keys.append(lut.astype(np.uint8 if len(self.combos) < 256 else np.int32)[local])
         self.plans |= _plans(batch)
 
 
-def _range(local: np.ndarray, values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each key's (min, max) of ``values``, NaN ignored (none: inf, -inf). A plan writes one
-    fraction per tier, so one value of each key is checked against all first (a scatter and a
-    compare, 4x faster than the ufuncs' ``at`` that handle the general case)."""
-    some = np.full(size, np.nan)
+def _fractions(
+    local: np.ndarray, values: np.ndarray, count: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each key's (min, max) of ``values``, NaN ignored (none: inf, -inf), and how many are not
+    in [0, 1] (NaN, null included). A plan writes one fraction per tier, so one value of each
+    key is checked against all first (a scatter and a compare, 4x faster than the ufuncs'
+    ``at`` that handle the general case, and the range check is then one per key)."""
+    some = np.full(len(count), np.nan)
     some[local] = values
     if bool((values == some[local]).all()):  # NaN never equals: the general case below
-        return some.copy(), some
-    low, high = np.full(size, np.inf), np.full(size, -np.inf)
+        return some, some, np.where((some >= 0) & (some <= 1), 0, count)
+    low, high = np.full(len(count), np.inf), np.full(len(count), -np.inf)
     np.fmin.at(low, local, values)
     np.fmax.at(high, local, values)
-    return low, high
+    bad = ~((values >= 0) & (values <= 1))  # NaN fails both
+    return low, high, np.bincount(local[bad], minlength=len(count))
 
 
 def read_assignments(dataset: ds.Dataset, project: str) -> Assigned:

@@ -84,12 +84,22 @@ def _dense(
     for chunk in out_ids.chunks:
         value = churned[start : start + len(chunk)]
         start += len(chunk)
+        if not len(chunk):
+            continue
         o = chunk.fill_null(low - 1).to_numpy() if chunk.null_count else chunk.to_numpy()
-        inside = (o >= low) & (o <= high)
-        at = (o - base)[inside] if base else o[inside]
+        span = pc.min_max(chunk)
+        if not chunk.null_count and low <= span["min"].as_py() and span["max"].as_py() <= high:
+            at = o - base if base else o  # the usual case: no id outside the range
+        else:
+            inside = (o >= low) & (o <= high)
+            at, value = (o - base)[inside] if base else o[inside], value[inside]
         hit = marks[at] != 0
-        found += int(np.count_nonzero(hit))
-        marks[at[hit]] = 2 + value[inside][hit]
+        hits = int(np.count_nonzero(hit))
+        found += hits
+        if hits == len(hit):  # the usual case: every outcome is of an assigned customer
+            marks[at] = 2 + value
+        else:
+            marks[at[hit]] = 2 + value[hit]
     matched = distinct - int(np.count_nonzero(marks == 1))
     per_key = np.zeros(nkeys, dtype=np.int64)
     for v, k in zip(views, keys, strict=True):
