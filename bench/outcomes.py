@@ -7,7 +7,9 @@ a Delta table written as ``plan --holdout --campaign`` writes them, joined with 
 Parquet, every check, the counts and the verdicts; no MLflow run, as ``plan`` is timed without
 one) and ``pandas`` (the naive way: read both with pandas, ``merge`` on the id, ``groupby`` tier
 and arm). Each variant runs in its own process; time is the work inside it (imports excluded),
-the median of ``--repeat`` runs; "peak MiB" is the process's peak RSS. Data is generated with a
+the median of ``--repeat`` runs; "cpu s" the CPU seconds of that work (every thread's, the
+median; on a shared machine the figure to compare, as wall time waits for other processes);
+"peak MiB" is the process's peak RSS. Data is generated with a
 fixed seed into a temp dir that is deleted afterwards.
 """
 
@@ -95,26 +97,51 @@ def generate(folder: Path, rows: int) -> None:
 
 
 BASE_RSS_KIB = 0
+CPU_SECONDS = 0.0
 
 
 def child(variant: str, folder: Path) -> float:
+    """The seconds of work (wall); its CPU seconds (every thread) are left in CPU_SECONDS."""
+    global CPU_SECONDS
+    took = _work(variant, folder)
+    CPU_SECONDS = time.process_time() - CPU_START
+    return took
+
+
+CPU_START = 0.0
+
+
+def _clock() -> float:
+    """Both clocks start here, after the imports."""
+    global CPU_START
+    CPU_START = time.process_time()
+    return time.perf_counter()
+
+
+def _work(variant: str, folder: Path) -> float:
     global BASE_RSS_KIB
     import resource
 
     if variant == "plan":
         sys.path.insert(0, str(Path(__file__).parent))
         import plan as plan_bench
+        from alignment_mlflow.bands import table  # noqa: F401 - imports are not the work
+        from alignment_mlflow.economics import arrow_engine, core  # noqa: F401
 
+        _clock()
         took = plan_bench.child("plan", folder / "scores.parquet", folder / "unused")
         BASE_RSS_KIB = plan_bench.BASE_RSS_KIB
         return took
     if variant == "outcomes":
+        import deltalake  # noqa: F401 - imports are not the work (plan reads Parquet)
+
+        from alignment_mlflow.outcomes import arrow_engine, arrow_join  # noqa: F401
         from alignment_mlflow.outcomes.api import evaluate
         from alignment_mlflow.spec import load_spec
 
         spec = load_spec(SPEC)
         BASE_RSS_KIB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        start = time.perf_counter()
+        start = _clock()
         _, _, scan = evaluate(str(folder / "assignments"), str(folder / "outcomes.parquet"), spec)
         assert scan.assignments == scan.outcomes
         return time.perf_counter() - start
@@ -122,7 +149,7 @@ def child(variant: str, folder: Path) -> float:
         import pandas as pd
 
         BASE_RSS_KIB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        start = time.perf_counter()
+        start = _clock()
         columns = ["customer_id", "tier", "arm", "cost", "churn_score"]
         a = pd.read_parquet(folder / "assignments", columns=columns)
         o = pd.read_parquet(folder / "outcomes.parquet")
@@ -135,22 +162,25 @@ def child(variant: str, folder: Path) -> float:
     raise ValueError(variant)
 
 
-def measure(variant: str, folder: Path) -> tuple[float, float]:
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}"}
+
+
+def measure(variant: str, folder: Path) -> tuple[float, float, float]:
     result = folder / "result.json"
     here = str(Path(__file__).parent)
     code = (
         f"import json, sys; sys.path.insert(0, {here!r}); import outcomes as b; "
         f"t = b.child({variant!r}, b.Path({str(folder)!r})); "
-        f"json.dump([t, b.BASE_RSS_KIB], open({str(result)!r}, 'w'))"
+        f"json.dump([t, b.CPU_SECONDS], open({str(result)!r}, 'w'))"
     )
-    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}"}
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-c", code], env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{variant} failed with exit {os.waitstatus_to_exitcode(status)}")
-    seconds, _ = json.loads(result.read_text())
-    return float(seconds), usage.ru_maxrss / 1024
+    seconds, cpu = json.loads(result.read_text())
+    return float(seconds), usage.ru_maxrss / 1024, float(cpu)
 
 
 def main() -> int:
@@ -161,27 +191,37 @@ def main() -> int:
     args = parser.parse_args()
     header = (
         f"{'rows':>11} {'variant':<9} {'seconds':>8} {'rows/s':>12} {'peak MiB':>9} {'vs plan':>8}"
+        f" {'cpu s':>7} {'cpu vs plan':>11}"
     )
     print(header)
     print("-" * len(header))
     for rows in args.rows:
         with tempfile.TemporaryDirectory(prefix="outcomes-bench-") as tmp:
             folder = Path(tmp)
-            generate(folder, rows)
+            # In a child: a process's peak RSS is inherited by the processes it starts.
+            code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); " + (
+                f"import outcomes as b; b.generate(b.Path({str(folder)!r}), {rows})"
+            )
+            subprocess.run([sys.executable, "-c", code], env=_env(), check=True)
             # Interleaved (plan, outcomes, pandas, plan, ...): on a shared machine the load
             # changes by the minute, and each variant should meet the same loads.
-            runs: dict[str, list[tuple[float, float]]] = {v: [] for v in args.variants}
+            runs: dict[str, list[tuple[float, float, float]]] = {v: [] for v in args.variants}
             for _ in range(args.repeat):
                 for v in args.variants:
                     runs[v].append(measure(v, folder))
             results = {
-                v: (statistics.median(r[0] for r in rs), max(r[1] for r in rs))
+                v: (
+                    statistics.median(r[0] for r in rs),
+                    max(r[1] for r in rs),
+                    statistics.median(r[2] for r in rs),
+                )
                 for v, rs in runs.items()
             }
-            for v, (sec, peak) in results.items():
+            for v, (sec, peak, cpu) in results.items():
                 vs = sec / results["plan"][0] if "plan" in results else float("nan")
+                cvs = cpu / results["plan"][2] if "plan" in results else float("nan")
                 print(f"{rows:>11,} {v:<9} {sec:>8.2f} {rows / sec:>12,.0f} {peak:>9,.0f} "
-                      f"{vs:>7.2f}x")  # fmt: skip
+                      f"{vs:>7.2f}x {cpu:>7.2f} {cvs:>10.2f}x", flush=True)  # fmt: skip
             shutil.rmtree(folder, ignore_errors=True)
     return 0
 
