@@ -23,14 +23,17 @@ BENCH = Path(__file__).resolve().parent
 
 BASE_RSS_KIB = 0
 """In a measured child: its peak RSS when the clock started (the imports' share)."""
+CPU_START = 0.0
+"""In a measured child: its CPU seconds when the clock started."""
 
 
 def start() -> float:
     """The clock starts after the imports; so does the memory the work is charged with."""
-    global BASE_RSS_KIB
+    global BASE_RSS_KIB, CPU_START
     import resource
 
     BASE_RSS_KIB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    CPU_START = time.process_time()
     return time.perf_counter()
 
 
@@ -52,18 +55,21 @@ def _wait(cmd: Sequence[str], label: str, cwd: Path | None = None) -> Any:
 
 def in_child(
     module: str, variant: str, paths: Sequence[Path], result: Path
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     """``<module>.child(variant, *paths)`` (it returns its seconds of work, timed from
-    :func:`start`) in a fresh Python: the seconds, the process's peak RSS and the work's own
-    share of it (MiB)."""
+    :func:`start`) in a fresh Python: the seconds, the process's peak RSS, the work's own
+    share of it (MiB) and the work's CPU seconds (every thread's: on a shared machine the
+    figure to compare, as wall time also waits for other processes)."""
     code = (
-        f"import json, sys; sys.path.insert(0, {str(BENCH)!r}); import _timing, {module} as b; "
+        f"import json, sys, time; sys.path.insert(0, {str(BENCH)!r}); "
+        f"import _timing, {module} as b; "
         f"t = b.child({variant!r}, *map(b.Path, {[str(p) for p in paths]!r})); "
-        f"json.dump([t, _timing.BASE_RSS_KIB], open({str(result)!r}, 'w'))"
+        f"cpu = time.process_time() - _timing.CPU_START; "
+        f"json.dump([t, _timing.BASE_RSS_KIB, cpu], open({str(result)!r}, 'w'))"
     )
     usage = _wait([sys.executable, "-c", code], variant)
-    seconds, base = json.loads(result.read_text())
-    return float(seconds), usage.ru_maxrss / 1024, (usage.ru_maxrss - base) / 1024
+    seconds, base, cpu = json.loads(result.read_text())
+    return float(seconds), usage.ru_maxrss / 1024, (usage.ru_maxrss - base) / 1024, float(cpu)
 
 
 def whole_process(cmd: Sequence[str], label: str, cwd: Path) -> tuple[float, float]:

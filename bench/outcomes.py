@@ -7,7 +7,9 @@ a Delta table written as ``plan --holdout --campaign`` writes them, joined with 
 Parquet, every check, the counts and the verdicts; no MLflow run, as ``plan`` is timed without
 one) and ``pandas`` (the naive way: read both with pandas, ``merge`` on the id, ``groupby`` tier
 and arm). Each variant runs in its own process; time is the work inside it (imports excluded),
-the median of ``--repeat`` runs; "peak MiB" is the process's peak RSS. Data is generated with a
+the median of ``--repeat`` runs; "cpu s" the CPU seconds of that work (every thread's, the
+median; on a shared machine the figure to compare, as wall time waits for other processes);
+"peak MiB" is the process's peak RSS. Data is generated with a
 fixed seed into a temp dir that is deleted afterwards.
 """
 
@@ -17,6 +19,7 @@ import argparse
 import itertools
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +41,6 @@ def generate(folder: Path, rows: int) -> None:
     import pyarrow.parquet as pq
     from deltalake import write_deltalake
 
-    sys.path.insert(0, str(Path(__file__).parent))
     import plan as plan_bench
     from alignment_mlflow.outcomes import arms
     from alignment_mlflow.spec import load_spec
@@ -94,11 +96,17 @@ def generate(folder: Path, rows: int) -> None:
 
 
 def child(variant: str, folder: Path) -> float:
+    """The seconds of work, timed from ``_timing.start()`` (after the imports)."""
     if variant == "plan":
         import plan as plan_bench
+        from alignment_mlflow.bands import table  # noqa: F401 - imports are not the work
+        from alignment_mlflow.economics import arrow_engine, core  # noqa: F401
 
         return plan_bench.child("plan", folder / "scores.parquet", folder / "unused")
     if variant == "outcomes":
+        import deltalake  # noqa: F401 - imports are not the work (plan reads Parquet)
+
+        from alignment_mlflow.outcomes import arrow_engine, arrow_join  # noqa: F401
         from alignment_mlflow.outcomes.api import evaluate
         from alignment_mlflow.spec import load_spec
 
@@ -123,9 +131,10 @@ def child(variant: str, folder: Path) -> float:
     raise ValueError(variant)
 
 
-def measure(variant: str, folder: Path) -> tuple[float, float]:
-    seconds, peak, _ = _timing.in_child("outcomes", variant, [folder], folder / "result.json")
-    return seconds, peak
+def measure(variant: str, folder: Path) -> tuple[float, float, float]:
+    """Seconds, peak RSS (MiB) and CPU seconds of the variant's work, in a fresh process."""
+    seconds, peak, _, cpu = _timing.in_child("outcomes", variant, [folder], folder / "result.json")
+    return seconds, peak, cpu
 
 
 def main() -> int:
@@ -136,26 +145,36 @@ def main() -> int:
     args = parser.parse_args()
     header = (
         f"{'rows':>11} {'variant':<9} {'seconds':>8} {'rows/s':>12} {'peak MiB':>9} {'vs plan':>8}"
+        f" {'cpu s':>7} {'cpu vs plan':>11}"
     )
     _timing.print_header(header)
     for rows in args.rows:
         with tempfile.TemporaryDirectory(prefix="outcomes-bench-") as tmp:
             folder = Path(tmp)
-            generate(folder, rows)
+            # In a child: a process's peak RSS is inherited by the processes it starts.
+            code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); " + (
+                f"import outcomes as b; b.generate(b.Path({str(folder)!r}), {rows})"
+            )
+            subprocess.run([sys.executable, "-c", code], env=_timing.child_env(), check=True)
             # Interleaved (plan, outcomes, pandas, plan, ...): on a shared machine the load
             # changes by the minute, and each variant should meet the same loads.
-            runs: dict[str, list[tuple[float, float]]] = {v: [] for v in args.variants}
+            runs: dict[str, list[tuple[float, float, float]]] = {v: [] for v in args.variants}
             for _ in range(args.repeat):
                 for v in args.variants:
                     runs[v].append(measure(v, folder))
             results = {
-                v: (statistics.median(r[0] for r in rs), max(r[1] for r in rs))
+                v: (
+                    statistics.median(r[0] for r in rs),
+                    max(r[1] for r in rs),
+                    statistics.median(r[2] for r in rs),
+                )
                 for v, rs in runs.items()
             }
-            for v, (sec, peak) in results.items():
+            for v, (sec, peak, cpu) in results.items():
                 vs = sec / results["plan"][0] if "plan" in results else float("nan")
+                cvs = cpu / results["plan"][2] if "plan" in results else float("nan")
                 print(f"{rows:>11,} {v:<9} {sec:>8.2f} {rows / sec:>12,.0f} {peak:>9,.0f} "
-                      f"{vs:>7.2f}x")  # fmt: skip
+                      f"{vs:>7.2f}x {cpu:>7.2f} {cvs:>10.2f}x", flush=True)  # fmt: skip
             shutil.rmtree(folder, ignore_errors=True)
     return 0
 

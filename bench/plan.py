@@ -205,7 +205,8 @@ def child(variant: str, scores: Path, out: Path) -> float:
 
 def measure(variant: str, scores: Path, work: Path) -> tuple[float, float, float]:
     out = work / f"out-{variant.replace('+', '_')}"
-    measured = _timing.in_child("plan", variant, [scores, out], work / "result.json")
+    seconds, peak, own, _ = _timing.in_child("plan", variant, [scores, out], work / "result.json")
+    measured = (seconds, peak, own)
     shutil.rmtree(out, ignore_errors=True)
     if out.is_file():
         out.unlink()

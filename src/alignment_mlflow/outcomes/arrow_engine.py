@@ -1,12 +1,14 @@
 """The Arrow engine: the assignments (a Delta table through delta-rs, Parquet, an Arrow table)
 joined with the outcomes in process, reduced to a :class:`~.counts.Scan`.
 
-Memory is what bounds it at 20M rows, so the assignments are read batch by batch and only what
-the outcome needs is kept per row: the id, the score, the cost, the planned fraction and small
-integer codes for the tier, the arm and the campaign. The constant-per-plan strings (plan run,
-spec sha, currency; 100 bytes a row) are reduced per batch to their distinct combinations. The
-join is one hash lookup (``pyarrow.compute.index_in``: each outcome's row in the assignments),
-and every count is a NumPy ``bincount`` over it.
+One pass over the assignments, batch by batch: tier, arm and campaign come from Parquet as
+dictionaries, so each row's (campaign, tier, arm) key is arithmetic on the dictionaries'
+indices (no string is compared per row), and the counts, costs, scores and holdout fractions
+are summed per key with ``bincount`` as the batches stream past. Of each row only its id and
+key are kept (12 bytes) for the join (:mod:`.arrow_join`), which adds the churned customers per
+key and the ids that do not pair up. The constant-per-plan strings (plan run, spec sha,
+currency) are reduced per batch to their distinct combinations. The outcomes are read on a
+second thread meanwhile (:class:`~.engines.ArrowEngine`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from alignment_mlflow.outcomes import counts
+from alignment_mlflow.outcomes import arrow_join, counts
 from alignment_mlflow.outcomes.counts import (
     ARMS,
     ASSIGNMENT_COLUMNS,
@@ -82,19 +84,18 @@ class _Codes:
         self.values: list[str | None] = []
         self._index: dict[str | None, int] = {}
 
-    def encode(self, column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-        encoded = pc.dictionary_encode(column)
-        chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
-        out = []
-        for chunk in chunks:
-            local = np.array(
-                [self._code(v) for v in chunk.dictionary.to_pylist()] + [self._code(None)]
-            )
-            idx = chunk.indices.fill_null(len(local) - 1).to_numpy(zero_copy_only=False)
-            out.append(local[idx])
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+    def local(self, column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """(each row's index in the batch's dictionary, the dictionary's global codes): Parquet
+        hands the column over dictionary-encoded, so no string is compared per row."""
+        if not pa.types.is_dictionary(column.type):
+            column = pc.dictionary_encode(column)
+        codes = [self.code(v) for v in column.dictionary.to_pylist()] + [self.code(None)]
+        idx = column.indices
+        if idx.null_count:
+            idx = idx.fill_null(len(codes) - 1)
+        return np.asarray(idx.to_numpy(zero_copy_only=False)), np.array(codes, dtype=np.int64)
 
-    def _code(self, value: Any) -> int:
+    def code(self, value: Any) -> int:
         key = None if value is None else str(value)
         if key not in self._index:
             self._index[key] = len(self.values)
@@ -104,19 +105,94 @@ class _Codes:
 
 @dataclass
 class Assigned:
-    """The project's assignments, kept column by column (see the module's docstring)."""
+    """The project's assignments, reduced per (campaign, tier, arm) key while they stream past:
+    counts, sums and the holdout fractions' range; of each row only the id and its key are kept
+    for the join (12 bytes a row; see the module's docstring)."""
 
     ids: list[pa.Array] = field(default_factory=list)
-    score: list[np.ndarray] = field(default_factory=list)
-    cost: list[np.ndarray] = field(default_factory=list)
-    fraction: list[np.ndarray] = field(default_factory=list)
-    tier: list[np.ndarray] = field(default_factory=list)
-    arm: list[np.ndarray] = field(default_factory=list)
-    campaign: list[np.ndarray] = field(default_factory=list)
+    keys: list[np.ndarray] = field(default_factory=list)
     tiers: _Codes = field(default_factory=_Codes)
     arms: _Codes = field(default_factory=_Codes)
     campaigns: _Codes = field(default_factory=_Codes)
+    combos: list[tuple[int, int, int]] = field(default_factory=list)  # key -> (c, t, a) codes
+    index: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    count: list[int] = field(default_factory=list)
+    cost: list[float] = field(default_factory=list)
+    score: list[float] = field(default_factory=list)
+    low: list[float] = field(default_factory=list)  # holdout_fraction's min, NaN ignored
+    high: list[float] = field(default_factory=list)
+    bad_fractions: list[int] = field(default_factory=list)
     plans: set[tuple[str | None, ...]] = field(default_factory=set)
+
+    def key(self, combo: tuple[int, int, int]) -> int:
+        if combo not in self.index:
+            self.index[combo] = len(self.combos)
+            self.combos.append(combo)
+            self.count.append(0)
+            self.cost.append(0.0)
+            self.score.append(0.0)
+            self.low.append(np.inf)
+            self.high.append(-np.inf)
+            self.bad_fractions.append(0)
+        return self.index[combo]
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """One batch: its keys from the dictionaries' indices, then one ``bincount`` per sum."""
+        (ci, cl), (ti, tl), (ai, al) = (
+            codes.local(batch.column(name))
+            for codes, name in ((self.campaigns, "campaign"), (self.tiers, "tier"),
+                                (self.arms, "arm"))
+        )  # fmt: skip
+        nt, na = len(tl), len(al)
+        local = ci.astype(np.intp)  # what bincount takes without a copy
+        local *= nt
+        local += ti
+        local *= na
+        local += ai
+        size = len(cl) * nt * na
+        if size > 1 << 20:  # dictionaries too large for a slot per combination
+            found, local = np.unique(local, return_inverse=True)
+        else:
+            found = np.arange(size)
+        count = np.bincount(local, minlength=len(found))
+        present = np.flatnonzero(count)
+        lut = np.zeros(len(found), dtype=np.int32)  # local slot -> global key
+        for p in present:
+            c, rest = divmod(int(found[p]), nt * na)
+            lut[p] = self.key((int(cl[c]), int(tl[rest // na]), int(al[rest % na])))
+        cost = np.bincount(local, weights=_floats(batch.column("cost")), minlength=len(found))
+        score = np.bincount(local, _floats(batch.column("churn_score")), minlength=len(found))
+        frac = _floats(batch.column("holdout_fraction"))
+        low, high, wrong = _fractions(local, frac, count)
+        for p in present:
+            k = int(lut[p])
+            self.count[k] += int(count[p])
+            self.cost[k] += float(cost[p])
+            self.score[k] += float(score[p])
+            self.low[k] = min(self.low[k], float(low[p]))
+            self.high[k] = max(self.high[k], float(high[p]))
+            self.bad_fractions[k] += int(wrong[p])
+        self.ids.append(batch.column("customer_id"))
+        self.keys.append(lut.astype(np.uint8 if len(self.combos) < 256 else np.int32)[local])
+        self.plans |= _plans(batch)
+
+
+def _fractions(
+    local: np.ndarray, values: np.ndarray, count: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each key's (min, max) of ``values``, NaN ignored (none: inf, -inf), and how many are not
+    in [0, 1] (NaN, null included). A plan writes one fraction per tier, so one value of each
+    key is checked against all first (a scatter and a compare, 4x faster than the ufuncs'
+    ``at`` that handle the general case, and the range check is then one per key)."""
+    some = np.full(len(count), np.nan)
+    some[local] = values
+    if bool((values == some[local]).all()):  # NaN never equals: the general case below
+        return some, some, np.where((some >= 0) & (some <= 1), 0, count)
+    low, high = np.full(len(count), np.inf), np.full(len(count), -np.inf)
+    np.fmin.at(low, local, values)
+    np.fmax.at(high, local, values)
+    bad = ~((values >= 0) & (values <= 1))  # NaN fails both
+    return low, high, np.bincount(local[bad], minlength=len(count))
 
 
 def read_assignments(dataset: ds.Dataset, project: str) -> Assigned:
@@ -124,18 +200,10 @@ def read_assignments(dataset: ds.Dataset, project: str) -> Assigned:
     columns = [c for c in ASSIGNMENT_COLUMNS if c != "project"] + ["currency"]
     columns = [c for c in dict.fromkeys(columns) if c in dataset.schema.names]
     for batch in dataset.to_batches(
-        columns=columns, filter=pc.field("project") == project, batch_size=BATCH_ROWS
+        columns=columns, filter=pc.field("project") == project, **_scan_options(dataset)
     ):
-        if batch.num_rows == 0:
-            continue
-        out.ids.append(batch.column("customer_id"))
-        out.score.append(_floats(batch.column("churn_score")))
-        out.cost.append(_floats(batch.column("cost")))
-        out.fraction.append(_floats(batch.column("holdout_fraction")))
-        out.tier.append(out.tiers.encode(batch.column("tier")))
-        out.arm.append(out.arms.encode(batch.column("arm")))
-        out.campaign.append(out.campaigns.encode(batch.column("campaign")))
-        out.plans |= _plans(batch)
+        if batch.num_rows:
+            out.add(batch)
     return out
 
 
@@ -157,16 +225,44 @@ def _plans(batch: pa.RecordBatch) -> set[tuple[str | None, ...]]:
 
 
 def _floats(column: pa.Array) -> np.ndarray:
+    if pa.types.is_float64(column.type) and not column.null_count:
+        return np.asarray(column.to_numpy())
     return np.asarray(column.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False))
 
 
 def campaigns(assigned: Assigned) -> list[str | None]:
-    used: Any = np.unique(np.concatenate(assigned.campaign)) if assigned.campaign else []
-    return [assigned.campaigns.values[int(i)] for i in used]
+    used = sorted({c for c, _, _ in assigned.combos})
+    return [assigned.campaigns.values[i] for i in used]
+
+
+def _scan_options(dataset: ds.Dataset) -> dict[str, Any]:
+    """As ``plan`` reads its scores (economics.scores): one file at a time, two batches ahead,
+    no pre-buffering. The scanner's defaults (4 files, 16 batches ahead) hold 1.4 GB at 20M
+    assignments and cost 3x the CPU (page faults), for no gain in time on two cores."""
+    options: dict[str, Any] = {
+        "batch_size": BATCH_ROWS, "batch_readahead": 2, "fragment_readahead": 1,
+        "memory_pool": _pool(),
+    }  # fmt: skip
+    if isinstance(dataset, ds.FileSystemDataset) and isinstance(
+        dataset.format, ds.ParquetFileFormat
+    ):
+        options["fragment_scan_options"] = ds.ParquetFragmentScanOptions(pre_buffer=False)
+    return options
+
+
+def _pool() -> pa.MemoryPool | None:
+    """jemalloc where pyarrow has it: with pyarrow's default (mimalloc) a fresh process's scan
+    of ten columns costs up to 2x the CPU (20M assignments: 3.2 s against 1.9 s)."""
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return None  # the user's choice
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return None
 
 
 def read_outcomes(dataset: ds.Dataset, id_column: str, churned_column: str) -> pa.Table:
-    return dataset.to_table(columns=[id_column, churned_column])
+    return dataset.to_table(columns=[id_column, churned_column], **_scan_options(dataset))
 
 
 def outcome_values(column: pa.ChunkedArray, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -176,6 +272,10 @@ def outcome_values(column: pa.ChunkedArray, where: str) -> tuple[np.ndarray, np.
     if pa.types.is_boolean(t):
         values = column.fill_null(False).to_numpy(zero_copy_only=False).astype(np.int8)
         return values, ~column.is_null().to_numpy(zero_copy_only=False)
+    if pa.types.is_integer(t) and not column.null_count:  # no float copy of 20M codes
+        raw = column.to_numpy()
+        one = raw == 1
+        return one.astype(np.int8), one | (raw == 0)
     if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
         raw = column.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
         valid = (raw == 0) | (raw == 1)
@@ -194,43 +294,17 @@ def bad_examples(column: pa.ChunkedArray, valid: np.ndarray) -> tuple[str, ...]:
     return counts.examples(pc.unique(column.filter(pa.array(~valid))).to_pylist())
 
 
-def common_ids(assigned: pa.ChunkedArray, outcomes: pa.ChunkedArray, where: str) -> tuple[Any, Any]:
-    a, o = assigned.type, outcomes.type
-    if pa.types.is_integer(a) and pa.types.is_integer(o):
-        return assigned.cast(pa.int64()), outcomes.cast(pa.int64())
+def common_ids(assigned: pa.DataType, outcomes: pa.DataType, where: str) -> pa.DataType:
+    """The type both sides' ids are compared in: int64 or large_string."""
+    if pa.types.is_integer(assigned) and pa.types.is_integer(outcomes):
+        return pa.int64()
     text = (pa.types.is_string, pa.types.is_large_string)
-    if any(f(a) for f in text) and any(f(o) for f in text):
-        return assigned.cast(pa.large_string()), outcomes.cast(pa.large_string())
+    if any(f(assigned) for f in text) and any(f(outcomes) for f in text):
+        return pa.large_string()
     raise OutcomesError(
-        f"customer ids are {a} in the assignments but {o} in the outcomes {where}: cast one "
-        "so that they compare"
+        f"customer ids are {assigned} in the assignments but {outcomes} in the outcomes {where}: "
+        "cast one so that they compare"
     )
-
-
-def _join(ids: pa.Array, out_ids: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(found: each outcome row's id is assigned, pos: its assignment row, for the found rows;
-    firsts: each assignment row is its id's first). Dense integer ids (customer numbers) are
-    looked up in a table indexed by the id itself, a pass of NumPy; others are hashed."""
-    n = len(ids)
-    if pa.types.is_integer(ids.type) and n and not ids.null_count:
-        a = ids.to_numpy()
-        low, high = int(a.min()), int(a.max())
-        if high - low <= 4 * n + 1024:
-            table = np.full(high - low + 1, -1, dtype=np.int64)
-            table[a[::-1] - low] = np.arange(n - 1, -1, -1)  # the first row of an id wins
-            o = out_ids.fill_null(low - 1).to_numpy()
-            inside = (o >= low) & (o <= high)
-            pos = np.full(len(o), -1, dtype=np.int64)
-            pos[inside] = table[o[inside] - low]
-            found = pos >= 0
-            return found, pos[found], table[a - low] == np.arange(n)
-    at = pc.index_in(out_ids, value_set=ids)
-    found = ~at.is_null().to_numpy(zero_copy_only=False)
-    pos = at.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)[found]
-    firsts = np.ones(n, dtype=bool)
-    if pc.count_distinct(ids).as_py() < n:  # index_in points at each id's first row
-        firsts = pc.index_in(ids, value_set=ids).to_numpy(zero_copy_only=False) == np.arange(n)
-    return found, pos, firsts
 
 
 def scan(
@@ -238,79 +312,60 @@ def scan(
     churned_column: str, where: str,
 ) -> Scan:  # fmt: skip
     """The campaign's assignments joined with every outcome row, counted."""
-    camp = np.concatenate(assigned.campaign)
     code = assigned.campaigns.values.index(campaign)
-    keep = camp == code
-    whole = bool(keep.all())
-
-    def cut(parts: list[np.ndarray]) -> np.ndarray:
-        joined = np.concatenate(parts)
-        return joined if whole else joined[keep]
-
-    raw_ids = pa.chunked_array(assigned.ids)
-    if not whole:
-        raw_ids = raw_ids.filter(pa.array(keep))
-    ids, out_ids = common_ids(raw_ids, outcomes.column(id_column), where)
-    ids = ids.combine_chunks()
+    chosen = np.array([c == code for c, _, _ in assigned.combos], dtype=bool)
+    ids, keys = assigned.ids, assigned.keys
+    if not chosen.all():
+        masks = [chosen[k] for k in keys]
+        ids = [a.filter(pa.array(m)) for a, m in zip(ids, masks, strict=True)]
+        keys = [k[m] for k, m in zip(keys, masks, strict=True)]
+    out_column = outcomes.column(id_column)
+    if ids:
+        common = common_ids(ids[0].type, out_column.type, where)
+        ids = [a.cast(common) for a in ids]
+        out_column = out_column.cast(common)
     values, valid = outcome_values(outcomes.column(churned_column), where)
-    n = len(ids)
-    found, pos_np, firsts = _join(ids, out_ids)
-    distinct = int(firsts.sum())
-    seen = np.bincount(pos_np, minlength=n)
-    churned = np.zeros(n, dtype=np.int64)
-    ok = valid[found]
-    churned[pos_np[ok]] = values[found][ok]
+    joined = arrow_join.join(ids, keys, len(assigned.combos), out_column, values)
 
-    tier, arm = cut(assigned.tier), cut(assigned.arm)
-    arm_code = np.full(len(assigned.arms.values), -1)
-    for i, name in enumerate(assigned.arms.values):
-        if name in ARMS:
-            arm_code[i] = ARMS.index(name)
-    arm_np = arm_code[arm] if n else np.zeros(0, dtype=np.int64)
-    good_arm = arm_np >= 0
-    key = tier * 2 + np.where(good_arm, arm_np, 0)
-    size = 2 * len(assigned.tiers.values)
-    count = np.bincount(key[good_arm], minlength=size)
-    sums = {
-        name: np.bincount(key[good_arm], weights=w[good_arm], minlength=size)
-        for name, w in (
-            ("churned", churned),
-            ("cost", cut(assigned.cost)),
-            ("score", cut(assigned.score)),
-        )
-    }
-    tallies = tuple(
-        ArmTally(str(assigned.tiers.values[k // 2]), ARMS[k % 2], int(count[k]),
-                 int(sums["churned"][k]), float(sums["cost"][k]), float(sums["score"][k]))
-        for k in range(size) if count[k]
-    )  # fmt: skip
-    frac = cut(assigned.fraction)
-    fractions = []
-    for i, name in enumerate(assigned.tiers.values):
-        f = frac[tier == i]
-        f = f[~np.isnan(f)]
-        if len(f):
-            low, high = float(f.min()), float(f.max())
-            fractions.append((str(name), (low,) if low == high else (low, high)))
-    bad_arm_values = {assigned.arms.values[int(a)] for a in np.unique(arm[~good_arm])}
+    tallies: list[ArmTally] = []
+    fractions: dict[str, tuple[float, float]] = {}
+    bad_arm_values: set[str | None] = set()
+    bad_arms = bad_fractions = 0
+    for k in np.flatnonzero(chosen):
+        _, t, a = assigned.combos[k]
+        tier, arm = str(assigned.tiers.values[t]), assigned.arms.values[a]
+        bad_fractions += assigned.bad_fractions[k]
+        if assigned.low[k] <= assigned.high[k]:
+            low, high = fractions.get(tier, (np.inf, -np.inf))
+            fractions[tier] = (min(low, assigned.low[k]), max(high, assigned.high[k]))
+        if arm not in ARMS:
+            bad_arms += assigned.count[k]
+            bad_arm_values.add(arm)
+            continue
+        tallies.append(
+            ArmTally(tier, arm, assigned.count[k], int(joined.churned[k]), assigned.cost[k],
+                     assigned.score[k])
+        )  # fmt: skip
     plans = [p for p in assigned.plans if p[0] == campaign]
     return Scan(
         tallies=tuple(sorted(tallies, key=lambda t: (t.tier, t.arm))),
-        fractions=tuple(sorted(fractions)),
+        fractions=tuple(
+            sorted((t, (lo,) if lo == hi else (lo, hi)) for t, (lo, hi) in fractions.items())
+        ),
         plan_run_ids=tuple(sorted({str(p[1]) for p in plans})),
         spec_sha256s=tuple(sorted({str(p[2]) for p in plans})),
         currencies=tuple(sorted({str(p[3]) for p in plans if p[3] is not None})),
-        assignments=n,
-        outcomes=len(out_ids),
-        not_in_outcomes=int(((seen == 0) & firsts).sum()),
-        not_in_assignments=int((~found).sum()),
-        duplicate_assignments=n - distinct,
-        duplicate_outcomes=int(len(out_ids) - (~found).sum() - (seen > 0).sum()),
+        assignments=joined.assignments,
+        outcomes=len(out_column),
+        not_in_outcomes=joined.not_in_outcomes,
+        not_in_assignments=joined.not_in_assignments,
+        duplicate_assignments=joined.duplicate_assignments,
+        duplicate_outcomes=joined.duplicate_outcomes,
         bad_values=int((~valid).sum()),
         bad_value_examples=bad_examples(outcomes.column(churned_column), valid)
         if not valid.all()
         else (),
-        bad_arms=int((~good_arm).sum()),
+        bad_arms=bad_arms,
         bad_arm_examples=counts.examples(list(bad_arm_values)),
-        bad_fractions=int((np.isnan(frac) | (frac < 0) | (frac > 1)).sum()),
+        bad_fractions=bad_fractions,
     )

@@ -7,6 +7,7 @@ load only when their engine is chosen."""
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal, Protocol
 
 from alignment_mlflow.outcomes.counts import ASSIGNMENT_COLUMNS, Scan
@@ -43,10 +44,18 @@ class ArrowEngine:
         a.require(self._o[0], [id_column, churned], "outcomes", self.outcomes_location)
         self._columns = (id_column, churned)
         self._assigned: Any = None
+        self._outcomes: Future[Any] | None = None
 
     def campaigns(self, project: str) -> list[str | None]:
         from alignment_mlflow.outcomes import arrow_engine as a
 
+        # The outcomes are read on a second thread while the assignments stream on this one
+        # (Arrow and NumPy release the GIL): the two reads overlap on two cores. Its errors are
+        # raised in scan(), after the campaign has been checked, as when read in series.
+        if self._outcomes is None:
+            pool = ThreadPoolExecutor(1, thread_name_prefix="outcomes-read")
+            self._outcomes = pool.submit(a.read_outcomes, self._o[0], *self._columns)
+            pool.shutdown(wait=False)
         self._assigned = a.read_assignments(self._a[0], project)
         return a.campaigns(self._assigned)
 
@@ -55,9 +64,9 @@ class ArrowEngine:
 
         if self._assigned is None:
             self.campaigns(project)
+        assert self._outcomes is not None
         id_column, churned = self._columns
-        table = a.read_outcomes(self._o[0], id_column, churned)
-        return a.scan(self._assigned, table, campaign, id_column=id_column,
+        return a.scan(self._assigned, self._outcomes.result(), campaign, id_column=id_column,
                       churned_column=churned, where=self.outcomes_location)  # fmt: skip
 
 
