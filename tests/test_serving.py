@@ -288,3 +288,40 @@ def test_an_aligned_findings_file_tags_the_wrapper_with_its_alignment_run(
     (version,) = _versions(uri, "from_findings")
     assert version.tags[core.TAG_RUN] == aligned.run_id
     assert version.tags[core.TAG_SPEC] == result.spec_sha256 == load_spec(TEMPLATE_SPEC).sha256
+
+
+@pytest.mark.parametrize(("setting", "frozen"), [(None, True), ("0", False)])
+def test_loading_the_served_model_freezes_the_loaded_heap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str | None, frozen: bool
+) -> None:
+    """What loading leaves alive is out of every later collection (the served p99 was the
+    cyclic GC's full collections over it, bench/serving.py), unless the variable says not to."""
+    import gc
+
+    import mlflow.pyfunc
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    from alignment_mlflow.serving import registry
+
+    inner = tmp_path / "inner"
+    mlflow.pyfunc.save_model(
+        str(inner),
+        python_model=str(Path(__file__).parent / "_identity_model.py"),
+        signature=ModelSignature(
+            inputs=Schema([ColSpec("double", "s")]), outputs=Schema([ColSpec("double", "s")])
+        ),
+        pip_requirements=["mlflow"],
+    )
+    wrapper = registry.build(inner, core.table_config(TABLE, "f" * 64, core.ScoreOutput("single")),
+                             tmp_path / "w")  # fmt: skip
+    if setting is None:
+        monkeypatch.delenv("ALIGNMENT_MLFLOW_SERVING_GC_FREEZE", raising=False)
+    else:
+        monkeypatch.setenv("ALIGNMENT_MLFLOW_SERVING_GC_FREEZE", setting)
+    gc.unfreeze()
+    try:
+        mlflow.pyfunc.load_model(str(wrapper))
+        assert (gc.get_freeze_count() > 10_000) is frozen
+    finally:
+        gc.unfreeze()  # this process is a test worker, not a server
