@@ -21,6 +21,7 @@ from alignment_mlflow.bands.sql import band_condition
 from alignment_mlflow.bands.table import Band, BandTable
 from alignment_mlflow.errors import InvalidInputError
 from alignment_mlflow.tables.names import TableName
+from alignment_mlflow.tagkeys import hidden
 
 #: What the served model returns per row, in this order (the signature's output schema).
 OUTPUT_COLUMNS = (
@@ -186,6 +187,16 @@ def identity_tags(
     if run_id:
         tags[TAG_RUN] = run_id
     return tags
+
+
+def run_tags(version_tags: Mapping[str, str]) -> dict[str, str]:
+    """The wrapper's own run: in view what it wraps and the alignment it came from
+    (``tagkeys``); the spec digest and the score output only our code reads."""
+    shown = (TAG_RUN, TAG_INNER)
+    return {
+        (k if k in shown else hidden(k.removeprefix("alignment_"))): v
+        for k, v in version_tags.items()
+    }
 
 
 def same_wrapper(tags: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
