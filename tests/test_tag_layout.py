@@ -21,10 +21,13 @@ from alignment_mlflow.tracking import runs as tracking
 # Every key a reader may see on a run we write, by run kind (the tests of each kind check that
 # the run shows exactly its list, or a part of it for optional keys).
 READER_KEYS = {
-    "alignment": {content.STATUS_TAG, content.REASONS_TAG, content.DATASET_TAG, content.ERROR_TAG},
+    "alignment": {
+        content.STATUS_TAG, content.REASONS_TAG, content.DATASET_TAG, content.ERROR_TAG,
+        "outcome.verdict", "outcome.run_id",  # its campaign's outcome, when judged
+    },
     "plan": {
         "plan.within_budget", "plan.parity_met", "plan.campaign", "plan.warnings",
-        tagkeys.ALIGNMENT_RUN,
+        tagkeys.ALIGNMENT_RUN, "outcome.verdict", "outcome.run_id",
     },
     "outcome": {
         "outcome.verdict", "outcome.srm", "outcome.metric", "outcome.campaign",

@@ -130,7 +130,7 @@ def link(client: MlflowClient, uri: str, ref: RunRef, links: Links, j: report.Ju
         entry = chain.entry(ref.run_id, label, page, report.entry_verdict(j))
         extra: dict[str, Any] = {"outcome.verdict": verdict, "outcome.run_id": ref.run_id}
         if j.metric is not None:
-            extra[f"outcome.{j.metric.slug}"] = verdict
+            extra[tagkeys.hidden(f"outcome.{j.metric.slug}")] = verdict  # a key per metric: hidden
         written, _ = chain_io.record(client, uri, links.alignment_run_id, "outcomes", entry, extra)
         done += written
     if links.plan_run_id:
