@@ -107,7 +107,7 @@ def test_alignment_run_plans_and_versions_link_both_ways_and_stay_current(
     ]  # fmt: skip
     # The alignment run with its chain: still its three tags in view (the record is hidden).
     shown = tagkeys.reader_keys(client.get_run(first.run_id).data.tags)
-    assert shown == ["alignment.dataset", "alignment.reasons", "alignment.status"]
+    assert shown == ["alignment.data", "alignment.status", "alignment.why"]
     # The version: links to its alignment run and to the judged run.
     mv = client.get_model_version("chained", model.version)
     assert f"#/experiments/{first.experiment_id}/runs/{first.run_id}" in _links(mv.description)

@@ -91,9 +91,9 @@ def test_a_good_model_passes_is_tagged_promoted_and_a_rerun_writes_nothing(
     assert tags["alignment.verdict"] == "passed"
     # The model run's Tags panel: the verdict, why, what was known of the data (tagkeys).
     assert tagkeys.reader_keys(tags) == [
-        "alignment.gate_alignment", "alignment.reasons", "alignment.verdict"
+        "alignment.check", "alignment.verdict", "alignment.why"
     ]  # fmt: skip
-    assert tags["alignment.reasons"] == "churn_rate_reduction: deferred"
+    assert tags["alignment.why"] == "churn_rate_reduction: deferred"
     assert tags["mlflow.alignment.verdict.model_auc"] == "met"
     assert tags["mlflow.alignment.spec_sha256"] == out["spec_sha256"]
     mv = client.get_model_version(model.name, model.version)

@@ -273,13 +273,13 @@ def test_tags_and_table() -> None:
     got = vd.judge(load_spec(TEMPLATE_SPEC), TEMPLATE_LOGGED)
     tags = vd.run_tags(got, alignment_run_id="abc", alignment_run_url="http://x/#/runs/abc")
     assert tags["alignment.verdict"] == "passed"
-    assert tags["alignment.reasons"] == "churn_rate_reduction: deferred"
+    assert tags["alignment.why"] == "churn_rate_reduction: deferred"
     assert tags["mlflow.alignment.verdict.model_latency"] == "met"
     assert tags["mlflow.alignment.verdict.churn_rate_reduction"] == "deferred"
     assert tags["alignment.run"] == "abc"
     # In view on the model's run: the verdict, why, the link back (tagkeys).
     assert [k for k in tags if tagkeys.visible(k)] == [
-        "alignment.verdict", "alignment.reasons", "alignment.run"
+        "alignment.verdict", "alignment.why", "alignment.run"
     ]  # fmt: skip
     assert list(tags)[-1] == vd.DIGEST_TAG
     assert vd.version_tags(got, alignment_run_id="abc") == {

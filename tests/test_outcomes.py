@@ -185,15 +185,14 @@ def test_the_verdict_is_shown_on_the_plan_and_alignment_runs(
     rid, verdict = out["run_id"], out["verdict"]
     run = client.get_run(rid)
     assert run.info.experiment_id == exp
-    assert run.data.tags["outcome.plan_run_id"] == plan
+    assert run.data.tags["plan.run"] == plan
     assert run.data.tags["alignment.run"] == align
     shown = client.get_run(align).data.tags
     assert shown["mlflow.alignment.outcome.churn_rate_reduction"] == verdict
     # The (bare) alignment run shows the outcome's verdict and run, the per-metric key hidden.
     assert tagkeys.reader_keys(shown) == ["outcome.run_id", "outcome.verdict"]
     assert tagkeys.reader_keys(run.data.tags) == [
-        "alignment.run", "outcome.campaign", "outcome.metric", "outcome.plan_run_id",
-        "outcome.srm", "outcome.verdict",
+        "alignment.run", "outcome.metric", "outcome.srm", "outcome.verdict", "plan.run",
     ]  # fmt: skip
     assert shown["outcome.run_id"] == rid
     note = shown["mlflow.note.content"]

@@ -70,11 +70,11 @@ def test_outcomes_are_tags_and_metrics_not_params() -> None:
     tags = content.run_tags(c, fingerprint="fp")
     assert tags["alignment.status"] == "blocked"
     # One tag says why (not one tag per constraint); the counts are metrics.
-    assert tags["alignment.reasons"].startswith("PII Handling: failed; ")
+    assert tags["alignment.why"].startswith("PII Handling: failed; ")
     assert tagkeys.reader_keys(tags) == [
-        "alignment.dataset",
-        "alignment.reasons",
+        "alignment.data",
         "alignment.status",
+        "alignment.why",
     ]
     metrics = content.run_metrics(c)
     assert metrics["constraints_failed"] == 2

@@ -11,6 +11,7 @@ from mlflow import MlflowClient
 
 from alignment_mlflow import align, tagkeys
 from alignment_mlflow.economics import report as plan_report
+from alignment_mlflow.gating import alignment as gate_alignment
 from alignment_mlflow.gating import verdict as vd
 from alignment_mlflow.outcomes import report as outcome_report
 from alignment_mlflow.outcomes.tracking import find_links
@@ -30,11 +31,11 @@ READER_KEYS = {
         tagkeys.ALIGNMENT_RUN, "outcome.verdict", "outcome.run_id",
     },
     "outcome": {
-        "outcome.verdict", "outcome.srm", "outcome.metric", "outcome.campaign",
-        "outcome.plan_run_id", tagkeys.ALIGNMENT_RUN,
+        "outcome.verdict", "outcome.srm", "outcome.metric", outcome_report.PLAN_RUN_TAG,
+        tagkeys.ALIGNMENT_RUN,
     },
-    "gated model run": {vd.VERDICT_TAG, vd.REASONS_TAG, vd.ALIGNMENT_RUN_TAG, "alignment.gate_alignment"},
-    "serve wrapper run": {serving.TAG_RUN, serving.TAG_INNER},
+    "gated model run": {vd.VERDICT_TAG, vd.REASONS_TAG, vd.ALIGNMENT_RUN_TAG, gate_alignment.RUN_TAG},
+    "serve wrapper run": {tagkeys.ALIGNMENT_RUN, "alignment.model"},
 }  # fmt: skip
 HIDDEN_KEYS = [
     tracking.FINGERPRINT_TAG, orphans.OWNER_TAG, orphans.LEASE_TAG, content.VERDICT_TAG,
@@ -45,12 +46,22 @@ HIDDEN_KEYS = [
 
 
 @pytest.mark.parametrize("kind", sorted(READER_KEYS))
-def test_reader_keys_are_short_enough_for_a_runs_list_column(kind: str) -> None:
+def test_reader_keys_are_short_enough_to_be_shown_whole(kind: str) -> None:
     for key in READER_KEYS[kind]:
         assert tagkeys.visible(key), key
-        assert len(key) <= tagkeys.MAX_VISIBLE_KEY, key
+        assert len(key) <= tagkeys.MAX_VISIBLE_KEY, key  # a runs-list column
+        assert tagkeys.shown_whole(key), key  # the Tags panel (KeyValueTag's truncation rule)
         assert key not in tagkeys.LEGACY, key
         assert not key.startswith(tagkeys.LEGACY_PREFIXES), key
+
+
+def test_the_shown_whole_rule_is_keyvaluetags() -> None:
+    # KeyValueTag.tsx: nothing cut up to 30 characters in all; else the longer part is cut, and
+    # both once the shorter is over 15.
+    assert tagkeys.shown_whole("alignment.why")  # 13: a long value is cut, never the key
+    assert tagkeys.shown_whole("alignment.status")  # 16 + "needs_review" = 28
+    assert not tagkeys.shown_whole("alignment.reasons")  # 17 with a long value: "alignm…"
+    assert not tagkeys.shown_whole("alignment.constraints_unverifiable")
 
 
 def test_bookkeeping_is_out_of_view_by_the_ui_rule() -> None:
@@ -126,9 +137,9 @@ def test_a_store_written_by_the_previous_release(findings_copy: Path, tmp_path: 
     assert not again.reused_run
     new = client.get_run(again.run_id).data.tags
     assert tagkeys.reader_keys(new) == [
-        "alignment.dataset",
-        "alignment.reasons",
+        "alignment.data",
         "alignment.status",
+        "alignment.why",
     ]
     after = client.get_run(old).data.tags
     assert {k: after[k] for k in legacy_tags} == legacy_tags  # the old record, untouched

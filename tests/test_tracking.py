@@ -118,7 +118,7 @@ def test_run_holds_params_tags_description_and_artifacts(sqlite_uri: str, tmp_pa
     assert run.data.tags["alignment.status"] == "aligned"
     # The Tags panel (MLflow UI's isUserFacingTag): the status, the reasons, the dataset.
     assert tagkeys.reader_keys(run.data.tags) == [
-        "alignment.dataset", "alignment.reasons", "alignment.status"
+        "alignment.data", "alignment.status", "alignment.why"
     ]  # fmt: skip
     assert run.data.metrics["constraints_failed"] == 0
     assert run.data.metrics["tiers"] == 3
@@ -257,9 +257,9 @@ def test_server_run_is_complete_over_rest_within_the_request_budget(
     assert tags["mlflow.note.content"].startswith("**ALIGNED**")
     # What a reader sees on the real server, and the hidden fingerprint is searchable there.
     assert tagkeys.reader_keys(tags) == [
-        "alignment.dataset",
-        "alignment.reasons",
+        "alignment.data",
         "alignment.status",
+        "alignment.why",
     ]
     found = MlflowClient(counting_proxy.upstream_uri).search_runs(
         [run["info"]["experiment_id"]],

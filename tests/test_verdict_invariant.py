@@ -92,14 +92,14 @@ def _surfaces_agree(
     tags = run.data.tags
     assert tags[STATUS_TAG] == status
     assert tags[VERDICT_TAG] == verdict_digest(expected)
-    assert tags["alignment.reasons"] == "; ".join(
+    assert tags["alignment.why"] == "; ".join(
         f"{v['constraint']}: {v['status']}" for v in expected if v["status"] != "passed"
     )
     by_slug = {v["slug"]: v["status"] for v in expected}
     # In view: the status, the reasons, the dataset, and no other verdict-shaped tag that could
     # go stale (the constraint statuses are in the reasons, the table and the metrics).
-    assert tagkeys.reader_keys(tags) == ["alignment.dataset", "alignment.reasons", STATUS_TAG]
-    assert tags["alignment.dataset"] == found.doc.view.dataset_name
+    assert tagkeys.reader_keys(tags) == ["alignment.data", STATUS_TAG, "alignment.why"]
+    assert tags["alignment.data"] == found.doc.view.dataset_name
     failed = sum(v["status"] == "failed" for v in expected)
     unverifiable = sum(v["status"] == "unverifiable" for v in expected)
     # Metrics: the latest value of each.

@@ -9,10 +9,19 @@ our code reads (fingerprints, digests, owner and lease, the chain record, paths)
 fingerprint` = '...'``) on sqlite, a tracking server and Databricks alike, and still mutable (the
 lease protocol and the chain record rewrite theirs), which params are not.
 
-A reader sees a few short keys (at most :data:`MAX_VISIBLE_KEY` characters, so a runs-list
-column shows them whole): the status or verdict, the reasons in one tag, the dataset, the link
-back. Keys the previous release wrote and no run writes now are :data:`LEGACY`: a writer that
-touches a run written by that release removes them, so no stale value stays in view.
+A reader sees a few short keys: the status or verdict, the reasons in one tag (``alignment.why``),
+the dataset, the link back. Short enough to be shown whole: the Tags panel draws each tag with
+``KeyValueTag`` (``mlflow/server/js/src/common/components/KeyValueTag.tsx``), whose
+``getKeyAndValueComplexTruncation`` cuts nothing when key and value together are at most 30
+characters, else cuts the longer of the two, and both once the shorter is over 15. So a key whose
+value may be long has at most :data:`MAX_KEY_FREE_VALUE` characters (only its value is cut, and
+the tag opens in full on a click); a longer key (``alignment.status`` must stay as issue 22 wrote
+it) only carries values from a closed set that fit in 30 with it (:data:`CLOSED_VALUES`). Either
+way at most :data:`MAX_VISIBLE_KEY`, which a runs-list column shows whole.
+
+Keys the previous release wrote in view and no run writes now are :data:`LEGACY`: a re-gate of
+a model run removes them, a chain write on an old alignment run moves its record out of view;
+an old run that a rerun does not reuse stays as that release wrote it (a finished record).
 """
 
 from __future__ import annotations
@@ -21,7 +30,15 @@ from collections.abc import Iterable, Mapping
 
 HIDDEN = "mlflow.alignment."
 UI_HIDDEN_PREFIXES = ("mlflow.", "_mlflow_")  # TagUtils.ts isUserFacingTag (3.x adds _mlflow_)
-MAX_VISIBLE_KEY = 24
+MAX_VISIBLE_KEY = 18
+MAX_KEY_FREE_VALUE = 15
+TRUNCATE_ON_CHARS = 30  # KeyValueTag.tsx TRUNCATE_ON_CHARS_LENGTH
+# Visible keys over MAX_KEY_FREE_VALUE, with the longest value each can carry.
+CLOSED_VALUES = {
+    "alignment.status": len("needs_review"),
+    "alignment.verdict": len("incomplete"),
+    "plan.within_budget": len("false"),
+}
 # The link back to the alignment run, on a plan run, an outcome run and a gated model's run.
 ALIGNMENT_RUN = "alignment.run"
 
@@ -34,6 +51,14 @@ def hidden(name: str) -> str:
 def visible(key: str) -> bool:
     """Whether the MLflow UI shows this run tag (the rule of ``isUserFacingTag``)."""
     return not key.startswith(UI_HIDDEN_PREFIXES)
+
+
+def shown_whole(key: str) -> bool:
+    """Whether the Tags panel shows ``key`` uncut whatever value we write under it."""
+    if len(key) <= MAX_KEY_FREE_VALUE:
+        return True
+    longest = CLOSED_VALUES.get(key)
+    return longest is not None and len(key) + longest <= TRUNCATE_ON_CHARS
 
 
 def reader_keys(tags: Iterable[str]) -> list[str]:
@@ -52,10 +77,15 @@ LEGACY = frozenset(
         "alignment.delta_version", "alignment.findings_updated", "alignment.owner",
         "alignment.lease_seconds", "alignment.chain", "alignment.gated_models",
         "alignment.kind", "alignment.alignment_run_id", "alignment.alignment_run_url",
-        "alignment.verdict_digest",
+        "alignment.verdict_digest", "alignment.reasons", "alignment.dataset",
+        "alignment.gate_alignment", "plan.fingerprint", "plan.parity_target", "plan.holdout",
+        "plan.holdout_detectable", "plan.assignments_table", "plan.assignments_version",
+        "outcome.fingerprint", "outcome.campaign", "outcome.plan_run_id",
     }
 )  # fmt: skip
-LEGACY_PREFIXES = ("alignment.constraint.", "alignment.verdict.", "alignment.measured.")
+LEGACY_PREFIXES = (
+    "alignment.constraint.", "alignment.verdict.", "alignment.measured.", "outcome.tier.",
+)  # fmt: skip
 
 
 def legacy_keys(existing: Mapping[str, str], wanted: Iterable[str] = ()) -> list[str]:

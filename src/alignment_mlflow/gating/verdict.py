@@ -45,7 +45,7 @@ EQ_ABS_TOL = Decimal("1e-12")
 # On the model's run, in view (tracking.tagkeys): the verdict, why, the alignment it was gated
 # against. Per-metric statuses, digests and the URL are bookkeeping, out of the Tags panel.
 VERDICT_TAG = "alignment.verdict"
-REASONS_TAG = "alignment.reasons"
+REASONS_TAG = "alignment.why"
 ALIGNMENT_RUN_TAG = ALIGNMENT_RUN
 METRIC_TAG_PREFIX = hidden("verdict.")
 MEASURED_TAG_PREFIX = hidden("measured.")  # how an endpoint-measured metric was measured

@@ -204,7 +204,7 @@ def _url(experiment_id: str | None, run_id: str | None) -> str | None:
 def _link_tags(links: Links) -> dict[str, str]:
     out = {}
     if links.plan_run_id:
-        out["outcome.plan_run_id"] = links.plan_run_id
+        out[report.PLAN_RUN_TAG] = links.plan_run_id
     if links.alignment_run_id:
         out[ALIGNMENT_RUN] = links.alignment_run_id
     return out

@@ -41,8 +41,8 @@ _VALID_NAME = re.compile(r"\A[/\w.\- :]*\Z")
 # What a reader sees on an alignment run (tagkeys): the status, why, on which data. The rest is
 # bookkeeping, hidden from the Tags panel (``mlflow.alignment.``), still searchable.
 STATUS_TAG = "alignment.status"
-REASONS_TAG = "alignment.reasons"
-DATASET_TAG = "alignment.dataset"
+REASONS_TAG = "alignment.why"
+DATASET_TAG = "alignment.data"
 ERROR_TAG = "alignment.error"  # a failed run: why
 VERDICT_TAG = hidden("verdict_sha256")
 PROJECT_TAG = hidden("project")
