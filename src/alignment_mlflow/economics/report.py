@@ -15,7 +15,7 @@ from typing import Any
 from alignment_mlflow.economics.core import Economics
 from alignment_mlflow.tagkeys import hidden
 
-# In view on a plan run (tracking.tagkeys): within budget, parity met, the campaign, the link back
+# In view on a plan run (``tagkeys``): within budget, parity met, the campaign, the link back
 # to the alignment (``alignment.run``); the rest is bookkeeping out of the Tags panel.
 FINGERPRINT_TAG = hidden("plan_fingerprint")
 KIND_TAG = hidden("kind")

@@ -42,7 +42,7 @@ Verdict = Literal["passed", "failed", "incomplete"]
 EQ_REL_TOL = Decimal("1e-9")
 EQ_ABS_TOL = Decimal("1e-12")
 
-# On the model's run, in view (tracking.tagkeys): the verdict, why, the alignment it was gated
+# On the model's run, in view (``tagkeys``): the verdict, why, the alignment it was gated
 # against. Per-metric statuses, digests and the URL are bookkeeping, out of the Tags panel.
 VERDICT_TAG = "alignment.verdict"
 REASONS_TAG = "alignment.why"
