@@ -101,6 +101,8 @@ def _legacy(tags: dict[str, str], status: str) -> dict[str, str]:
         for k, v in tags.items()
         if k.startswith(tagkeys.HIDDEN) or not k.startswith("mlflow.")
     }
+    old["alignment.reasons"] = old.pop(content.REASONS_TAG)
+    old["alignment.dataset"] = old.pop(content.DATASET_TAG)
     old.update({
         "alignment.constraint.pii_handling": "failed", "alignment.constraints_failed": "1",
         "alignment.constraints_unverifiable": "0", "alignment.status": status,
