@@ -18,6 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 FLOOR := .venv-mlflow-floor
 FLOOR_LOCK := requirements/mlflow-floor.txt
 FLOOR_TESTS := tests/test_tracking.py tests/test_pipeline.py tests/test_entry_point.py tests/test_report.py \
+	tests/test_tag_layout.py \
 	tests/test_gate_mlflow.py tests/test_runtime.py tests/test_serving.py
 # The newest versions pyproject.toml's ranges allow, unlocked: drift is found here, on purpose.
 LATEST := .venv-latest

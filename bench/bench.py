@@ -126,7 +126,7 @@ def naive_baseline(uri: str) -> None:
         client.log_table(rid, columns, f"alignment/{name}.json")
     client.log_text(rid, json.dumps({}), "alignment/spec.yaml")
     client.log_text(rid, report_html(ctx), "report.html")
-    client.set_tag(rid, "alignment.delta_version", "1")
+    client.set_tag(rid, "mlflow.alignment.delta_version", "1")
     client.set_terminated(rid, "FINISHED")
 
 

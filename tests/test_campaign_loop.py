@@ -66,4 +66,4 @@ def test_outcomes_judges_the_arms_plan_drew_and_links_the_plan_run(tmp_path: Pat
     low, high = out["programme"]["reduction_ci"]
     assert 0 < low < 0.5 < high
     tags = MlflowClient(uri).get_run(out["run_id"]).data.tags
-    assert tags["outcome.plan_run_id"] == plan["run_id"]
+    assert tags["plan.run"] == plan["run_id"]

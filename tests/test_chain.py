@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from _gate_model import TrainedModel, train_and_register
-from alignment_mlflow import align, gate, plan
+from alignment_mlflow import align, gate, plan, tagkeys
 from alignment_mlflow.tracking import chain
 from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
 from test_plan import scores_table
@@ -101,6 +101,13 @@ def test_alignment_run_plans_and_versions_link_both_ways_and_stay_current(
     assert f"#/experiments/{first.experiment_id}/runs/{first.run_id}" in _links(
         plan_tags["mlflow.note.content"]
     )
+    assert plan_tags["alignment.run"] == first.run_id
+    assert tagkeys.reader_keys(plan_tags) == [
+        "alignment.run", "plan.parity_met", "plan.within_budget"
+    ]  # fmt: skip
+    # The alignment run with its chain: still its three tags in view (the record is hidden).
+    shown = tagkeys.reader_keys(client.get_run(first.run_id).data.tags)
+    assert shown == ["alignment.data", "alignment.status", "alignment.why"]
     # The version: links to its alignment run and to the judged run.
     mv = client.get_model_version("chained", model.version)
     assert f"#/experiments/{first.experiment_id}/runs/{first.run_id}" in _links(mv.description)

@@ -88,7 +88,7 @@ def test_run_with_databricks_tracking_end_to_end(
     run = MlflowClient(mlflow_server).get_run(out["run_id"])
     assert run.info.status == "FINISHED"
     assert run.data.params["context.project_name"] == "Customer Churn Prediction"
-    assert run.data.tags["alignment.findings_updated"] == "true"
+    assert run.data.tags["mlflow.alignment.findings_updated"] == "true"
     assert run.data.tags["mlflow.user"]
     assert run.data.tags["mlflow.source.type"] == "LOCAL"
     assert run.data.tags["mlflow.source.name"]
@@ -142,7 +142,7 @@ def test_context_tags_ride_on_the_run_locally(tmp_path: Path) -> None:
     assert tags["mlflow.user"]
     assert tags["mlflow.source.type"] == "LOCAL"
     assert tags["mlflow.source.name"]
-    assert tags["alignment.fingerprint"]  # ours are kept beside them
+    assert tags["mlflow.alignment.fingerprint"]  # ours are kept beside them
 
 
 def test_context_tags_never_override_ours(monkeypatch: pytest.MonkeyPatch) -> None:

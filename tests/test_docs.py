@@ -223,7 +223,7 @@ def test_the_tour_appears_in_the_ui_the_demo_opens(browser: Any, tour: Tour) -> 
             wait_until="domcontentloaded",
             timeout=60_000,
         )
-        page.get_by_text("alignment.verdict.model_auc").first.wait_for(timeout=60_000)
+        page.get_by_text("alignment.why").first.wait_for(timeout=60_000)
         body = page.locator("body").inner_text()
         assert "alignment.verdict" in body
         assert "passed" in body

@@ -110,8 +110,8 @@ def test_run_end_to_end_and_rerun_changes_nothing(
     assert params["metric.model_auc.target"] == ">= 0.80"
     assert params["tier.high.cost"] == "50 USD/customer"
     assert tags["alignment.status"] == out["status"]
-    assert tags["alignment.delta_version"] == str(out["tiers_version"])
-    assert tags["alignment.project"] == "customer_churn_prediction"
+    assert tags["mlflow.alignment.delta_version"] == str(out["tiers_version"])
+    assert tags["mlflow.alignment.project"] == "customer_churn_prediction"
     assert "Reduce customer churn" in tags["mlflow.note.content"]
 
     # The Delta rows: one per tier, linked to the run.

@@ -88,7 +88,7 @@ def test_a_blocked_alignment_fails_a_good_model_and_the_alias_stays(store: dict[
     assert mv.tags["alignment_status"] == "blocked"
     run_tags = client.get_run(mv.run_id).data.tags
     assert run_tags["alignment.verdict"] == "failed"
-    assert run_tags["alignment.gate_alignment"] == "blocked"
+    assert run_tags["alignment.check"] == "blocked"
     # --json says it too, in one object.
     again = invoke("--spec", findings, "--model-version", f"models:/blocked_model/{new}",
                    "--tracking-uri", uri, "--json")  # fmt: skip
@@ -118,9 +118,7 @@ def test_the_override_is_explicit_and_recorded(store: dict[str, Any]) -> None:
     mv = client.get_model_version("overridden_model", version)
     assert mv.tags["alignment_status"] == f"blocked; overridden: {why}"
     assert mv.aliases == ["champion"]
-    assert client.get_run(mv.run_id).data.tags["alignment.gate_alignment"] == (
-        f"blocked; overridden: {why}"
-    )
+    assert client.get_run(mv.run_id).data.tags["alignment.check"] == (f"blocked; overridden: {why}")
 
 
 def test_needs_review_is_said_and_recorded_and_a_plain_spec_says_nothing_was_checked(

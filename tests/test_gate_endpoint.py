@@ -282,10 +282,10 @@ def test_the_gate_judges_the_endpoint_p99_and_records_the_measurement_everywhere
 
     client = MlflowClient(uri, uri)
     tags = client.get_run(run_id).data.tags
-    assert tags["alignment.verdict.real_time_latency"] == "met"
-    assert tags["alignment.measured.model_latency"].startswith("p99 in (50, 75] ms; ")
-    assert "endpoint=churn-scoring" in tags["alignment.measured.model_latency"]
-    assert "samples=1200" in tags["alignment.measured.model_latency"]
+    assert tags["mlflow.alignment.verdict.real_time_latency"] == "met"
+    assert tags["mlflow.alignment.measured.model_latency"].startswith("p99 in (50, 75] ms; ")
+    assert "endpoint=churn-scoring" in tags["mlflow.alignment.measured.model_latency"]
+    assert "samples=1200" in tags["mlflow.alignment.measured.model_latency"]
     name, version = ref.removeprefix("models:/").split("/")
     mv = client.get_model_version(name, version)
     assert "window=24h" in mv.tags[vd.MEASURED_VERSION_TAG]
@@ -297,7 +297,9 @@ def test_the_gate_judges_the_endpoint_p99_and_records_the_measurement_everywhere
     again = gate(uri, ref)
     assert again.exit_code == 0, again.output
     assert "endpoint" not in json.loads(again.stdout)
-    assert not any(k.startswith("alignment.measured.") for k in client.get_run(run_id).data.tags)
+    assert not any(
+        k.startswith("mlflow.alignment.measured.") for k in client.get_run(run_id).data.tags
+    )
     assert vd.MEASURED_VERSION_TAG not in client.get_model_version(name, version).tags
 
 

@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from _gate_model import TrainedModel, train_and_register
 from _mlflow_server import CountingProxy
 from _specs import spec_data
-from alignment_mlflow import gate
+from alignment_mlflow import gate, tagkeys
 from alignment_mlflow.cli import cli
 from conftest import FINDINGS_FIXTURES, TEMPLATE_SPEC
 
@@ -53,7 +53,7 @@ def invoke(*args: str) -> Any:
 
 def alignment_tags(client: MlflowClient, run_id: str) -> dict[str, str]:
     tags = client.get_run(run_id).data.tags
-    return {k: v for k, v in tags.items() if k.startswith("alignment")}
+    return {k: v for k, v in tags.items() if k.startswith(("alignment", "mlflow.alignment."))}
 
 
 def write_spec(tmp_path: Path, **changes: Any) -> Path:
@@ -89,8 +89,13 @@ def test_a_good_model_passes_is_tagged_promoted_and_a_rerun_writes_nothing(
     client = MlflowClient(uri, uri)
     tags = alignment_tags(client, model.run_id)
     assert tags["alignment.verdict"] == "passed"
-    assert tags["alignment.verdict.model_auc"] == "met"
-    assert tags["alignment.spec_sha256"] == out["spec_sha256"]
+    # The model run's Tags panel: the verdict, why, what was known of the data (tagkeys).
+    assert tagkeys.reader_keys(tags) == [
+        "alignment.check", "alignment.verdict", "alignment.why"
+    ]  # fmt: skip
+    assert tags["alignment.why"] == "churn_rate_reduction: deferred"
+    assert tags["mlflow.alignment.verdict.model_auc"] == "met"
+    assert tags["mlflow.alignment.spec_sha256"] == out["spec_sha256"]
     mv = client.get_model_version(model.name, model.version)
     assert mv.tags["alignment_verdict"] == "passed"
     assert mv.tags["alignment_spec_sha256"] == out["spec_sha256"]
@@ -127,7 +132,7 @@ def test_a_model_below_target_fails_and_keeps_the_alias_away(
     assert "verdict: failed" in result.output
     assert "alias champion not set: the verdict is failed" in result.output
     client = MlflowClient(uri, uri)
-    assert alignment_tags(client, run_id)["alignment.verdict.model_auc"] == "unmet"
+    assert alignment_tags(client, run_id)["mlflow.alignment.verdict.model_auc"] == "unmet"
     assert client.get_model_version("below_target", version).aliases == []
     assert client.get_model_version("below_target", version).tags["alignment_verdict"] == "failed"
 
@@ -180,10 +185,10 @@ def test_a_newer_spec_replaces_the_verdict_and_drops_stale_metric_tags(
     result = gate(spec, model_run=run_id, tracking_uri=uri)
     assert result.verdict.verdict == "failed"
     tags = alignment_tags(MlflowClient(uri, uri), run_id)
-    assert sorted(k for k in tags if k.startswith("alignment.verdict.")) == [
-        "alignment.verdict.model_auc"
+    assert sorted(k for k in tags if k.startswith("mlflow.alignment.verdict.")) == [
+        "mlflow.alignment.verdict.model_auc"
     ]
-    assert tags["alignment.verdict.model_auc"] == "unmet"
+    assert tags["mlflow.alignment.verdict.model_auc"] == "unmet"
 
 
 def test_bad_input_exits_2_and_writes_nothing(
@@ -239,11 +244,11 @@ def test_an_aligned_findings_file_links_the_model_and_the_alignment_run(
     result = gate(folder / src.name, model_version=ref, tracking_uri=uri)
     assert result.alignment_run_id == aligned.run_id
     client = MlflowClient(uri, uri)
-    assert alignment_tags(client, run_id)["alignment.alignment_run_id"] == aligned.run_id
+    assert alignment_tags(client, run_id)["alignment.run"] == aligned.run_id
     assert client.get_model_version("from_findings", version).tags["alignment_run_id"] == (
         aligned.run_id
     )
-    gated = json.loads(client.get_run(aligned.run_id).data.tags["alignment.gated_models"])
+    gated = json.loads(client.get_run(aligned.run_id).data.tags["mlflow.alignment.gated_models"])
     assert gated == {ref: result.verdict.verdict}
     assert gate(folder / src.name, model_version=ref, tracking_uri=uri).writes == ()
 

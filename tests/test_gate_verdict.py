@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from _specs import make_spec, spec_data
+from alignment_mlflow import tagkeys
 from alignment_mlflow.errors import InvalidInputError, SpecError
 from alignment_mlflow.gating import parsing as gp
 from alignment_mlflow.gating import verdict as vd
@@ -272,9 +273,14 @@ def test_tags_and_table() -> None:
     got = vd.judge(load_spec(TEMPLATE_SPEC), TEMPLATE_LOGGED)
     tags = vd.run_tags(got, alignment_run_id="abc", alignment_run_url="http://x/#/runs/abc")
     assert tags["alignment.verdict"] == "passed"
-    assert tags["alignment.verdict.model_latency"] == "met"
-    assert tags["alignment.verdict.churn_rate_reduction"] == "deferred"
-    assert tags["alignment.alignment_run_id"] == "abc"
+    assert tags["alignment.why"] == "churn_rate_reduction: deferred"
+    assert tags["mlflow.alignment.verdict.model_latency"] == "met"
+    assert tags["mlflow.alignment.verdict.churn_rate_reduction"] == "deferred"
+    assert tags["alignment.run"] == "abc"
+    # In view on the model's run: the verdict, why, the link back (tagkeys).
+    assert [k for k in tags if tagkeys.visible(k)] == [
+        "alignment.verdict", "alignment.why", "alignment.run"
+    ]  # fmt: skip
     assert list(tags)[-1] == vd.DIGEST_TAG
     assert vd.version_tags(got, alignment_run_id="abc") == {
         "alignment_verdict": "passed",
@@ -282,8 +288,8 @@ def test_tags_and_table() -> None:
         "alignment_run_id": "abc",
     }
     assert all("." not in k for k in vd.version_tags(got))
-    assert vd.stale_run_tags({"alignment.verdict.old": "met", **tags}, tags) == [
-        "alignment.verdict.old"
+    assert vd.stale_run_tags({"mlflow.alignment.verdict.old": "met", **tags}, tags) == [
+        "mlflow.alignment.verdict.old"
     ]
     table = got.table()
     assert table["columns"][-1] == "status"

@@ -9,7 +9,9 @@ e-mails (blocked: 168 days of history < 12 months). Then, as an engineer would:
 2. each run page leads its description with the verdict line;
 3. ``report.html`` opens in the run's artifacts view with its verdict box and tiers table;
 4. the compare-runs page previews ``report.html`` of two runs side by side (its "Artifacts"
-   section; the experiment's own artifact view compares logged tables only, not HTML).
+   section; the experiment's own artifact view compares logged tables only, not HTML);
+5. (issue 22) the run page's Tags panel shows the status, the reasons and the dataset, whole,
+   and no bookkeeping.
 
 Selectors are the UI's own test ids and ag-grid's ``row-id``/``col-id`` attributes, not layout.
 Screenshots go to a tmp dir and, when ``ALIGNMENT_UI_SHOTS`` names a folder, are copied there.
@@ -17,6 +19,7 @@ Screenshots go to a tmp dir and, when ``ALIGNMENT_UI_SHOTS`` names a folder, are
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,3 +231,34 @@ def test_compare_runs_previews_both_reports_side_by_side(
     frames.nth(0).scroll_into_view_if_needed()
     close_assistant(page)
     page.screenshot(path=str(shots / "5-compare-reports-side-by-side.png"))
+
+
+def test_the_tags_panel_shows_only_what_a_reader_needs(
+    page: Any, aligned: Aligned, shots: Path
+) -> None:
+    """Issue 22's "Less clutter": the run page's Tags panel lists the status, the reasons (one
+    tag) and the dataset, whole; owner, lease, fingerprint and digests are not among them."""
+    from playwright.sync_api import expect
+
+    run = aligned.runs["telco_pii_churn_408768_findings.yaml"]
+    goto(page, aligned, f"experiments/{aligned.experiment_id}/runs/{run.run_id}")
+    heading = page.locator("h4").filter(has_text=re.compile(r"^Tags$"))
+    tags = heading.locator("xpath=following-sibling::div[1]").locator("[role=status][title]")
+    tags.first.wait_for()
+    expect(tags).to_have_count(3)
+    close_assistant(page)
+    keys = sorted(t.get_attribute("title") or "" for t in tags.all())
+    assert keys == ["alignment.data", "alignment.status", "alignment.why"]
+    panel = heading.locator("xpath=..")
+    expect(panel).to_contain_text("alignment.status: blocked")
+    expect(panel).to_contain_text("alignment.why: PII Handling: failed;")
+    expect(panel).to_contain_text("alignment.data: telco_pii_churn_408768")
+    for hidden in ("fingerprint", "owner", "lease", "sha256", "package_version", "constraint"):
+        assert hidden not in panel.inner_text()
+    # Each key whole (KeyValueTag cuts a key beside a long value unless it is short).
+    for tag in tags.all():
+        key = tag.locator("span[title]").first
+        assert key.evaluate("e => e.scrollWidth <= e.clientWidth"), key.inner_text()
+    panel.scroll_into_view_if_needed()
+    close_assistant(page)
+    page.screenshot(path=str(shots / "6-run-page-tags-panel.png"))

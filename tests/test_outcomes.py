@@ -17,6 +17,7 @@ from deltalake import write_deltalake
 from mlflow import MlflowClient
 
 import _campaign
+from alignment_mlflow import tagkeys
 from alignment_mlflow.cli import cli
 from alignment_mlflow.spec import load_spec
 from conftest import TEMPLATE_SPEC
@@ -168,7 +169,7 @@ def test_the_verdict_is_shown_on_the_plan_and_alignment_runs(
     client = MlflowClient(uri)
     exp = client.create_experiment(f"/outcomes-tests/{tmp_path.name}")
     align = client.create_run(exp, tags={"mlflow.note.content": "**ALIGNED**: ok"}).info.run_id
-    plan = client.create_run(exp, tags={"alignment.alignment_run_id": align,
+    plan = client.create_run(exp, tags={"alignment.run": align,
                                         "mlflow.note.content": "**PLAN**: ok"}).info.run_id  # fmt: skip
     c = _campaign.make(9, spec_sha256=SPEC.sha256)
     plan_ids = pa.array([plan] * len(c.assignments))
@@ -184,10 +185,15 @@ def test_the_verdict_is_shown_on_the_plan_and_alignment_runs(
     rid, verdict = out["run_id"], out["verdict"]
     run = client.get_run(rid)
     assert run.info.experiment_id == exp
-    assert run.data.tags["outcome.plan_run_id"] == plan
-    assert run.data.tags["alignment.alignment_run_id"] == align
+    assert run.data.tags["plan.run"] == plan
+    assert run.data.tags["alignment.run"] == align
     shown = client.get_run(align).data.tags
-    assert shown["outcome.churn_rate_reduction"] == verdict
+    assert shown["mlflow.alignment.outcome.churn_rate_reduction"] == verdict
+    # The (bare) alignment run shows the outcome's verdict and run, the per-metric key hidden.
+    assert tagkeys.reader_keys(shown) == ["outcome.run_id", "outcome.verdict"]
+    assert tagkeys.reader_keys(run.data.tags) == [
+        "alignment.run", "outcome.metric", "outcome.srm", "outcome.verdict", "plan.run",
+    ]  # fmt: skip
     assert shown["outcome.run_id"] == rid
     note = shown["mlflow.note.content"]
     assert note.startswith("**ALIGNED**: ok")
@@ -196,6 +202,7 @@ def test_the_verdict_is_shown_on_the_plan_and_alignment_runs(
     assert f"Churn Rate Reduction 20%: {verdict.upper().replace('_', ' ')}" in note
     plan_tags = client.get_run(plan).data.tags
     assert plan_tags["outcome.run_id"] == rid
+    assert tagkeys.reader_keys(plan_tags) == ["alignment.run", "outcome.run_id", "outcome.verdict"]
     assert "#### Campaign outcome" in plan_tags["mlflow.note.content"]
     before = {r: client.get_run(r).data.tags for r in (align, plan)}
     again = invoke("--assignments", a, "--outcomes", o, "--spec", str(TEMPLATE_SPEC),

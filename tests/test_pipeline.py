@@ -63,7 +63,7 @@ def test_align_writes_everything_and_rerun_reuses(env: dict[str, Any]) -> None:
     assert "tiers:" in str(result)
     [run] = runs(env["uri"])
     assert run.info.status == "FINISHED"
-    assert run.data.tags["alignment.delta_version"] == "1"
+    assert run.data.tags["mlflow.alignment.delta_version"] == "1"
 
     before = env["findings"].read_bytes()
     again = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
@@ -229,7 +229,7 @@ def test_a_run_is_never_reused_for_another_tiers_table_or_findings_location(
     from mlflow import MlflowClient
 
     tags = MlflowClient(env["uri"]).get_run(first.run_id).data.tags
-    assert tags["alignment.delta_table"] == str(env["table"])
+    assert tags["mlflow.alignment.delta_table"] == str(env["table"])
     again = align(env["findings"], TEMPLATE_SPEC, **env["kwargs"])
     assert (again.reused_run, again.run_id) == (True, first.run_id)
 

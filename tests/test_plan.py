@@ -16,6 +16,7 @@ from deltalake import DeltaTable
 from mlflow import MlflowClient
 
 import alignment_mlflow
+from alignment_mlflow import tagkeys
 from alignment_mlflow.cli import cli
 from conftest import TEMPLATE_SPEC
 
@@ -81,6 +82,8 @@ def test_cli_json_contract_run_and_assignments(scores_file: Path, tmp_path: Path
     assert run.data.metrics["total_cost"] == pytest.approx(out["total_cost"], rel=1e-5)
     assert run.data.tags["plan.within_budget"] == "true"
     assert run.data.tags["plan.parity_met"] in ("true", "false")
+    # The Tags panel: the verdict in two short tags (a plain spec: no link back), tagkeys.
+    assert tagkeys.reader_keys(run.data.tags) == ["plan.parity_met", "plan.within_budget"]
     names = {a.path for a in client.list_artifacts(run.info.run_id, "plan")}
     assert {"plan/tiers.json", "plan/parity.json"} <= names
 

@@ -125,7 +125,7 @@ def test_arms_are_the_keyed_hash_per_tier_and_held_out_rows_cost_nothing(
     assert out["warnings"] == []
     run = MlflowClient(db).get_run(out["run_id"])
     assert run.data.tags["plan.campaign"] == "2026-12"
-    assert run.data.tags["plan.holdout"] == "0.2"
+    assert run.data.tags["mlflow.alignment.holdout"] == "0.2"
     assert run.data.params["holdout"] == "0.2"
     assert run.data.metrics["total_cost"] == pytest.approx(out["total_cost"], rel=1e-5)
     assert "get no action" in run.data.tags["mlflow.note.content"]
@@ -237,7 +237,7 @@ def test_auto_warns_when_the_low_tier_cannot_show_its_claim(tmp_path: Path) -> N
     client = MlflowClient(db)
     run = client.get_run(out["run_id"])
     assert run.data.tags["plan.warnings"] == warning
-    assert run.data.tags["plan.holdout_detectable"] == "false"
+    assert run.data.tags["mlflow.alignment.holdout_detectable"] == "false"
     assert "34,840" in run.data.tags["mlflow.note.content"]
     assert run.data.metrics["tier.Low.needed_per_arm"] == 34_840
     report = Path(client.download_artifacts(out["run_id"], "plan_report.html", str(tmp_path)))

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from _specs import make_spec, spec_data
+from alignment_mlflow import tagkeys
 from alignment_mlflow.findings.constraints import Verdict, verify_constraints
 from alignment_mlflow.findings.document import FindingsView, parse_findings
 from alignment_mlflow.spec import load_spec
@@ -68,8 +69,13 @@ def test_outcomes_are_tags_and_metrics_not_params() -> None:
     c = ctx()
     tags = content.run_tags(c, fingerprint="fp")
     assert tags["alignment.status"] == "blocked"
-    assert tags["alignment.constraint.pii_handling"] == "failed"
-    assert tags["alignment.constraints_failed"] == "2"
+    # One tag says why (not one tag per constraint); the counts are metrics.
+    assert tags["alignment.why"].startswith("PII Handling: failed; ")
+    assert tagkeys.reader_keys(tags) == [
+        "alignment.data",
+        "alignment.status",
+        "alignment.why",
+    ]
     metrics = content.run_metrics(c)
     assert metrics["constraints_failed"] == 2
     assert metrics["constraints_unverifiable"] == 1

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from _gate_model import TrainedModel, _uris, train_and_register
 from _specs import make_spec
+from alignment_mlflow import tagkeys
 from alignment_mlflow.bands.table import BandTable, band_table
 from alignment_mlflow.cli import cli
 from alignment_mlflow.errors import InvalidInputError
@@ -180,6 +181,13 @@ def test_serve_registers_a_wrapper_that_loads_and_predicts(
     assert version.tags[core.TAG_INNER] == model.uri
     assert version.tags[core.TAG_SPEC] == out["spec_sha256"]
     assert version.tags[core.TAG_SCORE] == "predict_proba[:, 1]"
+    # The wrapper's own run: in view only what it wraps (a plain spec: no alignment run).
+    from mlflow import MlflowClient
+
+    wrapper_run = MlflowClient(uri).get_run(version.run_id).data.tags
+    assert tagkeys.reader_keys(wrapper_run) == ["alignment.model"]
+    assert wrapper_run["alignment.model"] == model.uri
+    assert wrapper_run["mlflow.alignment.spec_sha256"] == out["spec_sha256"]
 
     rows = np.random.default_rng(3).normal(size=(64, 8))
     served = load_and_predict(uri, "models:/serve_wrapped/1", rows)

@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 
 from _mlflow_server import CountingProxy
 from _specs import make_spec
+from alignment_mlflow import tagkeys
 from alignment_mlflow.errors import TargetError, TrackingError
 from alignment_mlflow.findings.constraints import Verdict
 from alignment_mlflow.findings.document import base_sha256, parse_findings
@@ -114,8 +115,12 @@ def test_run_holds_params_tags_description_and_artifacts(sqlite_uri: str, tmp_pa
     assert run.info.run_name == f"subscription_clean_408768-{make_spec().sha256[:7]}"
     assert run.data.params["metric.precision_at_20pct.target"] == ">= 0.60"
     assert run.data.params["tier.high.cost"] == "50 USD/customer"
-    assert run.data.tags["alignment.spec_sha256"] == make_spec().sha256
+    assert run.data.tags["mlflow.alignment.spec_sha256"] == make_spec().sha256
     assert run.data.tags["alignment.status"] == "aligned"
+    # The Tags panel (MLflow UI's isUserFacingTag): the status, the reasons, the dataset.
+    assert tagkeys.reader_keys(run.data.tags) == [
+        "alignment.data", "alignment.status", "alignment.why"
+    ]  # fmt: skip
     assert run.data.metrics["constraints_failed"] == 0
     assert run.data.metrics["tiers"] == 3
     assert "Reduce customer churn" in run.data.tags["mlflow.note.content"]
@@ -251,8 +256,19 @@ def test_server_run_is_complete_over_rest_within_the_request_budget(
     params = {p["key"]: p["value"] for p in run["data"]["params"]}
     tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
     assert params["tier.high.band"] == "(0.8, 1]"
-    assert tags["alignment.delta_version"] == "1"
+    assert tags["mlflow.alignment.delta_version"] == "1"
     assert tags["mlflow.note.content"].startswith("**ALIGNED**")
+    # What a reader sees on the real server, and the hidden fingerprint is searchable there.
+    assert tagkeys.reader_keys(tags) == [
+        "alignment.data",
+        "alignment.status",
+        "alignment.why",
+    ]
+    found = MlflowClient(counting_proxy.upstream_uri).search_runs(
+        [run["info"]["experiment_id"]],
+        filter_string=f"tags.`{tracking.FINGERPRINT_TAG}` = '{tags[tracking.FINGERPRINT_TAG]}'",
+    )
+    assert [r.info.run_id for r in found] == [ref.run_id]
     listed = rest(counting_proxy.upstream_uri, "artifacts/list", run_id=ref.run_id)
     assert {f["path"] for f in listed["files"]} >= {"report.html", "alignment"}
     url = f"{counting_proxy.upstream_uri}/get-artifact?" + urllib.parse.urlencode(

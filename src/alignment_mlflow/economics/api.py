@@ -28,6 +28,7 @@ from alignment_mlflow.spec.model import AlignmentSpec
 from alignment_mlflow.steps import Progress, Steps
 from alignment_mlflow.tables.names import is_table_name, parse_table_name
 from alignment_mlflow.tables.targets import check_tiers_target
+from alignment_mlflow.tagkeys import hidden
 from alignment_mlflow.tracking.client import with_bounded_requests
 from alignment_mlflow.tracking.uris import check_experiment_name, resolve_tracking_uri
 
@@ -295,8 +296,8 @@ def plan(
 
         tags = chain_tags(client, uri, ref, result, location, alignment)
         if written is not None:
-            tags["plan.assignments_table"] = written
-            tags["plan.assignments_version"] = str(version)
+            tags[hidden("assignments_table")] = written
+            tags[hidden("assignments_version")] = str(version)
         tracking.finish_run(
             client, ref, {k: v for k, v in tags.items() if ref.existing_tags.get(k) != v}
         )

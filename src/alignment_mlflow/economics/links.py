@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from alignment_mlflow import tagkeys
 from alignment_mlflow.economics.core import Economics
 from alignment_mlflow.economics.describe import plan_description, verdict_line
 from alignment_mlflow.economics.plan_report import plan_report_html
@@ -14,6 +15,8 @@ from alignment_mlflow.economics.tracking import _call
 from alignment_mlflow.redact import redact_uri
 from alignment_mlflow.tracking import chain, chain_io
 from alignment_mlflow.tracking.runs import fail_run
+
+ALIGNMENT_RUN_TAG = tagkeys.ALIGNMENT_RUN  # in view: the plan's link back to its alignment run
 
 
 def chain_tags(
@@ -32,7 +35,7 @@ def chain_tags(
         exp = str(record.get("experiment_id", ""))
         label = f"alignment run {align_id[:8]}"
         url = chain.run_link(exp, align_id, record.get("run_url"))
-        tags["alignment.alignment_run_id"] = align_id
+        tags[ALIGNMENT_RUN_TAG] = align_id
     tags["mlflow.note.content"] = plan_description(
         e, scores=scores, alignment_label=label, alignment_url=url
     )

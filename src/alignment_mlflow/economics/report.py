@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from alignment_mlflow.economics.core import Economics
+from alignment_mlflow.tagkeys import hidden
 
-FINGERPRINT_TAG = "plan.fingerprint"
-KIND_TAG = "alignment.kind"
+# In view on a plan run (``tagkeys``): within budget, parity met, the campaign, the link back
+# to the alignment (``alignment.run``); the rest is bookkeeping out of the Tags panel.
+FINGERPRINT_TAG = hidden("plan_fingerprint")
+KIND_TAG = hidden("kind")
+PROJECT_TAG = hidden("project")
 ARTIFACT_DIR = "plan"
 
 
@@ -139,17 +143,17 @@ def tags(e: Economics, *, fingerprint: str, project: str, spec_sha256: str) -> d
     out = {
         KIND_TAG: "plan",
         FINGERPRINT_TAG: fingerprint,
-        "alignment.project": project,
-        "alignment.spec_sha256": spec_sha256,
+        PROJECT_TAG: project,
+        hidden("spec_sha256"): spec_sha256,
         "plan.within_budget": _flag(e.within_budget),
         "plan.parity_met": _flag(e.parity_met),
     }
     if e.parity_target is not None:
-        out["plan.parity_target"] = f"{e.parity_target.metric}: {e.parity_target.target_text}"
+        out[hidden("parity_target")] = f"{e.parity_target.metric}: {e.parity_target.target_text}"
     if e.holdout is not None:
         out["plan.campaign"] = e.holdout.campaign
-        out["plan.holdout"] = e.holdout.mode
-        out["plan.holdout_detectable"] = _flag(not e.warnings)
+        out[hidden("holdout")] = e.holdout.mode
+        out[hidden("holdout_detectable")] = _flag(not e.warnings)
         if e.warnings:
             out["plan.warnings"] = "\n".join(e.warnings)[:5000]
     return out

@@ -58,7 +58,7 @@ def close_orphans(client: MlflowClient, uri: str, exp_id: str, project: str) -> 
         lambda: client.search_runs(
             [exp_id],
             filter_string=f"tags.`{report.KIND_TAG}` = 'plan' and "
-            f"tags.`alignment.project` = '{quoted}' and attributes.status = 'RUNNING'",
+            f"tags.`{report.PROJECT_TAG}` = '{quoted}' and attributes.status = 'RUNNING'",
             max_results=100,
         ),
     )

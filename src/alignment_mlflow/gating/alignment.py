@@ -17,7 +17,7 @@ from typing import Any
 from alignment_mlflow.errors import InvalidInputError
 from alignment_mlflow.findings.constraints import alignment_status
 
-RUN_TAG = "alignment.gate_alignment"  # on the model run, beside alignment.verdict
+RUN_TAG = "alignment.check"  # on the model run, beside alignment.verdict
 VERSION_TAG = "alignment_status"  # on the model version (underscore keys: Unity Catalog)
 NOT_CHECKED = "not_checked"
 _MAX_VALUE = 250  # Unity Catalog's tag values are short

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from alignment_mlflow.gating import verdict as vd
 from alignment_mlflow.tracking import chain, chain_io
 
+LEGACY_GATED = "alignment.gated_models"  # the previous release's key, in view (moved on write)
+
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
@@ -45,7 +47,7 @@ def record_gate(
     entry = chain.entry(ref, ref, url, verdict)
 
     def gated(tags: Mapping[str, str]) -> str:
-        return vd.gated_models(tags.get(vd.GATED_MODELS_TAG), ref, verdict)
+        return vd.gated_models(tags.get(vd.GATED_MODELS_TAG, tags.get(LEGACY_GATED)), ref, verdict)
 
     writes, notes = chain_io.record(
         client, uri, align_id, "models", entry, {vd.GATED_MODELS_TAG: gated}

@@ -35,21 +35,25 @@ from alignment_mlflow.gating.parsing import (
     percentile,
 )
 from alignment_mlflow.spec.model import AlignmentSpec, Operator, SuccessMetric
+from alignment_mlflow.tagkeys import ALIGNMENT_RUN, hidden, legacy_keys
 
 Status = Literal["met", "unmet", "not_measured", "deferred"]
 Verdict = Literal["passed", "failed", "incomplete"]
 EQ_REL_TOL = Decimal("1e-9")
 EQ_ABS_TOL = Decimal("1e-12")
 
+# On the model's run, in view (``tagkeys``): the verdict, why, the alignment it was gated
+# against. Per-metric statuses, digests and the URL are bookkeeping, out of the Tags panel.
 VERDICT_TAG = "alignment.verdict"
-METRIC_TAG_PREFIX = "alignment.verdict."
-MEASURED_TAG_PREFIX = "alignment.measured."  # how an endpoint-measured metric was measured
+REASONS_TAG = "alignment.why"
+ALIGNMENT_RUN_TAG = ALIGNMENT_RUN
+METRIC_TAG_PREFIX = hidden("verdict.")
+MEASURED_TAG_PREFIX = hidden("measured.")  # how an endpoint-measured metric was measured
 MEASURED_VERSION_TAG = "alignment_serving_measurement"
-SPEC_TAG = "alignment.spec_sha256"
-DIGEST_TAG = "alignment.verdict_digest"
-ALIGNMENT_RUN_TAG = "alignment.alignment_run_id"
-ALIGNMENT_URL_TAG = "alignment.alignment_run_url"
-GATED_MODELS_TAG = "alignment.gated_models"
+SPEC_TAG = hidden("spec_sha256")
+DIGEST_TAG = hidden("verdict_digest")
+ALIGNMENT_URL_TAG = hidden("alignment_run_url")
+GATED_MODELS_TAG = hidden("gated_models")  # on the alignment run
 GATED_MODELS_LIMIT = 20
 TABLE_PATH = "alignment_gate/verdict.json"
 
@@ -324,7 +328,7 @@ def judge(
 def run_tags(
     v: GateVerdict, *, alignment_run_id: str | None = None, alignment_run_url: str | None = None
 ) -> dict[str, str]:
-    tags = {VERDICT_TAG: v.verdict, SPEC_TAG: v.spec_sha256}
+    tags = {VERDICT_TAG: v.verdict, REASONS_TAG: reasons(v), SPEC_TAG: v.spec_sha256}
     for m in v.metrics:
         tags[f"{METRIC_TAG_PREFIX}{m.slug}"] = m.status
         if m.measurement is not None:
@@ -337,15 +341,22 @@ def run_tags(
     return tags
 
 
+def reasons(v: GateVerdict) -> str:
+    """What decided the verdict, in one tag: the metrics that are not met, with their status."""
+    return "; ".join(f"{m.slug}: {m.status}" for m in v.metrics if m.status != "met")
+
+
 def stale_run_tags(existing: Mapping[str, str], wanted: Mapping[str, str]) -> list[str]:
-    """Per-metric verdict tags of metrics the spec no longer has (a gate against a newer spec)."""
-    return sorted(
+    """Per-metric verdict tags of metrics the spec no longer has (a gate against a newer spec),
+    and the tags a gate of the previous release left in view (``tagkeys.legacy_keys``)."""
+    ours = {
         k
         for k in existing
         if k.startswith((METRIC_TAG_PREFIX, MEASURED_TAG_PREFIX))
         and k not in wanted
         and k != DIGEST_TAG
-    )
+    }
+    return sorted(ours | set(legacy_keys(existing, wanted)))
 
 
 def version_tags(v: GateVerdict, *, alignment_run_id: str | None = None) -> dict[str, str]:

@@ -22,6 +22,7 @@ from alignment_mlflow.outcomes.judge import judge
 from alignment_mlflow.redact import redact_uri
 from alignment_mlflow.spec.model import AlignmentSpec
 from alignment_mlflow.steps import Progress, Steps
+from alignment_mlflow.tagkeys import ALIGNMENT_RUN
 from alignment_mlflow.tracking.client import with_bounded_requests
 from alignment_mlflow.tracking.uris import check_experiment_name, resolve_tracking_uri
 
@@ -207,9 +208,9 @@ def _url(experiment_id: str | None, run_id: str | None) -> str | None:
 def _link_tags(links: Links) -> dict[str, str]:
     out = {}
     if links.plan_run_id:
-        out["outcome.plan_run_id"] = links.plan_run_id
+        out[report.PLAN_RUN_TAG] = links.plan_run_id
     if links.alignment_run_id:
-        out["alignment.alignment_run_id"] = links.alignment_run_id
+        out[ALIGNMENT_RUN] = links.alignment_run_id
     return out
 
 

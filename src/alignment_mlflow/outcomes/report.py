@@ -12,9 +12,11 @@ from typing import Any
 
 from alignment_mlflow.outcomes.judge import Outcome, ProgrammeOutcome, TierOutcome
 from alignment_mlflow.spec.model import SuccessMetric
+from alignment_mlflow.tagkeys import hidden
 
 KIND = "outcome"
-FINGERPRINT_TAG = "outcome.fingerprint"
+FINGERPRINT_TAG = hidden("outcome_fingerprint")
+PLAN_RUN_TAG = "plan.run"  # in view: the outcome's link to its plan run
 VERDICT_WORD = {"met": "MET", "not_met": "NOT MET", "inconclusive": "INCONCLUSIVE"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-./ ]")
 
@@ -169,20 +171,20 @@ def metrics(j: Judged) -> dict[str, float]:
 def tags(j: Judged, *, fingerprint: str, project: str, spec_sha256: str) -> dict[str, str]:
     o = j.outcome
     out = {
-        "alignment.kind": KIND,
+        hidden("kind"): KIND,
         FINGERPRINT_TAG: fingerprint,
-        "alignment.project": project,
-        "alignment.spec_sha256": spec_sha256,
-        "outcome.campaign": j.campaign or "",
+        hidden("project"): project,
+        hidden("spec_sha256"): spec_sha256,
+        hidden("campaign"): j.campaign or "",  # in the run's name and description
         "outcome.verdict": o.verdict,
         "outcome.srm": "failed" if o.srm_failed else "ok",
     }
     if j.metric is not None:
         out["outcome.metric"] = f"{j.metric.metric} {j.metric.target.text}"
     if j.plan_run_id:
-        out["outcome.plan_run_id"] = j.plan_run_id
+        out[PLAN_RUN_TAG] = j.plan_run_id
     for t in o.tiers:
-        out[f"outcome.tier.{metric_key(t.tier)}"] = t.verdict
+        out[hidden(f"tier.{metric_key(t.tier)}")] = t.verdict  # the description's table shows them
     return out
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alignment_mlflow import tagkeys
 from alignment_mlflow.outcomes import report
 from alignment_mlflow.tracking import chain, chain_io
 from alignment_mlflow.tracking import client as client_mod
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 
 _call = client_mod.call
 PLAN_SECTION = "#### Campaign outcome"
-ALIGNMENT_RUN_TAG = "alignment.alignment_run_id"  # the plan's link to its alignment
+ALIGNMENT_RUN_TAG = tagkeys.ALIGNMENT_RUN  # the plan's (and the outcome's) link to its alignment
+LEGACY_ALIGNMENT_RUN_TAG = "alignment.alignment_run_id"  # a plan run of the previous release
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def find_links(client: MlflowClient, uri: str, plan_run_id: str | None) -> Links
         plan = client.get_run(plan_run_id)
     except Exception:
         return Links(notes=(f"plan run {plan_run_id} is not in this store: not linked to it",))
-    align_id = plan.data.tags.get(ALIGNMENT_RUN_TAG)
+    align_id = plan.data.tags.get(ALIGNMENT_RUN_TAG, plan.data.tags.get(LEGACY_ALIGNMENT_RUN_TAG))
     if not align_id:
         return Links(plan_run_id, plan.info.experiment_id,
                      notes=("the plan run links no alignment run",))  # fmt: skip
@@ -128,7 +130,7 @@ def link(client: MlflowClient, uri: str, ref: RunRef, links: Links, j: report.Ju
         entry = chain.entry(ref.run_id, label, page, report.entry_verdict(j))
         extra: dict[str, Any] = {"outcome.verdict": verdict, "outcome.run_id": ref.run_id}
         if j.metric is not None:
-            extra[f"outcome.{j.metric.slug}"] = verdict
+            extra[tagkeys.hidden(f"outcome.{j.metric.slug}")] = verdict  # a key per metric: hidden
         written, _ = chain_io.record(client, uri, links.alignment_run_id, "outcomes", entry, extra)
         done += written
     if links.plan_run_id:

@@ -139,6 +139,7 @@ def serve(
                         model_dir=model_dir,
                         name=target,
                         tags=wanted,
+                        run_tags=core.run_tags(wanted),
                         run_name=f"serve {target} <- {inner_ref}",
                     )
                     ref = f"models:/{target}/{made.version}"

@@ -21,6 +21,7 @@ from alignment_mlflow.bands.sql import band_condition
 from alignment_mlflow.bands.table import Band, BandTable
 from alignment_mlflow.errors import InvalidInputError
 from alignment_mlflow.tables.names import TableName
+from alignment_mlflow.tagkeys import ALIGNMENT_RUN, hidden
 
 #: What the served model returns per row, in this order (the signature's output schema).
 OUTPUT_COLUMNS = (
@@ -186,6 +187,14 @@ def identity_tags(
     if run_id:
         tags[TAG_RUN] = run_id
     return tags
+
+
+def run_tags(version_tags: Mapping[str, str]) -> dict[str, str]:
+    """The wrapper's own run: in view what it wraps and the alignment it came from, under keys
+    short enough to show whole (``tagkeys``; the version keeps issue 25's names); the spec digest
+    and the score output only our code reads."""
+    shown = {TAG_RUN: ALIGNMENT_RUN, TAG_INNER: "alignment.model"}  # short: shown whole
+    return {shown.get(k, hidden(k.removeprefix("alignment_"))): v for k, v in version_tags.items()}
 
 
 def same_wrapper(tags: Mapping[str, str], wanted: Mapping[str, str]) -> bool:

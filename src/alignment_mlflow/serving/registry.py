@@ -161,12 +161,13 @@ def register(
     name: str,
     tags: dict[str, str],
     run_name: str,
+    run_tags: dict[str, str] | None = None,
 ) -> Any:
     """Log the folder in a run of its own, then register it as a new version of ``name``."""
     run = call(
         uri,
         "creating the wrapper's run",
-        lambda: client.create_run(experiment_id, run_name=run_name, tags=dict(tags)),
+        lambda: client.create_run(experiment_id, run_name=run_name, tags=dict(run_tags or tags)),
     )
     run_id = run.info.run_id
     try:

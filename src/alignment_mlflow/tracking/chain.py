@@ -2,7 +2,7 @@
 judged on them (the business target's verdict, which the gate can only defer) and gated model
 versions, and back. Pure: no I/O.
 
-The alignment run keeps a bounded record of what was done from it (``alignment.chain``: JSON,
+The alignment run keeps a bounded record of what was done from it (``mlflow.alignment.chain``: JSON,
 bookkeeping) and shows it as the last section of its description, with real links: latest first,
 each model version with its gate verdict. A version re-gated against another alignment is moved
 (removed from the old run's record by the caller). The same entry again changes nothing, so a
@@ -17,9 +17,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from alignment_mlflow.tagkeys import hidden
 from alignment_mlflow.tracking.description import md
 
-CHAIN_TAG = "alignment.chain"
+CHAIN_TAG = hidden("chain")
 LIMIT = 10  # entries of each kind; older ones drop off (the tags keep the ids)
 SECTION = "### Plans and gated models"
 VERSION_SECTION = "#### Alignment"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from alignment_mlflow.errors import TrackingError
 from alignment_mlflow.redact import redact_text, redact_uri
+from alignment_mlflow.tagkeys import hidden
 from alignment_mlflow.tracking import chain, runs
 
 if TYPE_CHECKING:
@@ -16,6 +17,13 @@ if TYPE_CHECKING:
 
 NOTE_TAG = "mlflow.note.content"
 MAX_TAG_VALUE = 8000
+LEGACY_CHAIN_TAG = "alignment.chain"  # where the previous release kept it, in view
+LEGACY_MOVES = {LEGACY_CHAIN_TAG: chain.CHAIN_TAG, "alignment.gated_models": hidden("gated_models")}
+
+
+def chain_text(tags: Mapping[str, str]) -> str | None:
+    """The run's chain record, also from a run the previous release wrote (moved on write)."""
+    return tags.get(chain.CHAIN_TAG, tags.get(LEGACY_CHAIN_TAG))
 
 
 def base_url(uri: str) -> str | None:
@@ -40,7 +48,7 @@ def record(
     except Exception as exc:
         return [], [redact_text(f"alignment run {alignment_run_id} not readable in {uri}: {exc}")]
     tags: Mapping[str, str] = run.data.tags
-    new_chain = chain.add(tags.get(chain.CHAIN_TAG), kind, entry)
+    new_chain = chain.add(chain_text(tags), kind, entry)
     wanted = {chain.CHAIN_TAG: new_chain, **_described(tags, new_chain)}
     for key, fn in (extra or {}).items():
         wanted[key] = fn(tags) if callable(fn) else str(fn)
@@ -54,9 +62,9 @@ def forget(client: MlflowClient, uri: str, alignment_run_id: str, kind: str, ref
     except Exception:
         return []
     tags: Mapping[str, str] = run.data.tags
-    if chain.CHAIN_TAG not in tags:
+    if chain_text(tags) is None:
         return []
-    new_chain = chain.remove(tags.get(chain.CHAIN_TAG), kind, ref)
+    new_chain = chain.remove(chain_text(tags), kind, ref)
     wanted = {chain.CHAIN_TAG: new_chain, **_described(tags, new_chain)}
     return _write(client, uri, alignment_run_id, tags, wanted, f"moved {ref} off alignment run")
 
@@ -77,10 +85,19 @@ def _write(
     from mlflow.entities import RunTag
 
     pending = {k: v[:MAX_TAG_VALUE] for k, v in wanted.items() if tags.get(k) != v}
-    if not pending:
+    # A run the previous release wrote: its chain record and gated-models list move out of view.
+    moved = [old for old in LEGACY_MOVES if old in tags and old not in wanted]
+    for old in moved:
+        new = LEGACY_MOVES[old]
+        if new not in wanted and new not in tags:
+            pending[new] = tags[old][:MAX_TAG_VALUE]
+    if not pending and not moved:
         return []
     try:
-        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in pending.items()])
+        if pending:
+            client.log_batch(run_id, tags=[RunTag(k, v) for k, v in pending.items()])
+        for key in moved:
+            client.delete_tag(run_id, key)
     except Exception as exc:
         raise TrackingError(
             redact_text(f"MLflow tracking at {uri}: recording the chain on {run_id} failed: {exc}")
@@ -148,7 +165,7 @@ def finish_alignment_run(
     the next run to repair."""
     import contextlib
 
-    kept = chain.section(ref.existing_tags.get(chain.CHAIN_TAG))
+    kept = chain.section(chain_text(ref.existing_tags))
     tags[NOTE_TAG] = chain.splice(tags[NOTE_TAG], kept)
     runs.finish_run(client, ref, tags=tags, report_html=report_html)
     with contextlib.suppress(Exception):

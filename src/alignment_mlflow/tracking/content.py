@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from alignment_mlflow.tagkeys import hidden
 from alignment_mlflow.tracking.context import RunContext as RunContext
 from alignment_mlflow.tracking.context import Verdicts as Verdicts
 from alignment_mlflow.tracking.description import run_description
@@ -37,9 +38,14 @@ _KEY_BAD = re.compile(r"[^A-Za-z0-9_\-. ]")
 # mlflow.utils.validation.validate_param_and_metric_name, but to the end (no final newline)
 _VALID_NAME = re.compile(r"\A[/\w.\- :]*\Z")
 
+# What a reader sees on an alignment run (tagkeys): the status, why, on which data. The rest is
+# bookkeeping, hidden from the Tags panel (``mlflow.alignment.``), still searchable.
 STATUS_TAG = "alignment.status"
-VERDICT_TAG = "alignment.verdict_sha256"
-REASONS_TAG = "alignment.reasons"
+REASONS_TAG = "alignment.why"
+DATASET_TAG = "alignment.data"
+ERROR_TAG = "alignment.error"  # a failed run: why
+VERDICT_TAG = hidden("verdict_sha256")
+PROJECT_TAG = hidden("project")
 
 
 def reasons(verdicts: Verdicts) -> str:
@@ -182,37 +188,34 @@ def run_metrics(ctx: RunContext) -> dict[str, float]:
 
 
 def run_tags(ctx: RunContext, *, fingerprint: str) -> dict[str, str]:
-    counts = _counts(ctx.verdicts)
+    """Three tags in view (status, reasons, dataset); the constraint statuses are in the
+    reasons, the description, the ``data_constraints`` table and the metrics, not one tag each."""
     tags = {
         STATUS_TAG: ctx.status,
-        "alignment.project": ctx.spec.project_slug,
-        "alignment.project_name": ctx.spec.business_context.project_name,
-        "alignment.dataset": ctx.findings.dataset_name,
-        "alignment.findings_path": ctx.findings_location,
-        "alignment.findings_sha256": ctx.findings_sha256,
-        "alignment.spec_sha256": ctx.spec.sha256,
-        "alignment.package_version": ctx.package_version,
-        "alignment.fingerprint": fingerprint,
+        REASONS_TAG: reasons(ctx.verdicts),
+        DATASET_TAG: ctx.findings.dataset_name,
+        PROJECT_TAG: ctx.spec.project_slug,
+        hidden("project_name"): ctx.spec.business_context.project_name,
+        hidden("findings_path"): ctx.findings_location,
+        hidden("findings_sha256"): ctx.findings_sha256,
+        hidden("spec_sha256"): ctx.spec.sha256,
+        hidden("package_version"): ctx.package_version,
+        hidden("fingerprint"): fingerprint,
         VERDICT_TAG: verdict_digest(ctx.verdicts),
-        "alignment.constraints_failed": str(counts["failed"]),
-        "alignment.constraints_unverifiable": str(counts["unverifiable"]),
         "mlflow.note.content": run_description(ctx),
     }
-    tags[REASONS_TAG] = reasons(ctx.verdicts)
-    for d in ctx.spec.data_constraints:
-        tags[param_key("alignment.constraint", d.slug)] = ctx.constraint_status(d.slug, d.status)
     if ctx.warnings:
-        tags["alignment.warnings"] = "\n".join(ctx.warnings)
+        tags[hidden("warnings")] = "\n".join(ctx.warnings)
     return {k: truncate(v, MAX_TAG_VALUE) for k, v in tags.items()}
 
 
 def final_tags(ctx: RunContext) -> dict[str, str]:
     """Set when the run finishes: the links the description could not have before."""
     tags = {
-        "alignment.delta_table": ctx.delta_table or "",
-        "alignment.delta_version": "" if ctx.delta_version is None else str(ctx.delta_version),
-        "alignment.findings_updated": "true",
-        "alignment.findings_path": ctx.findings_location,
+        hidden("delta_table"): ctx.delta_table or "",
+        hidden("delta_version"): "" if ctx.delta_version is None else str(ctx.delta_version),
+        hidden("findings_updated"): "true",
+        hidden("findings_path"): ctx.findings_location,
         "mlflow.note.content": run_description(ctx),
     }
     return {k: truncate(v, MAX_TAG_VALUE) for k, v in tags.items()}

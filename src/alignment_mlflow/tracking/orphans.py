@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-OWNER_TAG = "alignment.owner"  # host:pid of the process that runs the alignment
+from alignment_mlflow.tagkeys import hidden
+
+OWNER_TAG = hidden("owner")  # host:pid of the process that runs the alignment
 
 
 def owner() -> str:
@@ -17,7 +19,7 @@ def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-LEASE_TAG = "alignment.lease_seconds"
+LEASE_TAG = hidden("lease_seconds")
 DEFAULT_LEASE_SECONDS = 3600  # an alignment takes seconds; an hour RUNNING means its process died
 
 
@@ -29,7 +31,7 @@ def lease_seconds() -> int:
 def orphan_reason(run: Any, host: str, now_ms: int) -> str | None:
     """Why a RUNNING run of this alignment is orphaned, or None while it may still be alive.
 
-    Its lease (``alignment.lease_seconds`` from its start) has run out, whichever machine ran it:
+    Its lease (``LEASE_TAG`` from its start) has run out, whichever machine ran it:
     job clusters never come back to close their runs. Before that, only a run whose process on
     this machine is gone is closed; a live process or another machine's run is left alone."""
     tags = run.data.tags

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alignment_mlflow import tagkeys
 from alignment_mlflow.errors import Terminated
 from alignment_mlflow.redact import redact_text, redact_uri
 from alignment_mlflow.tracking import client as client_mod
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
     from alignment_mlflow.tracking.databricks import WorkspaceInfo
 
-FINGERPRINT_TAG = "alignment.fingerprint"
+FINGERPRINT_TAG = tagkeys.hidden("fingerprint")
 ARTIFACT_DIR = "alignment"
 _BATCH_PARAMS = 100  # MLflow's per-request limit of params in one log_batch
 
@@ -304,6 +305,6 @@ def fail_run(client: MlflowClient, ref: RunRef, error: BaseException) -> None:
     message = redact_text(f"{type(error).__name__}: {error}")
     with client_mod.bounded_requests():
         with contextlib.suppress(Exception):
-            client.set_tag(ref.run_id, "alignment.error", content.truncate(message, 5000))
+            client.set_tag(ref.run_id, content.ERROR_TAG, content.truncate(message, 5000))
         with contextlib.suppress(Exception):
             _terminate(client, ref.run_id, status)
