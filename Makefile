@@ -24,10 +24,11 @@ FLOOR_TESTS := tests/test_tracking.py tests/test_pipeline.py tests/test_entry_po
 LATEST := .venv-latest
 DEMO := demo-output
 # The suite runs on every core (pytest-xdist): the units a worker takes are set in
-# tests/conftest.py (every Spark test on one worker, every other test with its module); each
-# worker starts its own session-wide servers. PYTEST_WORKERS=0 runs it in one process.
+# tests/conftest.py (every Spark test on one worker, every other test with its module, the
+# longest units first); each worker starts its own session-wide servers. PYTEST_WORKERS=0 runs
+# it in one process.
 PYTEST_WORKERS ?= auto
-XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
+XDIST := -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 # Delta's jars for the Spark tests (classic and Spark Connect), fetched from Maven Central with the
 # machine's Maven: the Delta release that matches the pyspark of the dev set (uv.lock). Tests
 # pass the files explicitly (no --packages, no Ivy).

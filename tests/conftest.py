@@ -56,6 +56,15 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 _SPARK_SESSIONS = frozenset({"classic_spark", "connect_server", "connect_spark"})
+#: The work units that take longest, longest first (from `make test`'s slowest tests and a
+#: ``--durations=0`` profile); the rest follow in collection order.
+_HEAVY_FIRST = (
+    "spark", "tests/test_faults.py", "tests/test_docs.py", "tests/test_corpus.py",
+    "tests/test_wide.py", "tests/test_e2e_cli.py", "tests/test_databricks_storage.py",
+    "tests/test_chain_ui.py", "tests/test_mlflow_ui.py", "tests/test_cli_experience.py",
+    "tests/test_secrets.py", "tests/test_gate_alignment.py", "tests/test_databricks_tracking.py",
+    "tests/test_chain.py", "tests/test_aligned.py", "tests/test_verdict_invariant.py",
+)  # fmt: skip
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -63,7 +72,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     Spark session runs on one worker, so one worker starts the JVMs (a classic session and a
     Connect server, tens of seconds of CPU each to warm); every other test goes with its module,
     so a module's fixtures (the docs tour, an aligned UI store) are built once."""
+    groups: dict[str, str] = {}
     for item in items:
         uses_spark = not _SPARK_SESSIONS.isdisjoint(getattr(item, "fixturenames", ()))
         group = "spark" if uses_spark else item.nodeid.split("::", 1)[0]
         item.add_marker(pytest.mark.xdist_group(group))
+        groups[item.nodeid] = group
+    # Longest units first (`--no-loadscope-reorder` keeps this order; xdist's own orders units
+    # by their number of tests, which put the docs tour and the fault tests, few tests of a
+    # minute each, at the end, one worker waiting for the other).
+    heavy = {group: rank for rank, group in enumerate(_HEAVY_FIRST)}
+    items.sort(key=lambda item: heavy.get(groups[item.nodeid], len(heavy)))
