@@ -215,7 +215,10 @@ def test_a_broken_table_gives_a_clear_error_and_stays_as_it_was(tmp_path: Path) 
     assert sorted(p.name for p in log.iterdir()) == sorted([*before, f"{len(before):020d}.json"])
 
 
-def test_table_names_need_spark(tmp_path: Path) -> None:
+def test_table_names_need_spark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A process with no Spark session: this worker may have run the Spark tests first, and
+    # their shared session stays active (it is never stopped for another test).
+    monkeypatch.setattr("alignment_mlflow.tables.spark.active_spark", lambda: None)
     with pytest.raises(TargetError, match="needs a Spark session"):
         write_tiers("main.churn.tiers", make_spec(), findings_path="f", run_id=None)
 
