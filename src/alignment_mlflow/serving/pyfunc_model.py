@@ -70,7 +70,7 @@ def _freeze_the_loaded_heap() -> None:
     """The p99 of a served request is set by the cyclic GC, not by the request: MLflow's schema
     enforcement allocates thousands of containers per call at 300 features, so every few dozen
     calls a full collection walks the ~250k objects that loading MLflow, pandas and scikit-learn
-    left (one in 14 calls at 300 features in bench/serving.py; 200-350 ms each). What is alive
+    left (one in ~28 calls at 300 features in bench/serving.py; ~200 ms each). What is alive
     once the model is loaded lives as long as the server: ``gc.freeze`` moves it out of every
     later collection (after collecting what is already garbage, so that nothing is kept).
     Reference counting still frees frozen objects; ``ALIGNMENT_MLFLOW_SERVING_GC_FREEZE=0``
