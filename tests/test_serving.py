@@ -244,19 +244,16 @@ def test_bad_input_exits_2_with_nothing_written(
     assert _versions(uri, "serve_model_tiered") == []
 
 
-def test_a_served_row_without_a_band_has_no_tier(tmp_path: Path) -> None:
-    """The served model on NaN and out-of-range scores: no tier, no intervention, NaN cost (the
-    inner model is bypassed by serving from a score column)."""
-    import numpy as np
-    import pandas as pd
-
-    from alignment_mlflow.serving import registry
-
-    inner = tmp_path / "inner"
+def _identity_wrapper(tmp_path: Path) -> Path:
+    """A wrapper (built as ``serve`` builds it) around a model that returns its input column
+    ``s``: the served score is whatever the test sends."""
     import mlflow.pyfunc
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
+    from alignment_mlflow.serving import registry
+
+    inner = tmp_path / "inner"
     mlflow.pyfunc.save_model(
         str(inner),
         python_model=str(Path(__file__).parent / "_identity_model.py"),
@@ -266,7 +263,18 @@ def test_a_served_row_without_a_band_has_no_tier(tmp_path: Path) -> None:
         pip_requirements=["mlflow"],
     )
     config = core.table_config(TABLE, "f" * 64, core.ScoreOutput("single"))
-    wrapper = registry.build(inner, config, tmp_path / "w")
+    wrapper: Path = registry.build(inner, config, tmp_path / "w")
+    return wrapper
+
+
+def test_a_served_row_without_a_band_has_no_tier(tmp_path: Path) -> None:
+    """The served model on NaN and out-of-range scores: no tier, no intervention, NaN cost (the
+    inner model is bypassed by serving from a score column)."""
+    import mlflow.pyfunc
+    import numpy as np
+    import pandas as pd
+
+    wrapper = _identity_wrapper(tmp_path)
     served = mlflow.pyfunc.load_model(str(wrapper)).predict(
         pd.DataFrame({"s": [math.nan, -0.5, 1.5, 0.9]})
     )
@@ -307,22 +315,8 @@ def test_loading_the_served_model_freezes_the_loaded_heap(
     import gc
 
     import mlflow.pyfunc
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
 
-    from alignment_mlflow.serving import registry
-
-    inner = tmp_path / "inner"
-    mlflow.pyfunc.save_model(
-        str(inner),
-        python_model=str(Path(__file__).parent / "_identity_model.py"),
-        signature=ModelSignature(
-            inputs=Schema([ColSpec("double", "s")]), outputs=Schema([ColSpec("double", "s")])
-        ),
-        pip_requirements=["mlflow"],
-    )
-    wrapper = registry.build(inner, core.table_config(TABLE, "f" * 64, core.ScoreOutput("single")),
-                             tmp_path / "w")  # fmt: skip
+    wrapper = _identity_wrapper(tmp_path)
     if setting is None:
         monkeypatch.delenv("ALIGNMENT_MLFLOW_SERVING_GC_FREEZE", raising=False)
     else:
