@@ -500,6 +500,7 @@ def _plan_popen(tmp: Path, scores: Path, table: Path, uri: str) -> subprocess.Po
         [sys.executable, "-m", "alignment_mlflow", "plan", "--scores", str(scores), "--spec",
          str(TEMPLATE_SPEC), "--assignments-table", str(table), "--tracking-uri", uri],
         cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # a crash shows every thread's stack
     )  # fmt: skip
 
 

@@ -29,9 +29,9 @@ from alignment_mlflow.commands._common import (
     json_printed,
     json_requested,
     reset_output,
-    sigterm_as_interrupt,
 )
 from alignment_mlflow.errors import Terminated
+from alignment_mlflow.interrupts import sigterm_as_interrupt
 
 
 class WorkflowGroup(click.Group):

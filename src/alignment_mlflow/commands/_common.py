@@ -195,31 +195,6 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 @contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """While a command writes, SIGTERM raises :class:`~alignment_mlflow.errors.Terminated` in the
-    main thread, so the pipeline's cleanup (run marked KILLED, findings untouched) runs as for
-    Ctrl-C. The previous handler is restored afterwards: inside a Databricks driver or a notebook
-    the process's own handling is left as it was."""
-    import signal
-    import threading
-
-    from alignment_mlflow.errors import Terminated
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def terminate(signum: int, frame: object) -> None:
-        raise Terminated("terminated by SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
 def library_logging(verbose: bool) -> Iterator[None]:
     """MLflow sets its loggers to INFO when it is imported ("Creating initial MLflow database
     tables...", Alembic's migrations), in the middle of our step lines; ``--verbose`` keeps

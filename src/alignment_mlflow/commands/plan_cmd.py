@@ -11,7 +11,6 @@ from alignment_mlflow.commands._common import (
     handle_errors,
     library_logging,
     print_result,
-    sigterm_as_interrupt,
     stderr_logging,
     step_printer,
 )
@@ -22,6 +21,7 @@ from alignment_mlflow.commands._options import (
     tracking_uri_option,
     verbose_option,
 )
+from alignment_mlflow.interrupts import sigterm_as_interrupt
 
 EXAMPLE = """Examples:
 

@@ -15,7 +15,6 @@ from alignment_mlflow.commands._common import (
     library_logging,
     new_sqlite_store,
     print_result,
-    sigterm_as_interrupt,
     stderr_logging,
 )
 from alignment_mlflow.commands._options import (
@@ -28,6 +27,7 @@ from alignment_mlflow.commands._options import (
     tracking_uri_option,
     verbose_option,
 )
+from alignment_mlflow.interrupts import sigterm_as_interrupt
 
 EXAMPLE = """Examples:
 

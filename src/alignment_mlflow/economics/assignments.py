@@ -21,7 +21,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -34,6 +34,7 @@ from alignment_mlflow.economics import leftovers
 from alignment_mlflow.economics.filestats import FileStats
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
 from alignment_mlflow.errors import TargetError
+from alignment_mlflow.interrupts import Pending, deferred
 from alignment_mlflow.tables.delta_features import refusal, unsupported
 from alignment_mlflow.tables.delta_rs import current_version, open_table
 from alignment_mlflow.tables.names import sql_string
@@ -319,10 +320,13 @@ def _write_files(
     table_schema = Schema.from_arrow(_plain(stream))
     adds: list[Any] = []
     try:
-        body = (b.drop_columns([PARTITION]) for b in batches if b.num_rows)
-        _pipelined(body, [p.write for p in lanes])
-        for parts in lanes:
-            parts.close()
+        # Ctrl-C and SIGTERM wait for a batch boundary and the writer threads' end: raised in the
+        # middle of a queue or thread wait, one once had the files removed under a writer.
+        with deferred() as stopping:
+            body = (b.drop_columns([PARTITION]) for b in batches if b.num_rows)
+            _pipelined(body, [p.write for p in lanes], stopping)
+            for parts in lanes:
+                parts.close()
         adds = [a for parts in lanes for a in parts.adds]
         props = CommitProperties(custom_metadata=commit_metadata)
         table = open_table(uri)
@@ -375,18 +379,16 @@ def _landed(uri: str, paths: list[str]) -> bool:
 
 
 def _pipelined(
-    batches: Iterator[pa.RecordBatch], sinks: Sequence[Callable[[pa.RecordBatch], None]]
+    batches: Iterable[pa.RecordBatch], sinks: Sequence[Callable[..., None]], stopping: Pending
 ) -> None:
     """Feed the sinks round-robin, each from a thread of its own: Parquet encoding releases the
     GIL, so it runs on other cores while this thread reads and tiers the next batch. One batch
-    waits per sink at most, so memory stays bounded. The first failure stops the stream."""
+    waits per sink at most, so memory stays bounded. The first failure, or a held signal
+    (``stopping``), stops the stream at the next batch; every thread has ended on return."""
     lanes: list[queue.Queue[pa.RecordBatch | None]] = [queue.Queue(maxsize=1) for _ in sinks]
     failed: list[BaseException] = []
-    done = [threading.Event() for _ in sinks]
 
-    def drain(
-        pending: queue.Queue[pa.RecordBatch | None], sink: Callable[..., None], end: Any
-    ) -> None:
+    def drain(pending: queue.Queue[pa.RecordBatch | None], sink: Callable[..., None]) -> None:
         try:
             while (batch := pending.get()) is not None:
                 sink(batch)
@@ -394,45 +396,25 @@ def _pipelined(
             failed.append(exc)
             while pending.get() is not None:  # let the producer finish putting
                 pass
-        finally:
-            end.set()
 
     workers = [
-        threading.Thread(
-            target=drain, args=(q, sink, end), name=f"assignments-writer-{i}", daemon=True
-        )
-        for i, (q, sink, end) in enumerate(zip(lanes, sinks, done, strict=True))
+        threading.Thread(target=drain, args=(q, sink), name=f"assignments-writer-{i}", daemon=True)
+        for i, (q, sink) in enumerate(zip(lanes, sinks, strict=True))
     ]
     for w in workers:
         w.start()
     try:
         for i, batch in enumerate(batches):
-            if failed:
+            if failed or stopping:
                 break
             lanes[i % len(lanes)].put(batch)
     finally:
-        _stop(lanes, done)
+        for q in lanes:
+            q.put(None)
+        for w in workers:
+            w.join()
     if failed:
         raise failed[0]
-
-
-def _stop(lanes: Sequence[queue.Queue[Any]], done: Sequence[threading.Event]) -> None:
-    """End every lane and wait for every writer thread, even when a signal (SIGTERM raised as
-    ``Terminated``) interrupts the waiting: the caller then closes and removes the part files,
-    which must not happen while a thread still writes one (it crashed the process, SIGSEGV).
-    Each thread's own event, not ``Thread.join``: a join interrupted by a signal marks a
-    thread that still runs as stopped (CPython 3.11's bpo-45274 handling), and the next join
-    returns at once."""
-    interrupted: BaseException | None = None
-    for step in [*(lambda q=q: q.put(None) for q in lanes), *(e.wait for e in done)]:
-        while True:
-            try:
-                step()
-                break
-            except BaseException as exc:  # finish the step, then re-raise the first one
-                interrupted = interrupted or exc
-    if interrupted is not None:
-        raise interrupted
 
 
 def _write_deltalake(
