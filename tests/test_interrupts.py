@@ -24,10 +24,14 @@ from test_assignments import _constants, _parquet_files, _reader, _scores, _writ
 
 @pytest.fixture(autouse=True)
 def _handlers_restored() -> Iterator[None]:
+    """Python's own Ctrl-C handler for each test (a Spark session started on this worker
+    installs one of its own), the handlers found put back after it."""
+    found = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     yield
     after = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for sig, handler in before.items():
+    for sig, handler in found.items():
         signal.signal(sig, handler)
     assert after == before
 
