@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from alignment_mlflow.tables.targets import Target
     from alignment_mlflow.tiers.writer import TiersWriteResult
     from alignment_mlflow.tracking.runs import RunRef
+    from alignment_mlflow.yamlio import JSONObject
 
 __all__ = ["JSON_KEYS", "AlignmentResult", "Progress", "align"]
 
@@ -52,8 +53,9 @@ class _Plan:
     spec_text: str
     # The spec rendered once per run: the run's spec.json and the findings' metadata show the
     # same rendering, and nothing renders it again on the way.
-    spec_dict: Mapping[str, Any]
-    notebook: Mapping[str, Any]  # the notebook's three metadata keys (spec.notebook_metadata)
+    spec_dict: JSONObject
+    interventions: tuple[JSONObject, ...]  # spec_dict's, one per tier (the findings show them)
+    notebook: JSONObject  # the notebook's three metadata keys (spec.notebook_metadata)
     tiers: Target  # resolved once here; the collision check, tags and writer all use it
     tracking_uri: str
     experiment: str
@@ -96,10 +98,12 @@ def _validate(
     problems = name_problems(aspec, name)
     if problems:
         raise TargetError("MLflow would refuse this run: " + "; ".join(problems))
+    rendered = spec_to_dict(aspec)
     return _Plan(
         aspec,
         source.spec_text,
-        spec_to_dict(aspec),
+        rendered,
+        tuple(rendered["interventions"]),
         notebook_metadata(aspec),
         target,
         uri,
@@ -287,12 +291,11 @@ def _update_findings(
     from alignment_mlflow.findings import io as findings_io
     from alignment_mlflow.findings.writeback import alignment_metadata
 
-    spec_dict = plan.spec_dict
     updates = alignment_metadata(
         plan.spec,
-        spec_dict=spec_dict,
+        spec_dict=plan.spec_dict,
         constraints=_dicts(verdicts),
-        interventions=spec_dict["interventions"],
+        interventions=plan.interventions,
         aligned_at=_run_start(ref).isoformat().replace("+00:00", "Z"),
         package_version=__version__,
         mlflow_refs={

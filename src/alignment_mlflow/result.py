@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alignment_mlflow.findings.constraints import alignment_status
+from alignment_mlflow.yamlio import JSONObject
 
 JSON_KEYS = (
     "findings_path",
@@ -40,10 +41,10 @@ class AlignmentResult:
     tiers_version: int | None
     tiers_changed: bool
     findings_updated: bool
-    constraints: tuple[Mapping[str, Any], ...]
+    constraints: tuple[JSONObject, ...]  # each verdict as the findings and the run record it
     timings: Mapping[str, float]
     dry_run: bool = False
-    planned: Mapping[str, Any] = field(default_factory=dict)
+    planned: JSONObject = field(default_factory=dict)
     experiment_url: str | None = None
     warnings: tuple[str, ...] = ()
 

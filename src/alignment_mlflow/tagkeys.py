@@ -66,6 +66,8 @@ def reader_keys(tags: Iterable[str]) -> list[str]:
     return sorted(k for k in tags if visible(k))
 
 
+# A plan run of the previous release linked its alignment run here; readers still follow it.
+LEGACY_ALIGNMENT_RUN = "alignment.alignment_run_id"
 # Run tags the previous release wrote in view (alignment, plan, outcome runs, the gated model's
 # run) that are now hidden, renamed or not written at all. Per-name families are prefixes.
 LEGACY = frozenset(
@@ -76,7 +78,7 @@ LEGACY = frozenset(
         "alignment.constraints_unverifiable", "alignment.warnings", "alignment.delta_table",
         "alignment.delta_version", "alignment.findings_updated", "alignment.owner",
         "alignment.lease_seconds", "alignment.chain", "alignment.gated_models",
-        "alignment.kind", "alignment.alignment_run_id", "alignment.alignment_run_url",
+        "alignment.kind", LEGACY_ALIGNMENT_RUN, "alignment.alignment_run_url",
         "alignment.verdict_digest", "alignment.reasons", "alignment.dataset",
         "alignment.gate_alignment", "plan.fingerprint", "plan.parity_target", "plan.holdout",
         "plan.holdout_detectable", "plan.assignments_table", "plan.assignments_version",

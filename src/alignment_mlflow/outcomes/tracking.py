@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 _call = client_mod.call
 PLAN_SECTION = "#### Campaign outcome"
 ALIGNMENT_RUN_TAG = tagkeys.ALIGNMENT_RUN  # the plan's (and the outcome's) link to its alignment
-LEGACY_ALIGNMENT_RUN_TAG = "alignment.alignment_run_id"  # a plan run of the previous release
+LEGACY_ALIGNMENT_RUN_TAG = tagkeys.LEGACY_ALIGNMENT_RUN  # a plan run of the previous release
 
 
 @dataclass(frozen=True)
