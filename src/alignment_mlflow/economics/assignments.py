@@ -18,10 +18,8 @@ reimplement.
 from __future__ import annotations
 
 import json
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,9 +30,10 @@ import pyarrow.parquet as pq
 
 from alignment_mlflow.economics import leftovers
 from alignment_mlflow.economics.filestats import FileStats
+from alignment_mlflow.economics.lanes import feed
 from alignment_mlflow.economics.report import ASSIGNMENT_COLUMNS, ASSIGNMENTS_COMMENT
 from alignment_mlflow.errors import TargetError
-from alignment_mlflow.interrupts import Pending, deferred
+from alignment_mlflow.interrupts import deferred
 from alignment_mlflow.tables.delta_features import refusal, unsupported
 from alignment_mlflow.tables.delta_rs import current_version, open_table
 from alignment_mlflow.tables.names import sql_string
@@ -324,7 +323,7 @@ def _write_files(
         # middle of a queue or thread wait, one once had the files removed under a writer.
         with deferred() as stopping:
             body = (b.drop_columns([PARTITION]) for b in batches if b.num_rows)
-            _pipelined(body, [p.write for p in lanes], stopping)
+            feed(body, [p.write for p in lanes], stopping)
             for parts in lanes:
                 parts.close()
         adds = [a for parts in lanes for a in parts.adds]
@@ -376,45 +375,6 @@ def _landed(uri: str, paths: list[str]) -> bool:
     except Exception:
         return True  # cannot tell: keeping orphan files is safe, deleting live ones is not
     return any(u.endswith("/" + p) for p in paths for u in in_table)
-
-
-def _pipelined(
-    batches: Iterable[pa.RecordBatch], sinks: Sequence[Callable[..., None]], stopping: Pending
-) -> None:
-    """Feed the sinks round-robin, each from a thread of its own: Parquet encoding releases the
-    GIL, so it runs on other cores while this thread reads and tiers the next batch. One batch
-    waits per sink at most, so memory stays bounded. The first failure, or a held signal
-    (``stopping``), stops the stream at the next batch; every thread has ended on return."""
-    lanes: list[queue.Queue[pa.RecordBatch | None]] = [queue.Queue(maxsize=1) for _ in sinks]
-    failed: list[BaseException] = []
-
-    def drain(pending: queue.Queue[pa.RecordBatch | None], sink: Callable[..., None]) -> None:
-        try:
-            while (batch := pending.get()) is not None:
-                sink(batch)
-        except BaseException as exc:
-            failed.append(exc)
-            while pending.get() is not None:  # let the producer finish putting
-                pass
-
-    workers = [
-        threading.Thread(target=drain, args=(q, sink), name=f"assignments-writer-{i}", daemon=True)
-        for i, (q, sink) in enumerate(zip(lanes, sinks, strict=True))
-    ]
-    for w in workers:
-        w.start()
-    try:
-        for i, batch in enumerate(batches):
-            if failed or stopping:
-                break
-            lanes[i % len(lanes)].put(batch)
-    finally:
-        for q in lanes:
-            q.put(None)
-        for w in workers:
-            w.join()
-    if failed:
-        raise failed[0]
 
 
 def _write_deltalake(
