@@ -60,15 +60,23 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 	UV_COMPILE_BYTECODE=0 $(UV) sync --frozen --extra dev --extra ui --python $(PYTHON) --quiet
 	touch $(STAMP) $(RUNTIME)
 
-$(FLOOR)/.installed: pyproject.toml $(FLOOR_LOCK) | $(UV)
+$(FLOOR)/.synced: pyproject.toml $(FLOOR_LOCK) | $(UV)
 	test -x $(FLOOR)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(FLOOR)
 	UV_COMPILE_BYTECODE=0 $(UV) pip sync --quiet --python $(FLOOR)/bin/python $(FLOOR_LOCK)
+	touch $(FLOOR)/.synced
+
+# Our package, built after the dev venv's build of it (make -j): setuptools writes its
+# egg-info into src/, and two builds at once would write it together.
+$(FLOOR)/.installed: $(FLOOR)/.synced | $(STAMP)
 	$(UV) pip install --quiet --python $(FLOOR)/bin/python --no-deps -e .
 	touch $(FLOOR)/.installed
 
 install: $(STAMP) $(FLOOR)/.installed jars
 
 jars: $(DELTA_JARS)
+
+# One Maven at a time (make -j): two would fetch the same plugin into an empty ~/.m2 at once.
+$(JARS)/delta-storage-$(DELTA_VERSION).jar: | $(JARS)/delta-spark_2.13-$(DELTA_VERSION).jar
 
 $(JARS)/%-$(DELTA_VERSION).jar:
 	@command -v mvn >/dev/null 2>&1 || { echo "error: Maven (mvn) is not installed; the Spark tests need Delta's jars from Maven Central: install Maven (apt-get install maven) and run make jars" >&2; exit 1; }
