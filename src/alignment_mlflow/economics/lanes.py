@@ -18,8 +18,8 @@ def feed(
     batches: Iterable[pa.RecordBatch], sinks: Sequence[Callable[..., None]], stopping: Pending
 ) -> None:
     """Feed the sinks round-robin, each from a thread of its own. One batch waits per sink at
-    most, so memory stays bounded. The first failure, or a held signal
-    (``stopping``), stops the stream at the next batch; every thread has ended on return."""
+    most, so memory stays bounded. The first failure, or a held signal (``stopping``), stops
+    the stream at the next batch; every thread has ended on return."""
     lanes: list[queue.Queue[pa.RecordBatch | None]] = [queue.Queue(maxsize=1) for _ in sinks]
     failed: list[BaseException] = []
 
