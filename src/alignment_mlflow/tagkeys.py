@@ -48,6 +48,11 @@ def hidden(name: str) -> str:
     return HIDDEN + name
 
 
+# On an alignment run: the model versions gated against it (gating writes it, chain_io moves the
+# previous release's copy here).
+GATED_MODELS = hidden("gated_models")
+
+
 def visible(key: str) -> bool:
     """Whether the MLflow UI shows this run tag (the rule of ``isUserFacingTag``)."""
     return not key.startswith(UI_HIDDEN_PREFIXES)
@@ -68,6 +73,10 @@ def reader_keys(tags: Iterable[str]) -> list[str]:
 
 # A plan run of the previous release linked its alignment run here; readers still follow it.
 LEGACY_ALIGNMENT_RUN = "alignment.alignment_run_id"
+# Where the previous release kept an alignment run's chain record and gated-models list, in
+# view: read from there, moved out of view on the next write (tracking/chain_io.py).
+LEGACY_CHAIN = "alignment.chain"
+LEGACY_GATED_MODELS = "alignment.gated_models"
 # Run tags the previous release wrote in view (alignment, plan, outcome runs, the gated model's
 # run) that are now hidden, renamed or not written at all. Per-name families are prefixes.
 LEGACY = frozenset(
@@ -77,7 +86,7 @@ LEGACY = frozenset(
         "alignment.fingerprint", "alignment.verdict_sha256", "alignment.constraints_failed",
         "alignment.constraints_unverifiable", "alignment.warnings", "alignment.delta_table",
         "alignment.delta_version", "alignment.findings_updated", "alignment.owner",
-        "alignment.lease_seconds", "alignment.chain", "alignment.gated_models",
+        "alignment.lease_seconds", LEGACY_CHAIN, LEGACY_GATED_MODELS,
         "alignment.kind", LEGACY_ALIGNMENT_RUN, "alignment.alignment_run_url",
         "alignment.verdict_digest", "alignment.reasons", "alignment.dataset",
         "alignment.gate_alignment", "plan.fingerprint", "plan.parity_target", "plan.holdout",

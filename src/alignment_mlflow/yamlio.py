@@ -16,12 +16,12 @@ from typing import Any, TypeAlias
 
 import yaml
 
-#: What aliases may add beyond the document's own nodes.
 # What a safe YAML or JSON document holds once loaded: the type of a rendered spec or findings
 # block until it is written, so a reader of one is told to check a value's kind before using it.
 JSONValue: TypeAlias = str | int | float | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
 JSONObject: TypeAlias = Mapping[str, JSONValue]
 
+#: What aliases may add beyond the document's own nodes.
 MAX_EXPANDED_NODES = 100_000
 #: Deeper nesting is refused before composing (specs and findings need fewer than ten levels).
 MAX_DEPTH = 100

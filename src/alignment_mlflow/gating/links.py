@@ -9,9 +9,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from alignment_mlflow.gating import verdict as vd
+from alignment_mlflow.tagkeys import LEGACY_GATED_MODELS
 from alignment_mlflow.tracking import chain, chain_io
-
-LEGACY_GATED = "alignment.gated_models"  # the previous release's key, in view (moved on write)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -47,7 +46,9 @@ def record_gate(
     entry = chain.entry(ref, ref, url, verdict)
 
     def gated(tags: Mapping[str, str]) -> str:
-        return vd.gated_models(tags.get(vd.GATED_MODELS_TAG, tags.get(LEGACY_GATED)), ref, verdict)
+        return vd.gated_models(
+            tags.get(vd.GATED_MODELS_TAG, tags.get(LEGACY_GATED_MODELS)), ref, verdict
+        )
 
     writes, notes = chain_io.record(
         client, uri, align_id, "models", entry, {vd.GATED_MODELS_TAG: gated}

@@ -35,7 +35,7 @@ from alignment_mlflow.gating.parsing import (
     percentile,
 )
 from alignment_mlflow.spec.model import AlignmentSpec, Operator, SuccessMetric
-from alignment_mlflow.tagkeys import ALIGNMENT_RUN, hidden, legacy_keys
+from alignment_mlflow.tagkeys import ALIGNMENT_RUN, GATED_MODELS, hidden, legacy_keys
 
 Status = Literal["met", "unmet", "not_measured", "deferred"]
 Verdict = Literal["passed", "failed", "incomplete"]
@@ -53,7 +53,7 @@ MEASURED_VERSION_TAG = "alignment_serving_measurement"
 SPEC_TAG = hidden("spec_sha256")
 DIGEST_TAG = hidden("verdict_digest")
 ALIGNMENT_URL_TAG = hidden("alignment_run_url")
-GATED_MODELS_TAG = hidden("gated_models")  # on the alignment run
+GATED_MODELS_TAG = GATED_MODELS  # on the alignment run
 GATED_MODELS_LIMIT = 20
 TABLE_PATH = "alignment_gate/verdict.json"
 

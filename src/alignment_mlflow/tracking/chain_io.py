@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from alignment_mlflow.errors import TrackingError
 from alignment_mlflow.redact import redact_text, redact_uri
-from alignment_mlflow.tagkeys import hidden
+from alignment_mlflow.tagkeys import GATED_MODELS, LEGACY_CHAIN, LEGACY_GATED_MODELS
 from alignment_mlflow.tracking import chain, runs
 
 if TYPE_CHECKING:
@@ -17,13 +17,12 @@ if TYPE_CHECKING:
 
 NOTE_TAG = "mlflow.note.content"
 MAX_TAG_VALUE = 8000
-LEGACY_CHAIN_TAG = "alignment.chain"  # where the previous release kept it, in view
-LEGACY_MOVES = {LEGACY_CHAIN_TAG: chain.CHAIN_TAG, "alignment.gated_models": hidden("gated_models")}
+LEGACY_MOVES = {LEGACY_CHAIN: chain.CHAIN_TAG, LEGACY_GATED_MODELS: GATED_MODELS}
 
 
 def chain_text(tags: Mapping[str, str]) -> str | None:
     """The run's chain record, also from a run the previous release wrote (moved on write)."""
-    return tags.get(chain.CHAIN_TAG, tags.get(LEGACY_CHAIN_TAG))
+    return tags.get(chain.CHAIN_TAG, tags.get(LEGACY_CHAIN))
 
 
 def base_url(uri: str) -> str | None:
@@ -62,9 +61,10 @@ def forget(client: MlflowClient, uri: str, alignment_run_id: str, kind: str, ref
     except Exception:
         return []
     tags: Mapping[str, str] = run.data.tags
-    if chain_text(tags) is None:
+    text = chain_text(tags)
+    if text is None:
         return []
-    new_chain = chain.remove(chain_text(tags), kind, ref)
+    new_chain = chain.remove(text, kind, ref)
     wanted = {chain.CHAIN_TAG: new_chain, **_described(tags, new_chain)}
     return _write(client, uri, alignment_run_id, tags, wanted, f"moved {ref} off alignment run")
 
