@@ -21,6 +21,8 @@ from test_plan import scores_table
 
 CLEAN = "subscription_clean_408768_findings.yaml"
 ALIGNED = "subscription_aligned_408768_findings.yaml"
+# Links open MLflow 3's UI in its "Model training" mode (else a fresh browser shows GenAI).
+ML = "?workflowType=machine_learning"
 
 
 def test_the_record_is_bounded_idempotent_latest_first() -> None:
@@ -84,7 +86,7 @@ def test_alignment_run_plans_and_versions_link_both_ways_and_stay_current(
     exp_note = client.get_experiment(first.experiment_id).tags["mlflow.note.content"]
     assert "Churn" in exp_note.splitlines()[0]
     for result in (first, other):
-        assert f"#/experiments/{first.experiment_id}/runs/{result.run_id}" in _links(exp_note)
+        assert f"#/experiments/{first.experiment_id}/runs/{result.run_id}{ML}" in _links(exp_note)
         assert f"**{result.status.replace('_', ' ').upper()}**" in exp_note
 
     # The alignment run: its plan and its gated version, with verdicts, as links.
@@ -92,13 +94,13 @@ def test_alignment_run_plans_and_versions_link_both_ways_and_stay_current(
     assert note.splitlines()[0].startswith("**NEEDS REVIEW**")
     assert chain.SECTION in note
     links = _links(note.split(chain.SECTION)[1])
-    assert f"#/experiments/{planned.experiment_id}/runs/{planned.run_id}" in links
+    assert f"#/experiments/{planned.experiment_id}/runs/{planned.run_id}{ML}" in links
     assert f"#/models/chained/versions/{model.version}" in links
     assert f": **{gated.verdict.verdict}**" in note
     # The plan run: verdict first, a link back to its alignment run.
     plan_tags = client.get_run(planned.run_id).data.tags
     assert plan_tags["mlflow.note.content"].startswith("**PLAN**: ")
-    assert f"#/experiments/{first.experiment_id}/runs/{first.run_id}" in _links(
+    assert f"#/experiments/{first.experiment_id}/runs/{first.run_id}{ML}" in _links(
         plan_tags["mlflow.note.content"]
     )
     assert plan_tags["alignment.run"] == first.run_id
@@ -110,8 +112,9 @@ def test_alignment_run_plans_and_versions_link_both_ways_and_stay_current(
     assert shown == ["alignment.data", "alignment.status", "alignment.why"]
     # The version: links to its alignment run and to the judged run.
     mv = client.get_model_version("chained", model.version)
-    assert f"#/experiments/{first.experiment_id}/runs/{first.run_id}" in _links(mv.description)
-    assert f"#/experiments/{model_exp(client, model)}/runs/{model.run_id}" in _links(mv.description)
+    assert f"#/experiments/{first.experiment_id}/runs/{first.run_id}{ML}" in _links(mv.description)
+    model_page = f"#/experiments/{model_exp(client, model)}/runs/{model.run_id}{ML}"
+    assert model_page in _links(mv.description)
 
     # Idempotent: the same gate and a reused alignment keep it all, writing nothing new.
     assert gate(tmp / CLEAN, model_version=model.uri, tracking_uri=uri).writes == ()

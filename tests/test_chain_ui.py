@@ -84,6 +84,15 @@ def description(page: Any) -> Any:
     return content
 
 
+def in_model_training_mode(page: Any) -> None:
+    """MLflow 3's UI opens a link without ``workflowType`` in its GenAI mode (a fresh browser's
+    default), where a run is listed under "Evaluation runs": our links must open the runs view."""
+    from playwright.sync_api import expect
+
+    assert "workflowType=machine_learning" in page.url, page.url
+    expect(page.get_by_text("Evaluation runs", exact=True)).to_have_count(0)
+
+
 def follow(page: Any, link: Any) -> Any:
     """Click a link as a reader would; the UI may open it in a new tab (target=_blank)."""
     if link.get_attribute("target") == "_blank":
@@ -125,6 +134,7 @@ def test_alignment_run_to_its_plan_run_and_back(page: Any, chained: Chain, shots
     there = follow(page, link)
     there.wait_for_url(f"**/runs/{chained.plan_run}**")
     plan_notes = description(there)
+    in_model_training_mode(there)
     expect(plan_notes).to_contain_text("PLAN")
     expect(plan_notes).to_contain_text("within budget")
     close_assistant(there)
@@ -134,6 +144,7 @@ def test_alignment_run_to_its_plan_run_and_back(page: Any, chained: Chain, shots
     home = follow(there, back)
     home.wait_for_url(f"**/runs/{chained.alignment_run}**")
     expect(description(home)).to_contain_text("NEEDS REVIEW")
+    in_model_training_mode(home)
 
 
 def test_alignment_run_to_its_gated_version_and_back(
@@ -159,3 +170,4 @@ def test_alignment_run_to_its_gated_version_and_back(
     home = follow(there, back)
     home.wait_for_url(f"**/runs/{chained.alignment_run}**")
     expect(description(home)).to_contain_text("NEEDS REVIEW")
+    in_model_training_mode(home)

@@ -103,7 +103,12 @@ def test_resolution_and_validation(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_run_url_forms() -> None:
-    assert uris.run_url("http://h:5000/", "1", "r") == "http://h:5000/#/experiments/1/runs/r"
+    assert uris.run_url("http://h:5000/", "1", "r") == (
+        "http://h:5000/#/experiments/1/runs/r?workflowType=machine_learning"
+    )
+    assert uris.experiment_url("http://h:5000", "1") == (
+        "http://h:5000/#/experiments/1?workflowType=machine_learning"
+    )
     assert uris.run_url("sqlite:///x.db", "1", "r") is None
 
 

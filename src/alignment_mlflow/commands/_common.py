@@ -16,6 +16,7 @@ from typing import Any, NoReturn, Protocol, TypeVar
 import click
 
 from alignment_mlflow.runtime import installed_mlflow
+from alignment_mlflow.tracking.chain import ui_route
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -255,7 +256,7 @@ def local_ui_lines(tracking_uri: str | None, experiment_id: str | None) -> list[
     local store has no URL of its own, so the summary's run and runs lines cannot link)."""
     if not tracking_uri or not tracking_uri.startswith(("sqlite:", "file:")):
         return []
-    page = "http://127.0.0.1:5000" + (f"/#/experiments/{experiment_id}" if experiment_id else "")
+    page = "http://127.0.0.1:5000" + (f"/{ui_route(experiment_id)}" if experiment_id else "")
     return [
         f"ui:       mlflow ui --backend-store-uri {tracking_uri}",
         f"          then open {page}",

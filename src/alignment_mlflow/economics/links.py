@@ -41,11 +41,7 @@ def chain_tags(
     )
     if align_id and here:
         base = chain_io.base_url(uri)
-        page = chain.run_link(
-            ref.experiment_id,
-            ref.run_id,
-            f"{base}/#/experiments/{ref.experiment_id}/runs/{ref.run_id}" if base else None,
-        )
+        page = chain.server_run_link(base, ref.experiment_id, ref.run_id)
         started = datetime.fromtimestamp(ref.start_time_ms / 1000, tz=timezone.utc)
         name = f"plan {started:%Y-%m-%d %H:%M} UTC, {e.rows:,} customers"
         entry = chain.entry(ref.run_id, name, page, verdict_line(e))

@@ -34,11 +34,7 @@ def record_gate(
     base = chain_io.base_url(uri)
     ref = subject.version_ref or f"runs:/{subject.run_id}"
     run_exp = str(subject.run.info.experiment_id)
-    run_page = chain.run_link(
-        run_exp,
-        subject.run_id,
-        f"{base}/#/experiments/{run_exp}/runs/{subject.run_id}" if base else None,
-    )
+    run_page = chain.server_run_link(base, run_exp, subject.run_id)
     if subject.version is not None:
         url = chain.version_link(subject.version.name, str(subject.version.version), base)
     else:

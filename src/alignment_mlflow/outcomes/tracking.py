@@ -119,11 +119,7 @@ def link(client: MlflowClient, uri: str, ref: RunRef, links: Links, j: report.Ju
     link) and on the plan run (tags and a section of its description). Compare first."""
     done: list[str] = []
     base = chain_io.base_url(uri)
-    page = chain.run_link(
-        ref.experiment_id,
-        ref.run_id,
-        f"{base}/#/experiments/{ref.experiment_id}/runs/{ref.run_id}" if base else None,
-    )
+    page = chain.server_run_link(base, ref.experiment_id, ref.run_id)
     verdict = j.outcome.verdict
     if links.alignment_run_id:
         label = f"campaign {j.campaign or '(none)'} outcome"

@@ -27,11 +27,28 @@ VERSION_SECTION = "#### Alignment"
 KINDS = ("plans", "outcomes", "models")
 
 
+#: MLflow 3's UI opens a page without this in its GenAI mode (a fresh browser's default), where a
+#: run reads as an "evaluation run"; the query is ignored by 2.x's UI.
+MODEL_TRAINING = "?workflowType=machine_learning"
+
+
+def ui_route(experiment_id: str, run_id: str | None = None) -> str:
+    """The MLflow UI's route to an experiment's runs list or one run, in "Model training" mode."""
+    runs = f"/runs/{run_id}" if run_id else ""
+    return f"#/experiments/{experiment_id}{runs}{MODEL_TRAINING}"
+
+
 def run_link(experiment_id: str, run_id: str, url: str | None = None) -> str:
     """A run's page: the absolute URL when known, else the MLflow UI's own route."""
     if url and url.startswith(("http://", "https://")):
         return url
-    return f"#/experiments/{experiment_id}/runs/{run_id}"
+    return ui_route(experiment_id, run_id)
+
+
+def server_run_link(base: str | None, experiment_id: str, run_id: str) -> str:
+    """A run's page on the tracking server at ``base`` (http(s)), else the UI's relative route."""
+    url = f"{base.rstrip('/')}/{ui_route(experiment_id, run_id)}" if base else None
+    return run_link(experiment_id, run_id, url)
 
 
 def version_link(name: str, version: str, base: str | None = None) -> str:

@@ -138,11 +138,7 @@ def describe_experiment(
     exp = client.get_experiment(experiment_id)
     tags: Mapping[str, str] = exp.tags or {}
     base = base_url(uri)
-    url = chain.run_link(
-        experiment_id,
-        run_id,
-        f"{base}/#/experiments/{experiment_id}/runs/{run_id}" if base else None,
-    )
+    url = chain.server_run_link(base, experiment_id, run_id)
     record = chain.experiment_record(tags.get(chain.LATEST_TAG), dataset, status, run_id, url)
     wanted = {
         chain.LATEST_TAG: record,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from alignment_mlflow.errors import TargetError, TrackingError
 from alignment_mlflow.redact import redact_uri
-from alignment_mlflow.tracking import databricks
+from alignment_mlflow.tracking import chain, databricks
 
 if TYPE_CHECKING:
     from alignment_mlflow.spec.model import AlignmentSpec
@@ -110,7 +110,7 @@ def run_url(
     """The run's page, without the URI's credentials: it is written into findings and logs."""
     tracking_uri = redact_uri(tracking_uri)
     if tracking_uri.startswith(("http://", "https://")):
-        return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+        return f"{tracking_uri.rstrip('/')}/{chain.ui_route(experiment_id, run_id)}"
     if is_databricks(tracking_uri):
         workspace = workspace or databricks.workspace_from_env()
         return databricks.run_url(workspace, experiment_id, run_id) if workspace else None
@@ -119,6 +119,9 @@ def run_url(
 
 def experiment_url(tracking_uri: str, experiment_id: str) -> str | None:
     """The experiment's runs list, where the status column and filters are."""
+    clean = redact_uri(tracking_uri)
+    if clean.startswith(("http://", "https://")):
+        return f"{clean.rstrip('/')}/{chain.ui_route(experiment_id)}"
     url = run_url(tracking_uri, experiment_id, "-")
     return url[: -len("/runs/-")] if url else None
 
