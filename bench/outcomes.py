@@ -3,89 +3,71 @@ scores (issue 26: "no more time than plan takes").
 
 Prints one table: ``plan`` (bench/plan.py's variant: our Arrow engine's validation, tiers and
 totals on N scores from Parquet), ``outcomes`` (``outcomes.api.evaluate``: N assignments read from
-a Delta table written as ``plan --holdout --campaign`` writes them, joined with N outcome rows from
-Parquet, every check, the counts and the verdicts; no MLflow run, as ``plan`` is timed without
-one) and ``pandas`` (the naive way: read both with pandas, ``merge`` on the id, ``groupby`` tier
-and arm). Each variant runs in its own process; time is the work inside it (imports excluded),
-the median of ``--repeat`` runs; "cpu s" the CPU seconds of that work (every thread's, the
-median; on a shared machine the figure to compare, as wall time waits for other processes);
-"peak MiB" is the process's peak RSS. Data is generated with a
-fixed seed into a temp dir that is deleted afterwards.
+a Delta table written by ``plan --holdout 0.1 --campaign``'s writer, joined with N outcome rows
+from Parquet, every check, the counts and the verdicts; no MLflow run, as ``plan`` is timed
+without one), ``floor`` (the same columns of both read the same way, kept, and nothing else:
+what no engine reading them through Arrow goes below) and ``pandas`` (the naive way: read both
+with pandas, ``merge`` on the id, ``groupby`` tier and arm). Each variant runs in its own
+process; time is the work inside it (imports excluded), the median of ``--repeat`` runs; "cpu s"
+the CPU seconds of that work (every thread's, the median; on a shared machine the figure to
+compare, as wall time waits for other processes); "peak MiB" is the process's peak RSS. Data is
+generated with a fixed seed into a temp dir that is deleted afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import _timing
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "examples" / "churn_alignment.yaml"
-VARIANTS = ("plan", "outcomes", "pandas")
+VARIANTS = ("plan", "outcomes", "floor", "pandas")
 STEP = 1 << 20  # pa.array of a NumPy unicode array chunks above ~4M rows
 
 
 def generate(folder: Path, rows: int) -> None:
-    """Scores (for plan), assignments (Delta) and outcomes (Parquet) for ``rows`` customers."""
+    """Scores (for plan), assignments and outcomes (Parquet) for ``rows`` customers. The
+    assignments are written by plan's own writer from those scores (``plan --holdout 0.1
+    --campaign bench``'s path: its batches, Parquet settings and Delta commit), so the bench reads
+    the files ``outcomes`` reads in use."""
+    import datetime
+
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from deltalake import write_deltalake
 
     import plan as plan_bench
+    from alignment_mlflow.bands.table import band_table
+    from alignment_mlflow.economics import arrow_engine, assignments, holdout
     from alignment_mlflow.outcomes import arms
     from alignment_mlflow.spec import load_spec
 
     plan_bench.generate(folder / "scores.parquet", rows)
     spec = load_spec(SPEC)
-    key = arms.campaign_key(spec.project_slug, "bench")
+    table = band_table(spec)
+    drawn = holdout.fixed("bench", arms.campaign_key(spec.project_slug, "bench"), 0.1, table)
+    src = arrow_engine.open_scores(str(folder / "scores.parquet"))
+    constants = {
+        "project": spec.project_slug, "currency": "USD", "spec_sha256": spec.sha256,
+        "plan_run_id": "0" * 32, "campaign": "bench",
+        "scored_at": datetime.datetime.now(datetime.timezone.utc),
+    }  # fmt: skip
+    reader = arrow_engine.assignment_batches(
+        src, table, id_column="customer_id", score_column="churn_score", constants=constants,
+        schema=assignments.arrow_schema(pa.int64()), holdout=drawn,
+    )  # fmt: skip
+    assignments.write(
+        str(folder / "assignments"), reader, project=spec.project_slug, commit_metadata={}
+    )
     rng = np.random.default_rng(26)
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        for start in range(0, rows, STEP):
-            n = min(STEP, rows - start)
-            ids = np.arange(start, start + n, dtype=np.int64)
-            score = rng.beta(2, 5, n)
-            tier = np.where(score > 0.8, "High", np.where(score >= 0.5, "Medium", "Low"))
-            code = np.where(score > 0.8, 0, np.where(score >= 0.5, 1, 2))
-            frac = np.array([0.2, 0.1, 0.05])[code]
-            held = arms.held_out(arms.hash_ids(ids, key), frac)
-            cost = np.where(held, 0.0, np.array([50.0, 10.0, 0.5])[code])
-
-            def const(value: str, n: int = n) -> pa.Array:
-                return pa.repeat(pa.scalar(value), n)
-
-            yield pa.record_batch(
-                {
-                    "project": const(spec.project_slug),
-                    "customer_id": ids,
-                    "churn_score": score,
-                    "tier": pa.array(tier),
-                    "tier_rank": pa.array((code + 1).astype(np.int32)),
-                    "intervention": pa.array(np.where(held, "none", "contact")),
-                    "cost": cost,
-                    "currency": const("USD"),
-                    "spec_sha256": const(spec.sha256),
-                    "plan_run_id": const("0" * 32),
-                    "campaign": const("bench"),
-                    "arm": pa.array(np.where(held, "holdout", "treated")),
-                    "holdout_fraction": frac,
-                }
-            )
-
-    gen = batches()
-    head = next(gen)
-    reader = pa.RecordBatchReader.from_batches(head.schema, itertools.chain([head], gen))
-    write_deltalake(str(folder / "assignments"), reader, partition_by=["project"])
     schema = pa.schema([("customer_id", pa.int64()), ("churned", pa.int8())])
     with pq.ParquetWriter(folder / "outcomes.parquet", schema) as w:
         for start in range(0, rows, STEP):
@@ -104,7 +86,7 @@ def child(variant: str, folder: Path) -> float:
 
         return plan_bench.child("plan", folder / "scores.parquet", folder / "unused")
     if variant == "outcomes":
-        import deltalake  # noqa: F401 - imports are not the work (plan reads Parquet)
+        import deltalake  # imports are not the work (plan reads Parquet)
 
         from alignment_mlflow.outcomes import arrow_engine, arrow_join  # noqa: F401
         from alignment_mlflow.outcomes.api import evaluate
@@ -114,6 +96,21 @@ def child(variant: str, folder: Path) -> float:
         start = _timing.start()
         _, _, scan = evaluate(str(folder / "assignments"), str(folder / "outcomes.parquet"), spec)
         assert scan.assignments == scan.outcomes
+        return time.perf_counter() - start
+    if variant == "floor":
+        import deltalake  # noqa: F401
+
+        from alignment_mlflow.outcomes import arrow_engine
+        from alignment_mlflow.outcomes.counts import ASSIGNMENT_COLUMNS
+
+        start = _timing.start()
+        assigned, _ = arrow_engine.open_source(str(folder / "assignments"), "assignments")
+        outcomes, _ = arrow_engine.open_source(str(folder / "outcomes.parquet"), "outcomes")
+        columns = [c for c in (*ASSIGNMENT_COLUMNS, "currency") if c != "project"]
+        kept = list(assigned.to_batches(columns=list(dict.fromkeys(columns)),
+                                        **arrow_engine._scan_options(assigned)))  # fmt: skip
+        outcomes.to_table(["customer_id", "churned"], **arrow_engine._scan_options(outcomes))
+        assert sum(b.num_rows for b in kept)
         return time.perf_counter() - start
     if variant == "pandas":
         import pandas as pd

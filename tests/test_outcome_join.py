@@ -3,12 +3,21 @@ both against a dict, with duplicates, ids on one side only and sparse ids."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 import numpy as np
 import pyarrow as pa
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from alignment_mlflow.outcomes.arrow_join import join, positions
+from alignment_mlflow.outcomes.arrow_join import (
+    Joined,
+    OutcomeSide,
+    StreamJoin,
+    join,
+    outcome_map,
+    positions,
+)
 
 
 def reference(ids: list[object], out: list[object]) -> tuple[list[bool], list[int], list[bool]]:
@@ -92,15 +101,41 @@ def test_the_joins_counts_match_dicts(
     typ = pa.large_string() if kind == "string" else pa.int64()
     step = max(1, -(-len(ids) // batches))
     cuts = range(0, len(ids), step)
-    joined = join(
-        [pa.array(ids[i : i + step], typ) for i in cuts],
-        [np.array(keys[i : i + step], dtype=np.int32) for i in cuts],
-        4,
-        pa.chunked_array([pa.array(outs[:5], typ), pa.array(outs[5:], typ)], typ),
-        np.array(churned, dtype=np.int8),
+    id_batches = [pa.array(ids[i : i + step], typ) for i in cuts]
+    key_batches = [np.array(keys[i : i + step], dtype=np.int32) for i in cuts]
+    out_ids = pa.chunked_array([pa.array(outs[:5], typ), pa.array(outs[5:], typ)], typ)
+    values = np.array(churned, dtype=np.int8)
+    expected = reference_counts(ids, keys, outs, churned, 4)
+    after = join(id_batches, key_batches, 4, out_ids, values)
+    assert counted(after) == expected
+
+    # The same while the batches stream, the outcomes' map ready after the first batch.
+    ready: Future[OutcomeSide] = Future()
+    stream = StreamJoin(ready)
+    side = OutcomeSide(pa.table({}), values, values >= 0, outcome_map(out_ids, values))
+    for n, (i, k) in enumerate(zip(id_batches, key_batches, strict=True)):
+        stream.offer(i, k)
+        if n == 0:
+            ready.set_result(side)
+    if not ready.done():
+        ready.set_result(side)
+    streamed = stream.finish(4, out_ids)
+    present = [o for o in outs if o is not None]
+    # The stream gives way unless: integer ids, each assigned once, the outcomes' ids in a span
+    # of at most 4 per outcome row (+1024), every assigned id inside it.
+    span = (min(present), max(present)) if present and kind != "string" else None
+    usual = (
+        span is not None
+        and span[1] - span[0] <= 4 * len(outs) + 1024  # type: ignore[operator]
+        and len(set(ids)) == len(ids)
+        and all(span[0] <= v <= span[1] for v in ids)  # type: ignore[operator]
     )
-    per_key, missing, unknown, dup_a, dup_o = reference_counts(ids, keys, outs, churned, 4)
-    assert joined.churned.tolist() == per_key
-    assert joined.assignments == len(ids)
-    assert (joined.not_in_outcomes, joined.not_in_assignments) == (missing, unknown)
-    assert (joined.duplicate_assignments, joined.duplicate_outcomes) == (dup_a, dup_o)
+    assert (streamed is not None) == usual  # it gives way exactly where it should
+    if streamed is not None:
+        assert counted(streamed) == expected
+
+
+def counted(joined: Joined) -> tuple[list[int], int, int, int, int]:
+    assert joined.assignments >= 0
+    return (joined.churned.tolist(), joined.not_in_outcomes, joined.not_in_assignments,
+            joined.duplicate_assignments, joined.duplicate_outcomes)  # fmt: skip

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +124,7 @@ class Assigned:
     high: list[float] = field(default_factory=list)
     bad_fractions: list[int] = field(default_factory=list)
     plans: set[tuple[str | None, ...]] = field(default_factory=set)
+    stream: arrow_join.StreamJoin | None = None
 
     def key(self, combo: tuple[int, int, int]) -> int:
         if combo not in self.index:
@@ -174,6 +176,8 @@ class Assigned:
             self.bad_fractions[k] += int(wrong[p])
         self.ids.append(batch.column("customer_id"))
         self.keys.append(lut.astype(np.uint8 if len(self.combos) < 256 else np.int32)[local])
+        if self.stream is not None:
+            self.stream.offer(self.ids[-1], self.keys[-1])
         self.plans |= _plans(batch)
 
 
@@ -195,8 +199,12 @@ def _fractions(
     return low, high, np.bincount(local[bad], minlength=len(count))
 
 
-def read_assignments(dataset: ds.Dataset, project: str) -> Assigned:
-    out = Assigned()
+def read_assignments(
+    dataset: ds.Dataset, project: str, outcomes: Future[arrow_join.OutcomeSide] | None = None
+) -> Assigned:
+    """The project's assignments reduced (:class:`Assigned`); joined with the ``outcomes`` as
+    they stream where those are being read meanwhile (:class:`~.arrow_join.StreamJoin`)."""
+    out = Assigned(stream=arrow_join.StreamJoin(outcomes) if outcomes is not None else None)
     columns = [c for c in ASSIGNMENT_COLUMNS if c != "project"] + ["currency"]
     columns = [c for c in dict.fromkeys(columns) if c in dataset.schema.names]
     for batch in dataset.to_batches(
@@ -261,8 +269,14 @@ def _pool() -> pa.MemoryPool | None:
         return None
 
 
-def read_outcomes(dataset: ds.Dataset, id_column: str, churned_column: str) -> pa.Table:
-    return dataset.to_table(columns=[id_column, churned_column], **_scan_options(dataset))
+def read_outcomes(
+    dataset: ds.Dataset, id_column: str, churned_column: str, where: str
+) -> arrow_join.OutcomeSide:
+    """The outcomes, their values checked and, for compact integer ids, their byte map."""
+    table = dataset.to_table(columns=[id_column, churned_column], **_scan_options(dataset))
+    values, valid = outcome_values(table.column(churned_column), where)
+    mapped = arrow_join.outcome_map(table.column(id_column), values)
+    return arrow_join.OutcomeSide(table, values, valid, mapped)
 
 
 def outcome_values(column: pa.ChunkedArray, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -307,25 +321,36 @@ def common_ids(assigned: pa.DataType, outcomes: pa.DataType, where: str) -> pa.D
     )
 
 
-def scan(
-    assigned: Assigned, outcomes: pa.Table, campaign: str | None, *, id_column: str,
-    churned_column: str, where: str,
-) -> Scan:  # fmt: skip
-    """The campaign's assignments joined with every outcome row, counted."""
-    code = assigned.campaigns.values.index(campaign)
-    chosen = np.array([c == code for c, _, _ in assigned.combos], dtype=bool)
+def _join(
+    assigned: Assigned, chosen: np.ndarray, out_column: pa.ChunkedArray, values: np.ndarray,
+    where: str,
+) -> arrow_join.Joined:  # fmt: skip
+    """The chosen keys' rows joined after the stream (:func:`~.arrow_join.join`)."""
     ids, keys = assigned.ids, assigned.keys
     if not chosen.all():
         masks = [chosen[k] for k in keys]
         ids = [a.filter(pa.array(m)) for a, m in zip(ids, masks, strict=True)]
         keys = [k[m] for k, m in zip(keys, masks, strict=True)]
-    out_column = outcomes.column(id_column)
     if ids:
         common = common_ids(ids[0].type, out_column.type, where)
         ids = [a.cast(common) for a in ids]
         out_column = out_column.cast(common)
-    values, valid = outcome_values(outcomes.column(churned_column), where)
-    joined = arrow_join.join(ids, keys, len(assigned.combos), out_column, values)
+    return arrow_join.join(ids, keys, len(assigned.combos), out_column, values)
+
+
+def scan(
+    assigned: Assigned, side: arrow_join.OutcomeSide, campaign: str | None, *, id_column: str,
+    churned_column: str, where: str,
+) -> Scan:  # fmt: skip
+    """The campaign's assignments joined with every outcome row, counted."""
+    code = assigned.campaigns.values.index(campaign)
+    chosen = np.array([c == code for c, _, _ in assigned.combos], dtype=bool)
+    outcomes, values, valid = side.table, side.values, side.valid
+    joined = None
+    if assigned.stream is not None and chosen.all():  # the stream's counts are of every row
+        joined = assigned.stream.finish(len(assigned.combos), outcomes.column(id_column))
+    if joined is None:
+        joined = _join(assigned, chosen, outcomes.column(id_column), values, where)
 
     tallies: list[ArmTally] = []
     fractions: dict[str, tuple[float, float]] = {}
@@ -356,7 +381,7 @@ def scan(
         spec_sha256s=tuple(sorted({str(p[2]) for p in plans})),
         currencies=tuple(sorted({str(p[3]) for p in plans if p[3] is not None})),
         assignments=joined.assignments,
-        outcomes=len(out_column),
+        outcomes=len(outcomes),
         not_in_outcomes=joined.not_in_outcomes,
         not_in_assignments=joined.not_in_assignments,
         duplicate_assignments=joined.duplicate_assignments,

@@ -54,9 +54,12 @@ class ArrowEngine:
         # raised in scan(), after the campaign has been checked, as when read in series.
         if self._outcomes is None:
             pool = ThreadPoolExecutor(1, thread_name_prefix="outcomes-read")
-            self._outcomes = pool.submit(a.read_outcomes, self._o[0], *self._columns)
+            self._outcomes = pool.submit(
+                a.read_outcomes, self._o[0], *self._columns, self.outcomes_location
+            )
             pool.shutdown(wait=False)
-        self._assigned = a.read_assignments(self._a[0], project)
+        # Joined as they stream, once the outcomes' map is ready (arrow_join.StreamJoin).
+        self._assigned = a.read_assignments(self._a[0], project, self._outcomes)
         return a.campaigns(self._assigned)
 
     def scan(self, project: str, campaign: str | None) -> Scan:
