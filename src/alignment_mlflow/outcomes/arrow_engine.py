@@ -8,7 +8,8 @@ are summed per key with ``bincount`` as the batches stream past. Of each row onl
 key are kept (12 bytes) for the join (:mod:`.arrow_join`), which adds the churned customers per
 key and the ids that do not pair up. The constant-per-plan strings (plan run, spec sha,
 currency) are reduced per batch to their distinct combinations. The outcomes are read on a
-second thread meanwhile (:class:`~.engines.ArrowEngine`).
+second thread meanwhile (:class:`~.engines.ArrowEngine`), and the batches are joined with them
+as they pass once their byte map is ready (:class:`~.arrow_join.StreamJoin`).
 """
 
 from __future__ import annotations

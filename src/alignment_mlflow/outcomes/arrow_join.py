@@ -9,6 +9,11 @@ range, marked by the assignments (1), then by the outcomes of those customers (2
 every count is a pass of NumPy over each side and no id is hashed, sorted or copied. Anything
 else (string ids, sparse integers, null ids, customers assigned twice, whose first row alone
 is counted) goes through :func:`positions`, a hash lookup, with the same results.
+
+Usually the join is done before the assignments have finished streaming (:class:`StreamJoin`):
+the outcomes' thread builds the same kind of byte map over the outcomes' ids, and each
+assignment batch looks its ids up in it as it arrives. :func:`join` runs after the stream only
+where that gives way.
 """
 
 from __future__ import annotations
