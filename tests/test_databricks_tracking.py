@@ -194,3 +194,36 @@ def test_plan_makes_its_experiments_folder_as_run_does(
     assert proc.returncode == 0, proc.stderr
     assert ws.objects[folder][0] == "DIRECTORY"
     assert ws.objects[f"{folder}/churn"][0] == "MLFLOW_EXPERIMENT"
+
+
+@pytest.mark.mlflow_server
+def test_the_chain_links_runs_by_their_databricks_pages(
+    databricks_mlflow: FakeWorkspace, mlflow_server: str, tmp_path: Path
+) -> None:
+    """On Databricks the UI's pages are ``<host>...#mlflow/experiments/..``: the chain in the
+    alignment run's description and the experiment's description link there, not to the OSS
+    UI's ``#/experiments/..`` route, which a workspace does not serve."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ws = databricks_mlflow
+    experiment = f"/Users/{USER}/chain/{uuid.uuid4().hex[:8]}/churn"
+    aligned = run_cli(ws, tmp_path, experiment)
+    scores = tmp_path / "scores.parquet"
+    pq.write_table(pa.table({"customer_id": [1, 2, 3], "churn_score": [0.9, 0.6, 0.1]}), scores)
+    proc = cli(
+        "plan", "--scores", str(scores), "--spec", str(aligned["_findings"]), "--tracking-uri",
+        "databricks", "--experiment", experiment, "--json",
+        cwd=tmp_path, env=ws.env(),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    planned = json.loads(proc.stdout)
+    exp_id = aligned["experiment_id"]
+    client = MlflowClient(mlflow_server)
+    notes = client.get_run(aligned["run_id"]).data.tags["mlflow.note.content"]
+    plan_page = f"{ws.host}#mlflow/experiments/{exp_id}/runs/{planned['run_id']}"
+    assert f"]({plan_page})" in notes
+    assert f"#/experiments/{exp_id}/runs/{planned['run_id']}" not in notes
+    about = client.get_experiment(exp_id).tags["mlflow.note.content"]
+    assert f"#mlflow/experiments/{exp_id}/runs/{aligned['run_id']}" in about
+    assert f"#/experiments/{exp_id}/runs/" not in about

@@ -40,8 +40,7 @@ def chain_tags(
         e, scores=scores, alignment_label=label, alignment_url=url
     )
     if align_id and here:
-        base = chain_io.base_url(uri)
-        page = chain.server_run_link(base, ref.experiment_id, ref.run_id)
+        page = chain.run_link(ref.experiment_id, ref.run_id, ref.run_url)
         started = datetime.fromtimestamp(ref.start_time_ms / 1000, tz=timezone.utc)
         name = f"plan {started:%Y-%m-%d %H:%M} UTC, {e.rows:,} customers"
         entry = chain.entry(ref.run_id, name, page, verdict_line(e))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from alignment_mlflow.gating import verdict as vd
 from alignment_mlflow.tagkeys import LEGACY_GATED_MODELS
 from alignment_mlflow.tracking import chain, chain_io
+from alignment_mlflow.tracking.uris import run_url
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -34,7 +35,7 @@ def record_gate(
     base = chain_io.base_url(uri)
     ref = subject.version_ref or f"runs:/{subject.run_id}"
     run_exp = str(subject.run.info.experiment_id)
-    run_page = chain.server_run_link(base, run_exp, subject.run_id)
+    run_page = chain.run_link(run_exp, subject.run_id, run_url(uri, run_exp, subject.run_id))
     if subject.version is not None:
         url = chain.version_link(subject.version.name, str(subject.version.version), base)
     else:

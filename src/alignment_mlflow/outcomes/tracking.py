@@ -118,8 +118,7 @@ def link(client: MlflowClient, uri: str, ref: RunRef, links: Links, j: report.Ju
     """The outcome shown on the alignment run (its chain: the business metric's verdict, with a
     link) and on the plan run (tags and a section of its description). Compare first."""
     done: list[str] = []
-    base = chain_io.base_url(uri)
-    page = chain.server_run_link(base, ref.experiment_id, ref.run_id)
+    page = chain.run_link(ref.experiment_id, ref.run_id, ref.run_url)
     verdict = j.outcome.verdict
     if links.alignment_run_id:
         label = f"campaign {j.campaign or '(none)'} outcome"

@@ -45,12 +45,6 @@ def run_link(experiment_id: str, run_id: str, url: str | None = None) -> str:
     return ui_route(experiment_id, run_id)
 
 
-def server_run_link(base: str | None, experiment_id: str, run_id: str) -> str:
-    """A run's page on the tracking server at ``base`` (http(s)), else the UI's relative route."""
-    url = f"{base.rstrip('/')}/{ui_route(experiment_id, run_id)}" if base else None
-    return run_link(experiment_id, run_id, url)
-
-
 def version_link(name: str, version: str, base: str | None = None) -> str:
     """A model version's page in the MLflow UI (``base`` the server's address, if known)."""
     route = f"#/models/{name}/versions/{version}"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from alignment_mlflow.errors import TrackingError
 from alignment_mlflow.redact import redact_text, redact_uri
 from alignment_mlflow.tagkeys import GATED_MODELS, LEGACY_CHAIN, LEGACY_GATED_MODELS
-from alignment_mlflow.tracking import chain, runs
+from alignment_mlflow.tracking import chain, runs, uris
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -137,8 +137,7 @@ def describe_experiment(
     """The experiment's description: the project and the latest verdict per dataset."""
     exp = client.get_experiment(experiment_id)
     tags: Mapping[str, str] = exp.tags or {}
-    base = base_url(uri)
-    url = chain.server_run_link(base, experiment_id, run_id)
+    url = chain.run_link(experiment_id, run_id, uris.run_url(uri, experiment_id, run_id))
     record = chain.experiment_record(tags.get(chain.LATEST_TAG), dataset, status, run_id, url)
     wanted = {
         chain.LATEST_TAG: record,
